@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace VmFt.Guest.Memory;
+
+/// <summary>What backs one 4 KiB page of the 32-bit physical address space.</summary>
+public enum PageKind : byte
+{
+    /// <summary>Plain RAM: reads and writes go straight to <see cref="PhysicalMemory.Ram"/>.</summary>
+    Ram = 0,
+    /// <summary>Read-only memory: reads come from the ROM image, writes are ignored.</summary>
+    Rom = 1,
+    /// <summary>A memory-mapped device.</summary>
+    Mmio = 2,
+    /// <summary>Nothing decodes the address: reads are all ones, writes vanish.</summary>
+    Unmapped = 3,
+}
+
+/// <summary>
+/// The guest's physical address space: RAM from address 0, ROM images and memory-mapped devices
+/// laid over it. The CPU reaches RAM directly through <see cref="Ram"/> for pages of kind
+/// <see cref="PageKind.Ram"/> and goes through <see cref="Read"/>/<see cref="Write"/> for all others.
+/// </summary>
+public sealed class PhysicalMemory
+{
+    public const int PageShift = 12;
+    public const uint PageSize = 1u << PageShift;
+    private const int PageCount = 1 << (32 - PageShift);
+
+    private readonly PageKind[] _kinds = new PageKind[PageCount];
+    private readonly List<Region> _regions = [];
+
+    /// <summary>Guest RAM. Its length is the RAM size; RAM always starts at physical address 0.</summary>
+    public byte[] Ram { get; }
+
+    public uint RamSize => (uint)Ram.Length;
+
+    /// <summary>
+    /// Called with a physical page number whenever something other than the CPU's own store path
+    /// (a loader, a DMA transfer, a snapshot restore) writes RAM, so decoded-code caches can drop it.
+    /// </summary>
+    public Action<uint>? PageWrittenExternally { get; set; }
+
+    public PhysicalMemory(uint ramSize)
+    {
+        if (ramSize < 1024 * 1024 || ramSize % PageSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(ramSize), "RAM must be at least 1 MiB and a multiple of 4 KiB");
+        Ram = new byte[ramSize];
+        uint ramPages = ramSize >> PageShift;
+        for (uint p = 0; p < PageCount; p++)
+            _kinds[p] = p < ramPages ? PageKind.Ram : PageKind.Unmapped;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageKind KindOf(uint physicalAddress) => _kinds[physicalAddress >> PageShift];
+
+    /// <summary>Maps a ROM image at <paramref name="baseAddress"/> (page aligned); it hides RAM beneath it.</summary>
+    public void MapRom(uint baseAddress, byte[] image)
+    {
+        if (baseAddress % PageSize != 0) throw new ArgumentException("ROM base must be page aligned", nameof(baseAddress));
+        uint length = ((uint)image.Length + PageSize - 1) & ~(PageSize - 1);
+        var padded = new byte[length];
+        Array.Fill(padded, (byte)0xFF);
+        image.CopyTo(padded, 0);
+        AddRegion(new Region(baseAddress, length, PageKind.Rom, padded, null));
+    }
+
+    /// <summary>Maps <paramref name="device"/> over <paramref name="length"/> bytes at <paramref name="baseAddress"/> (page aligned).</summary>
+    public void MapMmio(uint baseAddress, uint length, IMmioDevice device)
+    {
+        if (baseAddress % PageSize != 0 || length % PageSize != 0 || length == 0)
+            throw new ArgumentException("MMIO windows must be whole pages");
+        AddRegion(new Region(baseAddress, length, PageKind.Mmio, null, device));
+    }
+
+    private void AddRegion(Region region)
+    {
+        ulong end = (ulong)region.Base + region.Length;
+        if (end > 1UL << 32) throw new ArgumentException("region runs past 4 GiB");
+        foreach (var r in _regions)
+            if (region.Base < (ulong)r.Base + r.Length && r.Base < end)
+                throw new ArgumentException($"region at 0x{region.Base:X8} overlaps one at 0x{r.Base:X8}");
+        _regions.Add(region);
+        for (ulong a = region.Base; a < end; a += PageSize)
+            _kinds[a >> PageShift] = region.Kind;
+    }
+
+    private Region? FindRegion(uint address)
+    {
+        foreach (var r in _regions)
+            if (address - r.Base < r.Length) return r;
+        return null;
+    }
+
+    /// <summary>Reads 1, 2 or 4 bytes at any physical address (little-endian; may cross pages).</summary>
+    public uint Read(uint address, int size)
+    {
+        if (size == 1) return ReadByte(address);
+        uint value = 0;
+        for (int i = 0; i < size; i++)
+            value |= (uint)ReadByte(address + (uint)i) << (8 * i);
+        return value;
+    }
+
+    /// <summary>Writes 1, 2 or 4 bytes at any physical address (little-endian; may cross pages).</summary>
+    public void Write(uint address, int size, uint value)
+    {
+        for (int i = 0; i < size; i++)
+            WriteByte(address + (uint)i, (byte)(value >> (8 * i)));
+    }
+
+    public byte ReadByte(uint address)
+    {
+        switch (_kinds[address >> PageShift])
+        {
+            case PageKind.Ram: return Ram[address];
+            case PageKind.Rom:
+            {
+                var r = FindRegion(address)!;
+                return r.Rom![address - r.Base];
+            }
+            case PageKind.Mmio:
+            {
+                var r = FindRegion(address)!;
+                return (byte)r.Device!.Read(address - r.Base, 1);
+            }
+            default: return 0xFF;
+        }
+    }
+
+    public void WriteByte(uint address, byte value)
+    {
+        switch (_kinds[address >> PageShift])
+        {
+            case PageKind.Ram: Ram[address] = value; break;
+            case PageKind.Mmio:
+            {
+                var r = FindRegion(address)!;
+                r.Device!.Write(address - r.Base, 1, value);
+                break;
+            }
+        }
+    }
+
+    /// <summary>Copies <paramref name="data"/> into RAM at <paramref name="address"/>, as a loader or DMA does.</summary>
+    public void Load(uint address, ReadOnlySpan<byte> data)
+    {
+        if ((ulong)address + (ulong)data.Length > RamSize)
+            throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:X8}+{data.Length} lies outside RAM (0x{RamSize:X8} bytes)");
+        data.CopyTo(Ram.AsSpan((int)address));
+        NotifyWritten(address, (uint)data.Length);
+    }
+
+    /// <summary>Tells the code caches that RAM in [address, address+length) changed behind the CPU's back.</summary>
+    public void NotifyWritten(uint address, uint length)
+    {
+        if (PageWrittenExternally is not { } hook || length == 0) return;
+        for (uint page = address >> PageShift; page <= (address + length - 1) >> PageShift; page++)
+            hook(page);
+    }
+
+    public uint ReadUInt32(uint address) =>
+        address <= RamSize - 4 && KindOf(address) == PageKind.Ram && KindOf(address + 3) == PageKind.Ram
+            ? BinaryPrimitives.ReadUInt32LittleEndian(Ram.AsSpan((int)address))
+            : Read(address, 4);
+
+    private sealed record Region(uint Base, uint Length, PageKind Kind, byte[]? Rom, IMmioDevice? Device);
+}

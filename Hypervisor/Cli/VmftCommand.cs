@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>The <c>vmft</c> command line: one subcommand per role or tool.</summary>
+public static class VmftCommand
+{
+    /// <summary>Exit code for input the user got wrong (a bad flag, a missing or unreadable file).</summary>
+    public const int BadInput = 2;
+
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("VmFt: fault-tolerant x86 virtual machines by deterministic replay");
+        return root.Parse(args).Invoke();
+    }
+}

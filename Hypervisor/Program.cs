@@ -1,0 +1,3 @@
+using VmFt.Hypervisor.Cli;
+
+return VmftCommand.Run(args);

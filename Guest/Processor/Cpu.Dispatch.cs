@@ -12,14 +12,32 @@ public sealed unsafe partial class Cpu
     {
         var table = new delegate*<Cpu, ref DecodedInstruction, void>[Enum.GetValues<Code>().Length];
         RegisterArithmetic(table);
-        RegisterFamilies(table);
+        RegisterDataTransfer(table);
+        RegisterShifts(table);
+        RegisterMultiplyDivide(table);
+        RegisterDecimal(table);
+        RegisterBits(table);
+        RegisterStrings(table);
+        RegisterControlFlow(table);
+        RegisterInputOutput(table);
+        RegisterFlagOps(table);
+        RegisterFarTransfers(table);
+        RegisterSystem(table);
         return table;
     }
 
-    /// <summary>Registration hook for the families in other files (each adds one call here).</summary>
-    static partial void RegisterMore(delegate*<Cpu, ref DecodedInstruction, void>[] table);
-
-    private static void RegisterFamilies(delegate*<Cpu, ref DecodedInstruction, void>[] table) => RegisterMore(table);
+    // One registration method per family, each implemented in the family's own file.
+    static partial void RegisterDataTransfer(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterShifts(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterMultiplyDivide(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterDecimal(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterBits(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterStrings(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterControlFlow(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterInputOutput(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterFlagOps(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterFarTransfers(delegate*<Cpu, ref DecodedInstruction, void>[] table);
+    static partial void RegisterSystem(delegate*<Cpu, ref DecodedInstruction, void>[] table);
 
     /// <summary>Looks a form up by its Iced name (e.g. "Add_rm32_r32"); a typo fails at start-up, loudly.</summary>
     internal static Code CodeOf(string name) => Enum.Parse<Code>(name);

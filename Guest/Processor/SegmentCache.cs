@@ -72,8 +72,9 @@ public struct SegmentCache
             Selector = selector,
             Base = (uint)selector << 4,
             Limit = 0xFFFF,
-            // Present, DPL 0, code/data; code is readable, data writable (accessed set, as after a load).
-            Access = code ? (byte)0x9B : (byte)0x93,
+            // Present, DPL 0, read/write data, accessed: CS too, as after RESET (SDM vol. 3, table 9-1:
+            // "AR = Present, R/W, Accessed"), because real mode may write through a CS override.
+            Access = 0x93,
         };
         s.Refresh();
         return s;

@@ -1,21 +1,22 @@
 namespace VmFt.Hypervisor.Conformance;
 
 /// <summary>Just enough decoding of a real-mode 286 instruction to pick the comparison rules.</summary>
-public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int Rm, bool SsOverride)
+public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int Rm, bool SsOverride, bool Lock = false)
 {
     public static DecodedOpcode Of(ReadOnlySpan<byte> bytes)
     {
         int i = 0;
-        bool ss = false;
+        bool ss = false, lockPrefix = false;
         // Segment overrides, LOCK and REP: the only prefixes a 286 knows.
         while (i < bytes.Length - 1 && bytes[i] is 0x26 or 0x2E or 0x36 or 0x3E or 0xF0 or 0xF2 or 0xF3)
         {
             if (bytes[i] == 0x36) ss = true;
+            if (bytes[i] == 0xF0) lockPrefix = true;
             i++;
         }
         byte op = bytes[i];
         byte modrm = i + 1 < bytes.Length ? bytes[i + 1] : (byte)0;
-        return new DecodedOpcode(op, (modrm >> 3) & 7, modrm >> 6, modrm & 7, ss);
+        return new DecodedOpcode(op, (modrm >> 3) & 7, modrm >> 6, modrm & 7, ss, lockPrefix);
     }
 
     /// <summary>
@@ -33,6 +34,28 @@ public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int R
             if (Opcode == 0xFF && Reg is 2 or 3 or 6) return true;
             if (!HasModRm || Mod == 3) return false;
             return SsOverride || Rm is 2 or 3 || (Rm == 6 && Mod != 0);
+        }
+    }
+
+    /// <summary>
+    /// LOCK is allowed here on a 386 and later: the read-modify-write forms of ADD OR ADC SBB AND SUB
+    /// XOR, group 1 except CMP, XCHG, NOT, NEG, INC, DEC, all with a memory destination (SDM vol. 2,
+    /// LOCK; the 0F forms BTS/BTR/BTC/XADD/CMPXCHG do not exist on a 286).
+    /// </summary>
+    public bool LockableOn386
+    {
+        get
+        {
+            if (Mod == 3) return false;
+            return Opcode switch
+            {
+                <= 0x37 => (Opcode & 7) < 2 && (Opcode & 0x38) != 0x38,
+                0x80 or 0x81 or 0x82 or 0x83 => Reg != 7,
+                0x86 or 0x87 => true,
+                0xF6 or 0xF7 => Reg is 2 or 3,
+                0xFE or 0xFF => Reg is 0 or 1,
+                _ => false,
+            };
         }
     }
 

@@ -21,19 +21,35 @@ public static class Real286Rules
     public static ComparisonRules For(SingleStepTest test)
     {
         var insn = DecodedOpcode.Of(test.Bytes);
-        string? excluded = Excluded(insn);
+        string? excluded = Excluded(insn, test);
         ushort undefined = UndefinedFlags(insn, test);
         return new ComparisonRules((ushort)(undefined | FlagsHighNibble), excluded, test.ExceptionVector == 13 && insn.TouchesStack);
     }
 
     /// <summary>Whole vectors that an i686 cannot reproduce because the opcode means something else there.</summary>
-    private static string? Excluded(DecodedOpcode insn)
+    private static string? Excluded(DecodedOpcode insn, SingleStepTest test)
     {
+        // The 286 limits an instruction to 10 bytes (80286 PRM, "instruction length limit") and
+        // raises interrupt 13 beyond; a 386+ allows 15 (SDM vol. 2, 2.3.11). The vector ends with
+        // the HLT, which is not part of the instruction.
+        if (test.Bytes.Length - 1 > 10)
+            return "longer than 10 bytes: interrupt 13 on the 286, a valid instruction on a 386+";
+        // A string instruction whose word straddles offset FFFF: the 286 raises interrupt 13 after
+        // it has advanced SI/DI (and CX under REP), so the instruction cannot be restarted; a 386+
+        // reports the fault with the registers as they were before the instruction (SDM vol. 3,
+        // 6.5, "Faults ... the saved state is that prior to the faulting instruction").
+        if (test.ExceptionVector == 13 && insn.Opcode is (>= 0x6C and <= 0x6F) or (>= 0xA4 and <= 0xA7) or (>= 0xAA and <= 0xAF))
+            return "string instruction faulting at offset FFFF: the 286 advances SI/DI first, a 386+ does not";
         // 8C/8E with reg 4 or 5: the 286 has four segment registers and raises #UD (interrupt 6) for
         // reg fields 4-7; the 386 added FS (4) and GS (5), so MOV r/m,FS/GS and MOV FS/GS,r/m are valid
         // on an i686 (SDM vol. 2, MOV, "Sreg" encodings). Fields 6 and 7 are #UD on both and are compared.
         if (insn.Opcode is 0x8C or 0x8E && insn.Reg is 4 or 5)
             return "8C/8E reg 4-5 is #UD on the 286 but MOV to/from FS/GS on a 386+";
+        // LOCK: the 286 asserts LOCK# on any instruction; a 386+ raises #UD "if the LOCK prefix is
+        // used with any instruction not in the above list" of read-modify-write forms, or when the
+        // destination is not memory (SDM vol. 2, LOCK).
+        if (insn.Lock && !insn.LockableOn386)
+            return "LOCK on an instruction that is not a memory read-modify-write: ignored by the 286, #UD on a 386+";
         return null;
     }
 

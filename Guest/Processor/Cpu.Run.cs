@@ -40,9 +40,9 @@ public sealed unsafe partial class Cpu
     {
         while (true)
         {
-            bool shadow = _interruptShadow;
-            _interruptShadow = false;
-            if (_interruptLine && (_flags & IF) != 0 && !shadow)
+            // The shadow (after STI, MOV SS, POP SS) covers the next instruction: it is consumed when
+            // that instruction runs, not when Run returns in between.
+            if (_interruptLine && (_flags & IF) != 0 && !_interruptShadow)
             {
                 _halted = false;
                 _startEip = _eip;
@@ -53,6 +53,7 @@ public sealed unsafe partial class Cpu
             }
             if (_halted) return CpuExit.Halted;
             if (_position >= untilPosition) return CpuExit.PositionReached;
+            _interruptShadow = false;
 
             _startEip = _eip;
             _startEsp = R[ESP];

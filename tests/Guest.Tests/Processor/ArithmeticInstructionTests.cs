@@ -31,10 +31,10 @@ public class ArithmeticInstructionTests
     [InlineData(0xC0u, 0x80u, CF | SF, 0u)]        // MSB(result)=1 XOR CF=1: OF clear
     [InlineData(0x40u, 0x80u, SF, OF)]             // sign changed: OF set
     [InlineData(0x80u, 0x00u, CF | ZF | PF, OF)]   // CF=1 XOR MSB=0: OF set
-    public void Shl_by_one_sets_cf_and_of_as_the_sdm_says(uint al, uint result, uint flags, uint of)
+    public void Shl_by_one_sets_cf_and_of_as_the_sdm_says(uint value, uint result, uint flags, uint of)
     {
         var h = Flat(a => a.shl(al, 1));
-        h.Cpu.Eax = al;
+        h.Cpu.Eax = value;
         h.Cpu.Run(1);
         Assert.Equal(result, h.Cpu.Eax);
         Assert.Equal(flags | of, h.Cpu.Eflags & (CF | ZF | SF | PF | OF));

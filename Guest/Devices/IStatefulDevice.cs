@@ -1,0 +1,13 @@
+namespace VmFt.Guest.Devices;
+
+/// <summary>
+/// A device whose whole state can be written and read back. Saving, loading into a fresh instance
+/// and saving again yields identical bytes: snapshots and state hashes depend on it. Callbacks
+/// given to the constructor (interrupt lines, output sinks) are wiring, not state.
+/// </summary>
+public interface IStatefulDevice
+{
+    void SaveState(BinaryWriter w);
+
+    void LoadState(BinaryReader r);
+}

@@ -9,7 +9,7 @@ namespace VmFt.Guest.Devices;
 /// </summary>
 internal sealed class PitChannel
 {
-    private byte _modeBits;       // as written; 6 and 7 alias 2 and 3
+    private byte _modeBits = 3;   // as written; 6 and 7 alias 2 and 3. Power-on: idle with OUT high
     private bool _bcd;
     private byte _access = 3;     // 1 low byte, 2 high byte, 3 low then high
     private int _count = 65536;   // 1..65536 (binary) or 1..10000 (BCD)

@@ -102,6 +102,34 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
+    public void Mode4StrobesOneTickAtTerminalCount()
+    {
+        Program(0, 4, 10);
+        Assert.Empty(_irq0); // OUT stays high until the strobe
+        Assert.Equal(Ns(10), _pit.NextDeadline);
+        _pit.Advance(Ns(10));
+        Assert.Equal(Ns(11), _pit.NextDeadline);
+        _pit.Advance(Ns(11));
+        Assert.Equal([false, true], _irq0);
+        Assert.Equal(ulong.MaxValue, _pit.NextDeadline);
+    }
+
+    [Fact]
+    public void Mode1OneShotIsTriggeredByTheGate()
+    {
+        Out(0x61, 0x00);
+        Program(2, 1, 50);
+        Assert.Equal(0x20, In(0x61) & 0x20); // high until triggered
+        _clock.Now = Ns(100);
+        Out(0x61, 0x01);                     // trigger
+        Assert.Equal(0x00, In(0x61) & 0x20);
+        _clock.Now = Ns(149);
+        Assert.Equal(0x00, In(0x61) & 0x20);
+        _clock.Now = Ns(150);
+        Assert.Equal(0x20, In(0x61) & 0x20);
+    }
+
+    [Fact]
     public void CounterReadsFollowTheClock()
     {
         Program(0, 2, 1000);

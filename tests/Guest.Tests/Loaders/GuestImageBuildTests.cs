@@ -42,23 +42,7 @@ public class GuestImageBuildTests(ITestOutputHelper output)
         string temp = Path.Combine(Path.GetTempPath(), "vmft-guest-build-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var psi = new ProcessStartInfo("make")
-            {
-                WorkingDirectory = images,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            foreach (var arg in new[] { "-s", "O=" + Path.Combine(temp, "obj"), "OUT=" + Path.Combine(temp, "out"), "all" })
-                psi.ArgumentList.Add(arg);
-            using var make = Process.Start(psi)!;
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            var stdout = make.StandardOutput.ReadToEndAsync(timeout.Token);
-            var stderr = make.StandardError.ReadToEndAsync(timeout.Token);
-            await make.WaitForExitAsync(timeout.Token);
-            string errors = await stderr;
-            output.WriteLine(await stdout + errors);
-            Assert.True(make.ExitCode == 0, $"make failed ({make.ExitCode}): {errors}");
-
+            await Make(images, "-s", "O=" + Path.Combine(temp, "obj"), "OUT=" + Path.Combine(temp, "out"), "all");
             foreach (var g in Guests)
             {
                 var rebuilt = File.ReadAllBytes(Path.Combine(temp, "out", g + ".elf"));
@@ -73,5 +57,65 @@ public class GuestImageBuildTests(ITestOutputHelper output)
         {
             try { Directory.Delete(temp, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// cpubench judges itself against a table of checksums. Those must be what the same workload
+    /// computes when compiled natively for the host, a computation that involves no emulated CPU.
+    /// </summary>
+    [Fact]
+    public async Task CpubenchReferenceChecksumsMatchANativeBuildOfTheWorkload()
+    {
+        string images = Path.Combine(RepositoryRoot(), "Guest", "Images");
+        string source = File.ReadAllText(Path.Combine(images, "src", "cpubench", "main.c"));
+        string counts = File.ReadAllText(Path.Combine(images, "src", "cpubench", "iterations.h"));
+        var defaultCount = System.Text.RegularExpressions.Regex.Match(counts, @"#define CPUBENCH_DEFAULT_ITERATIONS (\d+)u");
+        Assert.True(defaultCount.Success, "iterations.h defines no default count");
+        source = source.Replace("CPUBENCH_DEFAULT_ITERATIONS", defaultCount.Groups[1].Value);
+        // The native build links against the host C library, which a bare gcc install may lack.
+        if (!OnPath("gcc") || !OnPath("make") || !File.Exists("/usr/include/stdio.h"))
+        {
+            output.WriteLine("NOT CHECKED: gcc, make or the host C headers (/usr/include/stdio.h) are missing");
+            Assert.Contains("{ 1, 0x", source);
+            return;
+        }
+
+        string temp = Path.Combine(Path.GetTempPath(), "vmft-cpubench-host-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string printed = await Make(images, "-s", "O=" + temp, "host-checksums");
+            var lines = System.Text.RegularExpressions.Regex.Matches(printed, @"iterations=(\d+) checksum=(0x[0-9a-f]{8})");
+            Assert.Equal(5, lines.Count);
+            foreach (System.Text.RegularExpressions.Match m in lines)
+            {
+                string entry = $"{{ {m.Groups[1].Value}, {m.Groups[2].Value}u }}";
+                Assert.True(source.Contains(entry, StringComparison.Ordinal), $"main.c lacks the native result {entry}");
+                output.WriteLine($"native {m.Value}: in the table");
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(temp, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private async Task<string> Make(string directory, params string[] args)
+    {
+        var psi = new ProcessStartInfo("make")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        using var make = Process.Start(psi)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var stdout = make.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = make.StandardError.ReadToEndAsync(timeout.Token);
+        await make.WaitForExitAsync(timeout.Token);
+        string text = await stdout, errors = await stderr;
+        output.WriteLine(text + errors);
+        Assert.True(make.ExitCode == 0, $"make {string.Join(' ', args)} failed ({make.ExitCode}): {errors}");
+        return text;
     }
 }

@@ -354,18 +354,39 @@ public sealed unsafe partial class Cpu
     /// <summary>Instruction fetch of one byte at a linear address (used by the decoder).</summary>
     internal byte FetchLinear8(uint linear) => ReadLinear8(linear);
 
-    /// <summary>Reads guest memory through the current address translation without faulting (debuggers); false if unmapped.</summary>
+    /// <summary>
+    /// Reads guest memory through the current address translation for an observer (debugger,
+    /// diagnostics): no fault, no accessed or dirty bits, no TLB fill. False if a page is unmapped.
+    /// </summary>
     public bool TryReadLinear(uint linear, Span<byte> buffer)
     {
-        try
+        for (int i = 0; i < buffer.Length; i++)
         {
-            for (int i = 0; i < buffer.Length; i++)
-                buffer[i] = (byte)ReadLinearSlow(linear + (uint)i, 1, user: false);
+            if (!TryTranslateQuietly(linear + (uint)i, out uint physical)) return false;
+            buffer[i] = _memory.ReadByte(physical);
+        }
+        return true;
+    }
+
+    /// <summary>A page walk that changes nothing (supervisor view).</summary>
+    public bool TryTranslateQuietly(uint linear, out uint physical)
+    {
+        physical = 0;
+        if ((_cr0 & CR0_PG) == 0)
+        {
+            physical = linear & _a20Mask;
             return true;
         }
-        catch (CpuFault)
+        uint pde = _memory.ReadUInt32(((_cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC)) & _a20Mask);
+        if ((pde & 1) == 0) return false;
+        if ((pde & 0x80) != 0 && (_cr4 & CR4_PSE) != 0)
         {
-            return false;
+            physical = ((pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)) & _a20Mask;
+            return true;
         }
+        uint pte = _memory.ReadUInt32(((pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)) & _a20Mask);
+        if ((pte & 1) == 0) return false;
+        physical = ((pte & 0xFFFF_F000) | (linear & 0xFFF)) & _a20Mask;
+        return true;
     }
 }

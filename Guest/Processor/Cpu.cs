@@ -37,7 +37,7 @@ public sealed unsafe partial class Cpu
     internal const int Zero = 8;
 
     private readonly PhysicalMemory _memory;
-    private readonly ICpuBus _bus;
+    internal readonly ICpuBus _bus;
     private readonly byte[] _ram;
     private readonly uint _ramSize;
 

@@ -75,7 +75,9 @@ public sealed unsafe partial class Cpu
             return;
         }
 
-        uint ext = source == InterruptSource.External ? 1u : 0u;
+        // EXT: the event is not the program's own (SDM 6.13): an external interrupt or an exception.
+        // Only INT n, INT3 and INTO clear it.
+        uint ext = source == InterruptSource.Software ? 0u : 1u;
         uint idtError = (uint)(vector * 8 + 2) | ext;
         if ((uint)vector * 8 + 7 > _idtr.Limit) throw new CpuFault(ExceptionVectors.GeneralProtection, idtError, true);
         uint gateLo = ReadSystem32(_idtr.Base + (uint)vector * 8);

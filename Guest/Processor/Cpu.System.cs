@@ -532,7 +532,9 @@ public sealed unsafe partial class Cpu
         foreach (Code code in Enum.GetValues<Code>())
         {
             var op = code.ToOpCode();
-            if (op.Encoding != EncodingKind.Legacy || op.Table != OpCodeTableKind.Normal || op.OpCode is < 0xD8 or > 0xDF)
+            // Forms with a fixed second byte (FNINIT is DB E3) report both bytes.
+            uint first = op.OpCodeLength == 2 ? op.OpCode >> 8 : op.OpCode;
+            if (op.Encoding != EncodingKind.Legacy || op.Table != OpCodeTableKind.Normal || first is < 0xD8 or > 0xDF)
                 continue;
             if (!op.Mode16 && !op.Mode32) continue;
             bool probe = code is Code.Fninit or Code.Finit or Code.Fnstsw_AX or Code.Fstsw_AX or Code.Fnstsw_m2byte

@@ -11,6 +11,7 @@ public static class VmftCommand
     public static int Run(string[] args)
     {
         var root = new RootCommand("VmFt: fault-tolerant x86 virtual machines by deterministic replay");
+        root.Subcommands.Add(ConformanceCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

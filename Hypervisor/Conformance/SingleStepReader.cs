@@ -1,0 +1,103 @@
+using System.IO.Compression;
+using System.Text.Json;
+
+namespace VmFt.Hypervisor.Conformance;
+
+/// <summary>
+/// Streams the vectors of one gzip'd JSON-lines file, one line at a time, so a file of any size
+/// needs memory for one vector only.
+/// </summary>
+public static class SingleStepReader
+{
+    private static readonly string[] RegisterKeys =
+        ["ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags"];
+
+    /// <summary>Reads every vector of <paramref name="path"/>; throws <see cref="ConformanceInputException"/> naming the file and line.</summary>
+    public static IEnumerable<SingleStepTest> Read(string path)
+    {
+        FileStream file;
+        try
+        {
+            file = File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConformanceInputException($"{path}: cannot open: {e.Message}", e);
+        }
+        using var reader = new StreamReader(new GZipStream(file, CompressionMode.Decompress));
+        int lineNumber = 0;
+        while (true)
+        {
+            string? line;
+            try
+            {
+                line = reader.ReadLine();
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ConformanceInputException($"{path}: line {lineNumber + 1}: not valid gzip data: {e.Message}", e);
+            }
+            if (line is null) yield break;
+            lineNumber++;
+            if (line.Length == 0) continue;
+            yield return Parse(path, lineNumber, line);
+        }
+    }
+
+    private static SingleStepTest Parse(string path, int lineNumber, string line)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            var initial = root.GetProperty("initial");
+            var final = root.GetProperty("final");
+            var initialRegs = ReadRegisters(initial.GetProperty("regs"), null);
+            var finalRegs = ReadRegisters(final.GetProperty("regs"), initialRegs);
+            int vector = root.TryGetProperty("exception", out var ex) ? ex.GetProperty("number").GetInt32() : -1;
+            var bytesElement = root.GetProperty("bytes");
+            var bytes = new byte[bytesElement.GetArrayLength()];
+            int i = 0;
+            foreach (var b in bytesElement.EnumerateArray()) bytes[i++] = b.GetByte();
+            return new SingleStepTest
+            {
+                Name = root.GetProperty("name").GetString() ?? "",
+                Line = lineNumber,
+                Bytes = bytes,
+                InitialRegisters = initialRegs,
+                FinalRegisters = finalRegs,
+                InitialRam = ReadRam(initial.GetProperty("ram")),
+                FinalRam = ReadRam(final.GetProperty("ram")),
+                ExceptionVector = vector,
+            };
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new ConformanceInputException($"{path}: line {lineNumber}: bad vector: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Every register must be present in the initial state; the final state lists only the changed ones.</summary>
+    private static ushort[] ReadRegisters(JsonElement regs, ushort[]? defaults)
+    {
+        var values = defaults is null ? new ushort[SingleStepTest.RegisterCount] : (ushort[])defaults.Clone();
+        for (int r = 0; r < RegisterKeys.Length; r++)
+        {
+            if (regs.TryGetProperty(RegisterKeys[r], out var v)) values[r] = v.GetUInt16();
+            else if (defaults is null) throw new KeyNotFoundException($"initial register '{RegisterKeys[r]}' missing");
+        }
+        return values;
+    }
+
+    private static (uint, byte)[] ReadRam(JsonElement ram)
+    {
+        var result = new (uint, byte)[ram.GetArrayLength()];
+        int i = 0;
+        foreach (var pair in ram.EnumerateArray())
+        {
+            if (pair.GetArrayLength() != 2) throw new FormatException("a RAM entry is not [address, byte]");
+            result[i++] = (pair[0].GetUInt32(), pair[1].GetByte());
+        }
+        return result;
+    }
+}

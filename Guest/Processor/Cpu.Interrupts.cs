@@ -105,7 +105,7 @@ public sealed unsafe partial class Cpu
         ushort selector = (ushort)(gateLo >> 16);
         uint offset = gate32 ? (gateHi & 0xFFFF_0000) | (gateLo & 0xFFFF) : gateLo & 0xFFFF;
         if ((selector & 0xFFFC) == 0) throw new CpuFault(ExceptionVectors.GeneralProtection, ext, true);
-        ulong desc = ReadDescriptor(selector);
+        ulong desc = ReadDescriptor(selector, ExceptionVectors.GeneralProtection, ext);
         var cs = ParseDescriptor(selector, desc);
         uint selError = ((uint)selector & 0xFFFC) | ext;
         if (!cs.IsCode || cs.Dpl > _cpl) throw new CpuFault(ExceptionVectors.GeneralProtection, selError, true);
@@ -121,7 +121,7 @@ public sealed unsafe partial class Cpu
             // Inner privilege: switch to the stack the TSS gives for the new level.
             int newCpl = cs.Dpl;
             var (newSsSelector, newEsp) = ReadTssStack(newCpl);
-            var newSs = LoadStackForLevel(newSsSelector, newCpl);
+            var newSs = LoadStackForLevel(newSsSelector, newCpl, ext);
             var oldSs = S[(int)SegmentRegister.SS];
             uint oldEsp = R[ESP];
             int bytes = (gate32 ? 4 : 2) * (hasErrorCode ? 6 : 5);

@@ -271,6 +271,38 @@ public class ProtectedModeTests
         Assert.Equal(0x8000u, k.Cpu.Esp);
     }
 
+    [Theory]
+    [InlineData(0x4002, "nested task")]       // NT set in EFLAGS before IRET
+    [InlineData(0x2_0002, "virtual-8086")]    // VM set in the popped EFLAGS at CPL 0
+    public void Unimplemented_iret_forms_are_a_logged_gp(int flags, string logged)
+    {
+        var k = new K();
+        k.RecordingHandler(13, hasErrorCode: true);
+        bool nt = (flags & 0x4000) != 0;
+        k.Start(a =>
+        {
+            a.push(0x2);
+            a.push((int)K.KernelCs);
+            a.push((int)K.Code);
+            if (nt)
+            {
+                a.push(flags);
+                a.popfd();
+            }
+            else
+            {
+                a.push(flags);
+                a.push((int)K.KernelCs);
+                a.push((int)K.Code);
+            }
+            a.iretd();
+            a.hlt();
+        });
+        k.RunToHalt();
+        Assert.Equal(14u, k.ReadU32(K.Record(13)));
+        Assert.Contains(k.H.Log, l => l.Contains(logged) && l.Contains("not implemented"));
+    }
+
     /// <summary>Address of the <paramref name="occurrence"/>-th (0-based) instruction with <paramref name="code"/> in the test program.</summary>
     internal static uint FindInstruction(K k, Code code, int occurrence)
     {

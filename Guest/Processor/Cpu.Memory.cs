@@ -26,6 +26,8 @@ public sealed unsafe partial class Cpu
     private readonly bool[] _tlbGlobal = new bool[4 * TlbSize];
     /// <summary>0 at CPL 0-2, 2 * TlbSize at CPL 3: where the current privilege's read entries start.</summary>
     private int _tlbPrivBase;
+    /// <summary>Some entry may have been filled from a 4 MiB page since the last full flush.</summary>
+    private bool _tlbHasLargePages;
 
     internal void SetCpl(int cpl)
     {
@@ -38,6 +40,7 @@ public sealed unsafe partial class Cpu
     internal void FlushTlb(bool global)
     {
         bool keepGlobal = !global && (_cr4 & CR4_PGE) != 0;
+        if (!keepGlobal) _tlbHasLargePages = false;
         for (int i = 0; i < _tlbTag.Length; i++)
             if (!keepGlobal || !_tlbGlobal[i]) _tlbTag[i] = TlbEmpty;
         _fetchPage = null;
@@ -46,6 +49,13 @@ public sealed unsafe partial class Cpu
     /// <summary>INVLPG: drops every entry for the page holding <paramref name="linear"/>, global or not.</summary>
     internal void InvalidatePage(uint linear)
     {
+        // The TLB keeps a 4 MiB page as separate 4 KiB entries; INVLPG must drop the whole large
+        // page, so while any came from one, flush everything (allowed: entries may go at any time).
+        if (_tlbHasLargePages)
+        {
+            FlushTlb(global: true);
+            return;
+        }
         uint page = linear >> 12;
         int index = (int)(page & (TlbSize - 1));
         for (int kind = 0; kind < 4; kind++)
@@ -88,6 +98,7 @@ public sealed unsafe partial class Cpu
                 uint updated = pde | 0x20 | (write ? 0x40u : 0);
                 if (updated != pde) WritePhys32(pdeAddress, updated);
                 physical = ((pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)) & _a20Mask;
+                _tlbHasLargePages = true;
                 global = (pde & 0x100) != 0 && (_cr4 & CR4_PGE) != 0;
                 writable = (pde & 2) != 0 || (!user && (_cr0 & CR0_WP) == 0);
                 if (!write && (pde & 0x40) == 0) writable = false; // stay on the slow path until D is set

@@ -118,6 +118,11 @@ void oracle_main(void)
         u8 len;
         if (!get(&in, sizeof in)) break;
         get(&seed, 4);
+        u8 npatch;
+        struct { u16 off; u32 value; } patch[8];
+        get(&npatch, 1);
+        if (npatch > 8) die(9);
+        for (u32 k = 0; k < npatch; k++) { get(&patch[k].off, 2); get(&patch[k].value, 4); if (patch[k].off > PAGE_SIZE - 4) die(10); }
         get(&len, 1);
         if (len > MAX_CODE) die(8);
         get(code, len);
@@ -127,6 +132,8 @@ void oracle_main(void)
         code[len + 1] = (u8)rel; code[len + 2] = (u8)(rel >> 8); code[len + 3] = (u8)(rel >> 16); code[len + 4] = (u8)(rel >> 24);
 
         seed_page(seed);
+        for (u32 k = 0; k < npatch; k++)
+            for (u32 b = 0; b < 4; b++) seeded[patch[k].off + b] = (u8)(patch[k].value >> (8 * b));
         for (u32 i = 0; i < PAGE_SIZE; i++) data[i] = seeded[i];
 
         load_frame[0] = in.eflags;

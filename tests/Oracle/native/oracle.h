@@ -1,6 +1,7 @@
 /* Shared layout of the oracle runner: fixed addresses and the wire format (little-endian).
  *
  * Input, per case:   u32 eax ecx edx ebx esp ebp esi edi, u32 eflags, u32 data_seed,
+ *                    u8 patches (<= 8), patches x (u16 offset, u32 value) written over the seeded page,
  *                    u8 code_len, code_len bytes of code.
  * Output, per case:  u32 eax ecx edx ebx esp ebp esi edi, u32 eflags,
  *                    u32 vector (0xFFFFFFFF = ran to the end, else the x86 exception vector),

@@ -1,0 +1,121 @@
+namespace VmFt.Guest.Processor;
+
+// The execution loop: between instructions it samples the INTR pin, then fetches, executes and
+// retires one instruction (or one iteration of a REP string instruction). A fault unwinds to here,
+// the instruction's starting state is restored, and the exception is delivered.
+public sealed unsafe partial class Cpu
+{
+    private bool _shutdown;
+    private uint _startFlags;
+
+    // Linear addresses of the last instructions started, for post-mortem diagnostics.
+    private const int RecentCount = 16;
+    private readonly uint[] _recent = new uint[RecentCount];
+
+    /// <summary>The last instructions started (oldest first), disassembled: "linear: bytes  mnemonic".</summary>
+    public IReadOnlyList<string> RecentInstructions()
+    {
+        var lines = new List<string>();
+        int count = (int)Math.Min(_position + 1, RecentCount);
+        var formatter = new Iced.Intel.NasmFormatter();
+        var output = new Iced.Intel.StringOutput();
+        Span<byte> bytes = stackalloc byte[15];
+        for (int i = count - 1; i >= 0; i--)
+        {
+            uint linear = _recent[(int)((_position - (ulong)i) & (RecentCount - 1))];
+            int n = 15;
+            while (n > 0 && !TryReadLinear(linear, bytes[..n])) n--;
+            if (n == 0)
+            {
+                lines.Add($"{linear:X8}: (unmapped)");
+                continue;
+            }
+            var decoder = Iced.Intel.Decoder.Create(Code32 ? 32 : 16, bytes[..n].ToArray());
+            decoder.IP = linear;
+            decoder.Decode(out var instruction);
+            formatter.Format(instruction, output);
+            lines.Add($"{linear:X8}: {Convert.ToHexString(bytes[..instruction.Length])}  {output.ToStringAndReset()}");
+        }
+        return lines;
+    }
+
+    /// <summary>
+    /// Runs until <see cref="Position"/> reaches <paramref name="untilPosition"/>, HLT executes, the
+    /// processor shuts down (triple fault) or <see cref="RequestStop"/> is called. A halted CPU wakes
+    /// when <see cref="InterruptLine"/> is high and IF is set.
+    /// </summary>
+    public CpuExit Run(ulong untilPosition)
+    {
+        _stopRequested = false;
+        if (_shutdown) return CpuExit.Shutdown;
+        while (true)
+        {
+            try
+            {
+                return RunLoop(untilPosition);
+            }
+            catch (CpuFault fault)
+            {
+                // Restart semantics: the faulting instruction leaves no trace but what it wrote to memory.
+                _eip = _startEip;
+                R[ESP] = _startEsp;
+                _flags = _startFlags;
+                DeliverException(fault.Vector, fault.HasErrorCode, fault.ErrorCode);
+                if (_shutdown) return CpuExit.Shutdown;
+                if (_stopRequested) return CpuExit.StopRequested;
+            }
+        }
+    }
+
+    private CpuExit RunLoop(ulong untilPosition)
+    {
+        while (true)
+        {
+            bool shadow = _interruptShadow;
+            _interruptShadow = false;
+            if (_interruptLine && (_flags & IF) != 0 && !shadow)
+            {
+                _halted = false;
+                _startEip = _eip;
+                _startEsp = R[ESP];
+                _startFlags = _flags;
+                DeliverInterrupt(_bus.AcknowledgeInterrupt(), InterruptSource.External, hasErrorCode: false, errorCode: 0);
+                if (_shutdown) return CpuExit.Shutdown;
+            }
+            if (_halted) return CpuExit.Halted;
+            if (_position >= untilPosition) return CpuExit.PositionReached;
+
+            _startEip = _eip;
+            _startEsp = R[ESP];
+            _startFlags = _flags;
+            _recent[(int)_position & (RecentCount - 1)] = S[(int)SegmentRegister.CS].Base + _eip;
+            ref DecodedInstruction d = ref Fetch();
+            uint next = _eip + d.Length;
+            _eip = d.Decoded32 ? next : next & 0xFFFF;
+            d.Handler(this, ref d);
+            _position++;
+
+            if ((_startFlags & TF) != 0) SingleStepTrap();
+            if (_stopRequested) return CpuExit.StopRequested;
+        }
+    }
+
+    /// <summary>TF was set when the instruction began: #DB after it, as a trap.</summary>
+    private void SingleStepTrap()
+    {
+        _dr[6] |= 1u << 14; // BS
+        _startEip = _eip;
+        _startEsp = R[ESP];
+        _startFlags = _flags;
+        DeliverInterrupt(ExceptionVectors.Debug, InterruptSource.Exception, false, 0);
+    }
+
+    /// <summary>HLT: stop until an interrupt arrives. The position counts the HLT itself.</summary>
+    internal void Halt() => _halted = true;
+
+    /// <summary>The processor shut down (triple fault): nothing runs until reset.</summary>
+    public bool IsShutdown => _shutdown;
+
+    /// <summary>Clears the shutdown state; the machine calls this after resetting the CPU.</summary>
+    public void ClearShutdown() => _shutdown = false;
+}

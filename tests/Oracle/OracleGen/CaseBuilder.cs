@@ -225,6 +225,11 @@ public sealed class CaseBuilder(Random rng)
             }
             else SetMemory(ref ins, 8, 64);
         }
+        // The memory operand may have claimed ECX as base or index: a 16-bit SHLD/SHRD by CL must
+        // still count at most 16, beyond which the result is undefined (SDM vol. 2, SHLD).
+        if (m is Mnemonic.Shld or Mnemonic.Shrd && op.OperandSize == 16 && op.GetOpKind(2) == OpCodeOperandKind.cl
+            && (_regs[1] & 0x1F) > 16)
+            return null;
         return Encode(ins);
     }
 

@@ -75,6 +75,8 @@ public sealed unsafe partial class Cpu
                 s.Granular = false;
             }
             s.Refresh();
+            // Outside protected mode only limits are checked, not types.
+            s.Readable = s.Writable = true;
             if (seg == (int)SegmentRegister.CS) OnCodeSegmentChanged();
             return;
         }

@@ -72,8 +72,10 @@ public struct SegmentCache
             Selector = selector,
             Base = (uint)selector << 4,
             Limit = 0xFFFF,
-            // Present, DPL 0, code/data; code is readable, data writable (accessed set, as after a load).
-            Access = code ? (byte)0x9B : (byte)0x93,
+            // Present, DPL 0, read/write, accessed: real mode checks limits, never types, so even
+            // CS is writable through a CS: override (Intel SDM vol. 3, table 9-1 gives CS the same
+            // "present, R/W, accessed" attributes after reset).
+            Access = 0x93,
         };
         s.Refresh();
         return s;

@@ -21,7 +21,7 @@ public static class Real286Rules
     public static ComparisonRules For(SingleStepTest test)
     {
         var insn = DecodedOpcode.Of(test.Bytes);
-        string? excluded = Excluded(insn);
+        string? excluded = Excluded(insn) ?? TooLongFor286(test);
         ushort undefined = UndefinedFlags(insn, test);
         return new ComparisonRules((ushort)(undefined | FlagsHighNibble), excluded, test.ExceptionVector == 13 && insn.TouchesStack);
     }
@@ -34,8 +34,24 @@ public static class Real286Rules
         // on an i686 (SDM vol. 2, MOV, "Sreg" encodings). Fields 6 and 7 are #UD on both and are compared.
         if (insn.Opcode is 0x8C or 0x8E && insn.Reg is 4 or 5)
             return "8C/8E reg 4-5 is #UD on the 286 but MOV to/from FS/GS on a 386+";
+        // LOCK: the 286 accepts it before any instruction and just asserts LOCK# (80286 PRM, LOCK);
+        // a 386+ raises #UD unless the instruction is a lockable read-modify-write with a memory
+        // destination (SDM vol. 2, LOCK: "An undefined opcode exception will also be generated if
+        // the LOCK prefix is used with any instruction not in the above list").
+        if (insn.Lock && !insn.LockableOn386)
+            return "LOCK before a non-lockable form: ignored by the 286, #UD on a 386+";
         return null;
     }
+
+    /// <summary>
+    /// The 286 limits an instruction (prefixes included) to 10 bytes and raises interrupt 13 beyond
+    /// (80286 PRM, "instruction length limit of 10 bytes"); the 386 raised the limit to 15 (i386 PRM,
+    /// differences from the 80286), so an i686 executes such an instruction normally.
+    /// </summary>
+    private static string? TooLongFor286(SingleStepTest test) =>
+        test.Bytes.Length - 1 > 10 && test.ExceptionVector == 13
+            ? "longer than 10 bytes: interrupt 13 on the 286, executed by a 386+ (limit 15)"
+            : null;
 
     /// <summary>
     /// Flags the Intel manuals call undefined after the instruction (SDM vol. 2, "Flags Affected" of

@@ -210,8 +210,12 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>SALC (D6): AL = CF ? FF : 00. Undocumented, but every Intel processor since the 8086 has it.</summary>
+    private static void Salc(Cpu c, ref DecodedInstruction d) => c.SetReg8(EAX, (c._flags & CF) != 0 ? (byte)0xFF : (byte)0);
+
     private static void RegisterArithmetic(delegate*<Cpu, ref DecodedInstruction, void>[] t)
     {
+        Set(t, "Salc", &Salc);
         RegisterAlu<AddOp>(t, "Add");
         RegisterAlu<OrOp>(t, "Or");
         RegisterAlu<AdcOp>(t, "Adc");

@@ -21,7 +21,7 @@ public static class Real286Rules
     public static ComparisonRules For(SingleStepTest test)
     {
         var insn = DecodedOpcode.Of(test.Bytes);
-        string? excluded = Excluded(insn) ?? TooLongFor286(test);
+        string? excluded = Excluded(insn) ?? TooLongFor286(test) ?? StringOverrun(insn, test);
         ushort undefined = UndefinedFlags(insn, test);
         return new ComparisonRules((ushort)(undefined | FlagsHighNibble), excluded, test.ExceptionVector == 13 && insn.TouchesStack);
     }
@@ -40,8 +40,26 @@ public static class Real286Rules
         // the LOCK prefix is used with any instruction not in the above list").
         if (insn.Lock && !insn.LockableOn386)
             return "LOCK before a non-lockable form: ignored by the 286, #UD on a 386+";
+        // ESC (D8-DF): these vectors come from a 286 without a coprocessor, where an ESC opcode with
+        // MSW.EM clear only computes its effective address and goes on (80286 PRM, ESC: "if no
+        // 80287 is present ... the ESC is treated as a NOP"). The i686 defined here has no x87 yet:
+        // with CR0.EM clear it raises #UD (with EM or TS set, #NM, as the SDM prescribes), so the
+        // two processors are not comparable on these opcodes.
+        if (insn.Opcode is >= 0xD8 and <= 0xDF)
+            return "ESC without a coprocessor: a no-op on this 286, #UD on an i686 without its x87";
         return null;
     }
+
+    /// <summary>
+    /// A word string instruction whose access wraps at offset FFFF: the 286 has already stepped
+    /// SI/DI when it raises interrupt 13, while a 386+ reports every fault with the registers as they
+    /// were before the instruction, so that it can be restarted (i386 PRM and SDM vol. 3, 6.5:
+    /// "faults ... the state is restored to what it was prior to the beginning of execution").
+    /// </summary>
+    private static string? StringOverrun(DecodedOpcode insn, SingleStepTest test) =>
+        test.ExceptionVector == 13 && insn.Opcode is 0x6D or 0x6F or 0xA5 or 0xA7 or 0xAB or 0xAD or 0xAF
+            ? "word string access wrapping at FFFF: the 286 steps SI/DI before interrupt 13, a 386+ restarts cleanly"
+            : null;
 
     /// <summary>
     /// The 286 limits an instruction (prefixes included) to 10 bytes and raises interrupt 13 beyond

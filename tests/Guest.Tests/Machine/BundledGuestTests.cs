@@ -86,6 +86,11 @@ public class BundledGuestTests
         Assert.Equal(a.Machine.Cpu.Position, b.Machine.Cpu.Position);
         Assert.Equal(a.Machine.Cpu.StateHash(0), b.Machine.Cpu.StateHash(0));
         Assert.Equal(a.Machine.Memory.Ram, b.Machine.Memory.Ram);
+        Assert.Equal(a.Machine.StateHash(), b.Machine.StateHash());
+        // The hash sees RAM: one flipped byte anywhere changes it.
+        ulong before = b.Machine.StateHash();
+        b.Machine.Memory.Ram[b.Machine.Memory.Ram.Length - 3] ^= 1;
+        Assert.NotEqual(before, b.Machine.StateHash());
         Assert.Contains("uptime_ticks=", a.Serial);
     }
 }

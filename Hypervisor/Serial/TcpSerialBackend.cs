@@ -31,8 +31,10 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
         {
             TcpClient client;
             try { client = _listener.AcceptTcpClient(); }
+            // The listener was stopped (Dispose): the acceptor ends quietly.
             catch (SocketException) { return; }
             catch (ObjectDisposedException) { return; }
+            catch (InvalidOperationException) { return; }
             client.NoDelay = true;
             var stream = client.GetStream();
             lock (_gate) _client = stream;
@@ -42,7 +44,7 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
                 while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
                     Enqueue(buffer.AsSpan(0, n));
             }
-            catch (IOException) { }
+            catch (Exception e) when (e is IOException or ObjectDisposedException) { }
             lock (_gate) _client = null;
             client.Dispose();
         }

@@ -71,27 +71,7 @@ public sealed unsafe partial class Cpu
 
     /// <summary>op r/m, reg</summary>
     private static void AluRmReg<Op, W>(Cpu c, ref DecodedInstruction d) where Op : struct, IAluOp where W : struct, IOperandWidth
-    {
-        uint b = W.GetReg(c, d.R1);
-        if (d.HasMemory)
-        {
-            if (Op.Writes)
-            {
-                uint lin = c.RmwLinear<W>(ref d);
-                uint r = Op.Apply<W>(c, W.ReadLinear(c, lin), b);
-                W.WriteLinear(c, lin, r);
-            }
-            else
-            {
-                Op.Apply<W>(c, W.ReadLinear(c, c.LinearRead(d.Segment, c.Ea(ref d), (uint)W.Bits / 8)), b);
-            }
-        }
-        else
-        {
-            uint r = Op.Apply<W>(c, W.GetReg(c, d.R0), b);
-            if (Op.Writes) W.SetReg(c, d.R0, r);
-        }
-    }
+        => AluRm<Op, W>(c, ref d, W.GetReg(c, d.R1));
 
     /// <summary>op reg, r/m</summary>
     private static void AluRegRm<Op, W>(Cpu c, ref DecodedInstruction d) where Op : struct, IAluOp where W : struct, IOperandWidth
@@ -103,8 +83,12 @@ public sealed unsafe partial class Cpu
 
     /// <summary>op r/m, imm (also AL/AX/EAX, imm: the accumulator is R0 = 0)</summary>
     private static void AluRmImm<Op, W>(Cpu c, ref DecodedInstruction d) where Op : struct, IAluOp where W : struct, IOperandWidth
+        => AluRm<Op, W>(c, ref d, d.Imm & W.Mask);
+
+    /// <summary>op r/m, b: a read-modify-write of memory (or a read for CMP/TEST), or of register R0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AluRm<Op, W>(Cpu c, ref DecodedInstruction d, uint b) where Op : struct, IAluOp where W : struct, IOperandWidth
     {
-        uint b = d.Imm & W.Mask;
         if (d.HasMemory)
         {
             if (Op.Writes)
@@ -210,8 +194,12 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>SALC (D6): AL = CF ? FF : 00. Undocumented, but every Intel processor since the 8086 has it.</summary>
+    private static void Salc(Cpu c, ref DecodedInstruction d) => c.SetReg8(EAX, (c._flags & CF) != 0 ? (byte)0xFF : (byte)0);
+
     private static void RegisterArithmetic(delegate*<Cpu, ref DecodedInstruction, void>[] t)
     {
+        Set(t, "Salc", &Salc);
         RegisterAlu<AddOp>(t, "Add");
         RegisterAlu<OrOp>(t, "Or");
         RegisterAlu<AdcOp>(t, "Adc");

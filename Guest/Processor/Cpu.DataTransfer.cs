@@ -4,7 +4,7 @@ namespace VmFt.Guest.Processor;
 
 // MOV (all forms, incl. segment registers), MOVZX/MOVSX, XCHG, XADD, CMPXCHG, CMPXCHG8B, BSWAP,
 // LEA, PUSH/POP (incl. segment registers), PUSHA/POPA, ENTER/LEAVE, LDS/LES/LFS/LGS/LSS,
-// CBW/CWDE/CWD/CDQ, LAHF/SAHF, XLAT, the NOPs and WAIT.
+// CBW/CWDE/CWD/CDQ, LAHF/SAHF, XLAT and the NOPs.
 public sealed unsafe partial class Cpu
 {
     // ---- MOV ------------------------------------------------------------------------------------
@@ -168,12 +168,6 @@ public sealed unsafe partial class Cpu
     }
 
     private static void Nop(Cpu c, ref DecodedInstruction d) { }
-
-    /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise there is no pending x87 error to report.</summary>
-    private static void Wait(Cpu c, ref DecodedInstruction d)
-    {
-        if ((c._cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) ThrowFault(ExceptionVectors.DeviceNotAvailable);
-    }
 
     // ---- stack ----------------------------------------------------------------------------------
 
@@ -390,7 +384,6 @@ public sealed unsafe partial class Cpu
         Set(t, "Nopw", &Nop);
         Set(t, "Nopd", &Nop);
         Set(t, "Pause", &Nop);
-        Set(t, "Wait", &Wait);
         Set(t, "Nop_rm16", &Nop);
         Set(t, "Nop_rm32", &Nop);
 

@@ -4,24 +4,25 @@ namespace VmFt.Guest.Processor;
 public sealed unsafe partial class Cpu
 {
     /// <summary>Linear address of the descriptor a selector names; #GP(selector) (or the given vector) when it lies outside the table.</summary>
-    internal uint DescriptorAddress(ushort selector, int vector = ExceptionVectors.GeneralProtection)
+    /// <remarks><paramref name="ext"/> is the EXT bit for the error code (1 while delivering an interrupt or exception).</remarks>
+    internal uint DescriptorAddress(ushort selector, int vector = ExceptionVectors.GeneralProtection, uint ext = 0)
     {
         uint index = (uint)selector & 0xFFF8;
         if ((selector & 4) != 0)
         {
-            if (!_ldtr.Usable || _ldtr.Selector == 0 || index + 7 > _ldtr.Limit)
-                throw new CpuFault(vector, (uint)selector & 0xFFFC, true);
+            if (!_ldtr.Usable || (_ldtr.Selector & 0xFFFC) == 0 || index + 7 > _ldtr.Limit)
+                throw new CpuFault(vector, ((uint)selector & 0xFFFC) | ext, true);
             return _ldtr.Base + index;
         }
         if (index + 7 > _gdtr.Limit)
-            throw new CpuFault(vector, (uint)selector & 0xFFFC, true);
+            throw new CpuFault(vector, ((uint)selector & 0xFFFC) | ext, true);
         return _gdtr.Base + index;
     }
 
     /// <summary>Reads the 8-byte descriptor for a selector (bounds-checked against the GDT or LDT).</summary>
-    internal ulong ReadDescriptor(ushort selector, int vector = ExceptionVectors.GeneralProtection)
+    internal ulong ReadDescriptor(ushort selector, int vector = ExceptionVectors.GeneralProtection, uint ext = 0)
     {
-        uint address = DescriptorAddress(selector, vector);
+        uint address = DescriptorAddress(selector, vector, ext);
         uint lo = ReadSystem32(address);
         uint hi = ReadSystem32(address + 4);
         return ((ulong)hi << 32) | lo;
@@ -74,6 +75,8 @@ public sealed unsafe partial class Cpu
                 s.Granular = false;
             }
             s.Refresh();
+            // Outside protected mode only limits are checked, not types.
+            s.Readable = s.Writable = true;
             if (seg == (int)SegmentRegister.CS) OnCodeSegmentChanged();
             return;
         }
@@ -161,11 +164,11 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>Validates a new SS for an inner-level stack switch (from the TSS): #TS on any violation.</summary>
-    internal SegmentCache LoadStackForLevel(ushort selector, int dpl)
+    internal SegmentCache LoadStackForLevel(ushort selector, int dpl, uint ext = 0)
     {
-        uint error = (uint)selector & 0xFFFC;
+        uint error = ((uint)selector & 0xFFFC) | ext;
         if ((selector & 0xFFFC) == 0) throw new CpuFault(ExceptionVectors.InvalidTss, error, true);
-        ulong desc = ReadDescriptor(selector, ExceptionVectors.InvalidTss);
+        ulong desc = ReadDescriptor(selector, ExceptionVectors.InvalidTss, ext);
         var cache = ParseDescriptor(selector, desc);
         if ((selector & 3) != dpl || cache.Dpl != dpl || cache.IsSystem || cache.IsCode || (cache.Access & 2) == 0)
             throw new CpuFault(ExceptionVectors.InvalidTss, error, true);

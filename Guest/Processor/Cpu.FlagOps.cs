@@ -1,6 +1,6 @@
 namespace VmFt.Guest.Processor;
 
-// CLC STC CMC CLD STD, SALC, CLI/STI with their privilege check, PUSHF/POPF with the rules for which
+// CLC STC CMC CLD STD, CLI/STI with their privilege check, PUSHF/POPF with the rules for which
 // bits a given privilege may change (Intel SDM vol. 2, POPF).
 public sealed unsafe partial class Cpu
 {
@@ -9,9 +9,6 @@ public sealed unsafe partial class Cpu
     private static void Cmc(Cpu c, ref DecodedInstruction d) => c._flags ^= CF;
     private static void Cld(Cpu c, ref DecodedInstruction d) => c._flags &= ~DF;
     private static void Std(Cpu c, ref DecodedInstruction d) => c._flags |= DF;
-
-    /// <summary>SALC (D6, undocumented but present on every Intel processor of the family): AL = CF ? FF : 00.</summary>
-    private static void Salc(Cpu c, ref DecodedInstruction d) => c.SetReg8(0, (c._flags & CF) != 0 ? (byte)0xFF : (byte)0);
 
     private int Iopl => (int)((_flags & IOPL) >> 12);
 
@@ -73,7 +70,6 @@ public sealed unsafe partial class Cpu
         Set(t, "Cmc", &Cmc);
         Set(t, "Cld", &Cld);
         Set(t, "Std", &Std);
-        Set(t, "Salc", &Salc);
         Set(t, "Cli", &Cli);
         Set(t, "Sti", &Sti);
         Set(t, "Pushfw", &Pushf<W16>);

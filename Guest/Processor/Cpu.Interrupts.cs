@@ -75,7 +75,9 @@ public sealed unsafe partial class Cpu
             return;
         }
 
-        uint ext = source == InterruptSource.External ? 1u : 0u;
+        // EXT: the event is not the program's own (SDM 6.13): an external interrupt or an exception.
+        // Only INT n, INT3 and INTO clear it.
+        uint ext = source == InterruptSource.Software ? 0u : 1u;
         uint idtError = (uint)(vector * 8 + 2) | ext;
         if ((uint)vector * 8 + 7 > _idtr.Limit) throw new CpuFault(ExceptionVectors.GeneralProtection, idtError, true);
         uint gateLo = ReadSystem32(_idtr.Base + (uint)vector * 8);
@@ -103,7 +105,7 @@ public sealed unsafe partial class Cpu
         ushort selector = (ushort)(gateLo >> 16);
         uint offset = gate32 ? (gateHi & 0xFFFF_0000) | (gateLo & 0xFFFF) : gateLo & 0xFFFF;
         if ((selector & 0xFFFC) == 0) throw new CpuFault(ExceptionVectors.GeneralProtection, ext, true);
-        ulong desc = ReadDescriptor(selector);
+        ulong desc = ReadDescriptor(selector, ExceptionVectors.GeneralProtection, ext);
         var cs = ParseDescriptor(selector, desc);
         uint selError = ((uint)selector & 0xFFFC) | ext;
         if (!cs.IsCode || cs.Dpl > _cpl) throw new CpuFault(ExceptionVectors.GeneralProtection, selError, true);
@@ -119,7 +121,7 @@ public sealed unsafe partial class Cpu
             // Inner privilege: switch to the stack the TSS gives for the new level.
             int newCpl = cs.Dpl;
             var (newSsSelector, newEsp) = ReadTssStack(newCpl);
-            var newSs = LoadStackForLevel(newSsSelector, newCpl);
+            var newSs = LoadStackForLevel(newSsSelector, newCpl, ext);
             var oldSs = S[(int)SegmentRegister.SS];
             uint oldEsp = R[ESP];
             int bytes = (gate32 ? 4 : 2) * (hasErrorCode ? 6 : 5);

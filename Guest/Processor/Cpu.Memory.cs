@@ -26,6 +26,8 @@ public sealed unsafe partial class Cpu
     private readonly bool[] _tlbGlobal = new bool[4 * TlbSize];
     /// <summary>0 at CPL 0-2, 2 * TlbSize at CPL 3: where the current privilege's read entries start.</summary>
     private int _tlbPrivBase;
+    /// <summary>Some entry may have been filled from a 4 MiB page since the last full flush.</summary>
+    private bool _tlbHasLargePages;
 
     internal void SetCpl(int cpl)
     {
@@ -38,6 +40,7 @@ public sealed unsafe partial class Cpu
     internal void FlushTlb(bool global)
     {
         bool keepGlobal = !global && (_cr4 & CR4_PGE) != 0;
+        if (!keepGlobal) _tlbHasLargePages = false;
         for (int i = 0; i < _tlbTag.Length; i++)
             if (!keepGlobal || !_tlbGlobal[i]) _tlbTag[i] = TlbEmpty;
         _fetchPage = null;
@@ -46,6 +49,13 @@ public sealed unsafe partial class Cpu
     /// <summary>INVLPG: drops every entry for the page holding <paramref name="linear"/>, global or not.</summary>
     internal void InvalidatePage(uint linear)
     {
+        // The TLB keeps a 4 MiB page as separate 4 KiB entries; INVLPG must drop the whole large
+        // page, so while any came from one, flush everything (allowed: entries may go at any time).
+        if (_tlbHasLargePages)
+        {
+            FlushTlb(global: true);
+            return;
+        }
         uint page = linear >> 12;
         int index = (int)(page & (TlbSize - 1));
         for (int kind = 0; kind < 4; kind++)
@@ -88,6 +98,7 @@ public sealed unsafe partial class Cpu
                 uint updated = pde | 0x20 | (write ? 0x40u : 0);
                 if (updated != pde) WritePhys32(pdeAddress, updated);
                 physical = ((pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)) & _a20Mask;
+                _tlbHasLargePages = true;
                 global = (pde & 0x100) != 0 && (_cr4 & CR4_PGE) != 0;
                 writable = (pde & 2) != 0 || (!user && (_cr0 & CR0_WP) == 0);
                 if (!write && (pde & 0x40) == 0) writable = false; // stay on the slow path until D is set
@@ -354,18 +365,39 @@ public sealed unsafe partial class Cpu
     /// <summary>Instruction fetch of one byte at a linear address (used by the decoder).</summary>
     internal byte FetchLinear8(uint linear) => ReadLinear8(linear);
 
-    /// <summary>Reads guest memory through the current address translation without faulting (debuggers); false if unmapped.</summary>
+    /// <summary>
+    /// Reads guest memory through the current address translation for an observer (debugger,
+    /// diagnostics): no fault, no accessed or dirty bits, no TLB fill. False if a page is unmapped.
+    /// </summary>
     public bool TryReadLinear(uint linear, Span<byte> buffer)
     {
-        try
+        for (int i = 0; i < buffer.Length; i++)
         {
-            for (int i = 0; i < buffer.Length; i++)
-                buffer[i] = (byte)ReadLinearSlow(linear + (uint)i, 1, user: false);
+            if (!TryTranslateQuietly(linear + (uint)i, out uint physical)) return false;
+            buffer[i] = _memory.ReadByte(physical);
+        }
+        return true;
+    }
+
+    /// <summary>A page walk that changes nothing (supervisor view).</summary>
+    public bool TryTranslateQuietly(uint linear, out uint physical)
+    {
+        physical = 0;
+        if ((_cr0 & CR0_PG) == 0)
+        {
+            physical = linear & _a20Mask;
             return true;
         }
-        catch (CpuFault)
+        uint pde = _memory.ReadUInt32(((_cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC)) & _a20Mask);
+        if ((pde & 1) == 0) return false;
+        if ((pde & 0x80) != 0 && (_cr4 & CR4_PSE) != 0)
         {
-            return false;
+            physical = ((pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)) & _a20Mask;
+            return true;
         }
+        uint pte = _memory.ReadUInt32(((pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)) & _a20Mask);
+        if ((pte & 1) == 0) return false;
+        physical = ((pte & 0xFFFF_F000) | (linear & 0xFFF)) & _a20Mask;
+        return true;
     }
 }

@@ -8,6 +8,37 @@ public sealed unsafe partial class Cpu
     private bool _shutdown;
     private uint _startFlags;
 
+    // Linear addresses of the last instructions started, for post-mortem diagnostics.
+    private const int RecentCount = 16;
+    private readonly uint[] _recent = new uint[RecentCount];
+
+    /// <summary>The last instructions started (oldest first), disassembled: "linear: bytes  mnemonic".</summary>
+    public IReadOnlyList<string> RecentInstructions()
+    {
+        var lines = new List<string>();
+        int count = (int)Math.Min(_position + 1, RecentCount);
+        var formatter = new Iced.Intel.NasmFormatter();
+        var output = new Iced.Intel.StringOutput();
+        Span<byte> bytes = stackalloc byte[15];
+        for (int i = count - 1; i >= 0; i--)
+        {
+            uint linear = _recent[(int)((_position - (ulong)i) & (RecentCount - 1))];
+            int n = 15;
+            while (n > 0 && !TryReadLinear(linear, bytes[..n])) n--;
+            if (n == 0)
+            {
+                lines.Add($"{linear:X8}: (unmapped)");
+                continue;
+            }
+            var decoder = Iced.Intel.Decoder.Create(Code32 ? 32 : 16, bytes[..n].ToArray());
+            decoder.IP = linear;
+            decoder.Decode(out var instruction);
+            formatter.Format(instruction, output);
+            lines.Add($"{linear:X8}: {Convert.ToHexString(bytes[..instruction.Length])}  {output.ToStringAndReset()}");
+        }
+        return lines;
+    }
+
     /// <summary>
     /// Runs until <see cref="Position"/> reaches <paramref name="untilPosition"/>, HLT executes, the
     /// processor shuts down (triple fault) or <see cref="RequestStop"/> is called. A halted CPU wakes
@@ -58,6 +89,7 @@ public sealed unsafe partial class Cpu
             _startEip = _eip;
             _startEsp = R[ESP];
             _startFlags = _flags;
+            _recent[(int)_position & (RecentCount - 1)] = S[(int)SegmentRegister.CS].Base + _eip;
             ref DecodedInstruction d = ref Fetch();
             uint next = _eip + d.Length;
             _eip = d.Decoded32 ? next : next & 0xFFFF;

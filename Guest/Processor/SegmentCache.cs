@@ -72,8 +72,9 @@ public struct SegmentCache
             Selector = selector,
             Base = (uint)selector << 4,
             Limit = 0xFFFF,
-            // Present, DPL 0, read/write data, accessed: CS too, as after RESET (SDM vol. 3, table 9-1:
-            // "AR = Present, R/W, Accessed"), because real mode may write through a CS override.
+            // Present, DPL 0, read/write, accessed: real mode checks limits, never types, so even
+            // CS is writable through a CS: override (Intel SDM vol. 3, table 9-1 gives CS the same
+            // "present, R/W, accessed" attributes after reset).
             Access = 0x93,
         };
         s.Refresh();

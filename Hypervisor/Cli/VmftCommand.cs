@@ -11,6 +11,8 @@ public static class VmftCommand
     public static int Run(string[] args)
     {
         var root = new RootCommand("VmFt: fault-tolerant x86 virtual machines by deterministic replay");
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ConformanceCommand.Create());
         return root.Parse(args).Invoke();
     }

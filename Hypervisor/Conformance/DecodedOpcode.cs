@@ -1,7 +1,7 @@
 namespace VmFt.Hypervisor.Conformance;
 
 /// <summary>Just enough decoding of a real-mode 286 instruction to pick the comparison rules.</summary>
-public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int Rm, bool SsOverride, bool Lock = false)
+public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int Rm, bool SsOverride, bool Lock)
 {
     public static DecodedOpcode Of(ReadOnlySpan<byte> bytes)
     {
@@ -38,9 +38,8 @@ public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int R
     }
 
     /// <summary>
-    /// LOCK is allowed here on a 386 and later: the read-modify-write forms of ADD OR ADC SBB AND SUB
-    /// XOR, group 1 except CMP, XCHG, NOT, NEG, INC, DEC, all with a memory destination (SDM vol. 2,
-    /// LOCK; the 0F forms BTS/BTR/BTC/XADD/CMPXCHG do not exist on a 286).
+    /// A form a 386+ accepts LOCK on (SDM vol. 2, LOCK): ADD, ADC, AND, DEC, INC, NEG, NOT, OR, SBB,
+    /// SUB, XOR and XCHG with a memory destination (the 286's subset of the list).
     /// </summary>
     public bool LockableOn386
     {
@@ -49,11 +48,11 @@ public readonly record struct DecodedOpcode(byte Opcode, int Reg, int Mod, int R
             if (Mod == 3) return false;
             return Opcode switch
             {
-                <= 0x37 => (Opcode & 7) < 2 && (Opcode & 0x38) != 0x38,
-                0x80 or 0x81 or 0x82 or 0x83 => Reg != 7,
-                0x86 or 0x87 => true,
-                0xF6 or 0xF7 => Reg is 2 or 3,
-                0xFE or 0xFF => Reg is 0 or 1,
+                0x00 or 0x01 or 0x08 or 0x09 or 0x10 or 0x11 or 0x18 or 0x19
+                    or 0x20 or 0x21 or 0x28 or 0x29 or 0x30 or 0x31 or 0x86 or 0x87 => true,
+                >= 0x80 and <= 0x83 => Reg != 7,          // not CMP
+                0xF6 or 0xF7 => Reg is 2 or 3,            // NOT, NEG
+                0xFE or 0xFF => Reg is 0 or 1,            // INC, DEC
                 _ => false,
             };
         }

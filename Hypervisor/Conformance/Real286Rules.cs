@@ -21,37 +21,55 @@ public static class Real286Rules
     public static ComparisonRules For(SingleStepTest test)
     {
         var insn = DecodedOpcode.Of(test.Bytes);
-        string? excluded = Excluded(insn, test);
+        string? excluded = Excluded(insn) ?? TooLongFor286(test) ?? StringOverrun(insn, test);
         ushort undefined = UndefinedFlags(insn, test);
         return new ComparisonRules((ushort)(undefined | FlagsHighNibble), excluded, test.ExceptionVector == 13 && insn.TouchesStack);
     }
 
     /// <summary>Whole vectors that an i686 cannot reproduce because the opcode means something else there.</summary>
-    private static string? Excluded(DecodedOpcode insn, SingleStepTest test)
+    private static string? Excluded(DecodedOpcode insn)
     {
-        // The 286 limits an instruction to 10 bytes (80286 PRM, "instruction length limit") and
-        // raises interrupt 13 beyond; a 386+ allows 15 (SDM vol. 2, 2.3.11). The vector ends with
-        // the HLT, which is not part of the instruction.
-        if (test.Bytes.Length - 1 > 10)
-            return "longer than 10 bytes: interrupt 13 on the 286, a valid instruction on a 386+";
-        // A string instruction whose word straddles offset FFFF: the 286 raises interrupt 13 after
-        // it has advanced SI/DI (and CX under REP), so the instruction cannot be restarted; a 386+
-        // reports the fault with the registers as they were before the instruction (SDM vol. 3,
-        // 6.5, "Faults ... the saved state is that prior to the faulting instruction").
-        if (test.ExceptionVector == 13 && insn.Opcode is (>= 0x6C and <= 0x6F) or (>= 0xA4 and <= 0xA7) or (>= 0xAA and <= 0xAF))
-            return "string instruction faulting at offset FFFF: the 286 advances SI/DI first, a 386+ does not";
         // 8C/8E with reg 4 or 5: the 286 has four segment registers and raises #UD (interrupt 6) for
         // reg fields 4-7; the 386 added FS (4) and GS (5), so MOV r/m,FS/GS and MOV FS/GS,r/m are valid
         // on an i686 (SDM vol. 2, MOV, "Sreg" encodings). Fields 6 and 7 are #UD on both and are compared.
         if (insn.Opcode is 0x8C or 0x8E && insn.Reg is 4 or 5)
             return "8C/8E reg 4-5 is #UD on the 286 but MOV to/from FS/GS on a 386+";
-        // LOCK: the 286 asserts LOCK# on any instruction; a 386+ raises #UD "if the LOCK prefix is
-        // used with any instruction not in the above list" of read-modify-write forms, or when the
-        // destination is not memory (SDM vol. 2, LOCK).
+        // LOCK: the 286 accepts it before any instruction and just asserts LOCK# (80286 PRM, LOCK);
+        // a 386+ raises #UD unless the instruction is a lockable read-modify-write with a memory
+        // destination (SDM vol. 2, LOCK: "An undefined opcode exception will also be generated if
+        // the LOCK prefix is used with any instruction not in the above list").
         if (insn.Lock && !insn.LockableOn386)
-            return "LOCK on an instruction that is not a memory read-modify-write: ignored by the 286, #UD on a 386+";
+            return "LOCK before a non-lockable form: ignored by the 286, #UD on a 386+";
+        // ESC (D8-DF): these vectors come from a 286 without a coprocessor, where an ESC opcode with
+        // MSW.EM clear only computes its effective address and goes on (80286 PRM, ESC: "if no
+        // 80287 is present ... the ESC is treated as a NOP"). The i686 defined here has no x87 yet:
+        // with CR0.EM clear it raises #UD (with EM or TS set, #NM, as the SDM prescribes), so the
+        // two processors are not comparable on these opcodes.
+        if (insn.Opcode is >= 0xD8 and <= 0xDF)
+            return "ESC without a coprocessor: a no-op on this 286, #UD on an i686 without its x87";
         return null;
     }
+
+    /// <summary>
+    /// A word string instruction whose access wraps at offset FFFF: the 286 has already stepped
+    /// SI/DI when it raises interrupt 13, while a 386+ reports every fault with the registers as they
+    /// were before the instruction, so that it can be restarted (i386 PRM and SDM vol. 3, 6.5:
+    /// "faults ... the state is restored to what it was prior to the beginning of execution").
+    /// </summary>
+    private static string? StringOverrun(DecodedOpcode insn, SingleStepTest test) =>
+        test.ExceptionVector == 13 && insn.Opcode is 0x6D or 0x6F or 0xA5 or 0xA7 or 0xAB or 0xAD or 0xAF
+            ? "word string access wrapping at FFFF: the 286 steps SI/DI before interrupt 13, a 386+ restarts cleanly"
+            : null;
+
+    /// <summary>
+    /// The 286 limits an instruction (prefixes included) to 10 bytes and raises interrupt 13 beyond
+    /// (80286 PRM, "instruction length limit of 10 bytes"); the 386 raised the limit to 15 (i386 PRM,
+    /// differences from the 80286), so an i686 executes such an instruction normally.
+    /// </summary>
+    private static string? TooLongFor286(SingleStepTest test) =>
+        test.Bytes.Length - 1 > 10 && test.ExceptionVector == 13
+            ? "longer than 10 bytes: interrupt 13 on the 286, executed by a 386+ (limit 15)"
+            : null;
 
     /// <summary>
     /// Flags the Intel manuals call undefined after the instruction (SDM vol. 2, "Flags Affected" of

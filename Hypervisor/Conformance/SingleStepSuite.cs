@@ -17,6 +17,12 @@ public static class SingleStepSuite
             throw new ConformanceInputException($"{directory}: no *.jsonl.gz vector files");
         Array.Sort(files, StringComparer.Ordinal);
 
+        // A filter naming a file's form selects that file alone; any other text matches vector names.
+        if (filter is not null)
+        {
+            var exact = files.Where(f => Path.GetFileName(f)[..^".jsonl.gz".Length].Equals(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
+            if (exact.Length > 0) files = exact;
+        }
         var runner = new SingleStepRunner();
         var total = new ConformanceTotals();
         foreach (var file in files)

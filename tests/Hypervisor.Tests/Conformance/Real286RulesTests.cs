@@ -46,4 +46,13 @@ public sealed class Real286RulesTests
         Assert.True(Real286Rules.For(Vector([0x8C, 0xE0, 0xF4])).Excluded);
         Assert.False(Real286Rules.For(Vector([0x8C, 0xF0, 0xF4])).Excluded);
     }
+
+    [Fact]
+    public void LockIsExcludedOnlyWhereA386RaisesUd()
+    {
+        Assert.True(Real286Rules.For(Vector([0xF0, 0x02, 0x7A, 0x91, 0xF4])).Excluded);  // lock add bh,[bp+si-6Fh]: register destination
+        Assert.True(Real286Rules.For(Vector([0xF0, 0x06, 0xF4])).Excluded);              // lock push es
+        Assert.False(Real286Rules.For(Vector([0xF0, 0x01, 0x07, 0xF4])).Excluded);       // lock add [bx],ax: lockable
+        Assert.True(Real286Rules.For(Vector([0xF0, 0x80, 0x3F, 0x01, 0xF4])).Excluded);  // lock cmp byte [bx],1
+    }
 }

@@ -1,0 +1,266 @@
+using VmFt.Guest.Devices;
+using VmFt.Guest.Io;
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Memory;
+using VmFt.Guest.Processor;
+using VmFt.Guest.Time;
+
+namespace VmFt.Guest.Machine;
+
+/// <summary>
+/// The PC: CPU, RAM, port bus and the devices a guest expects (PICs, PIT, two UARTs, CMOS RTC,
+/// debug exit and console, port 0x92, 8042, PCI configuration ports answering "no device").
+/// <para>
+/// It is deterministic. Guest time is anchored at (position, nanoseconds) points and runs at
+/// <see cref="MachineConfiguration.NanosecondsPerInstruction"/> in between; the only ways time moves
+/// otherwise are <see cref="SetTime"/> (the driver samples a host clock: realtime mode) and
+/// <see cref="SkipIdleTime"/> (a halted guest jumps to its next timer: virtual mode). Serial input
+/// arrives through <see cref="SerialInput"/>. Whoever drives the machine decides those calls and
+/// their positions; a replay that makes the same calls at the same positions reaches the same states.
+/// </para>
+/// </summary>
+public sealed class PcMachine : ICpuBus, IGuestClock
+{
+    private readonly MachineConfiguration _config;
+    private readonly ITimedDevice[] _timed;
+    private readonly IStatefulDevice[] _stateful;
+    private ulong _anchorPosition;
+    private ulong _anchorNanoseconds;
+    private MachineExitReason? _pendingExit;
+
+    public PhysicalMemory Memory { get; }
+    public PortBus Ports { get; } = new();
+    public Cpu Cpu { get; }
+    public DualPic Pic { get; }
+    public Pit8254 Pit { get; }
+    public Uart16550 Com1 { get; }
+    public Uart16550 Com2 { get; }
+    public CmosRtc Rtc { get; }
+
+    /// <summary>The status the guest gave the debug-exit device: (value &lt;&lt; 1) | 1.</summary>
+    public int? ExitStatus { get; private set; }
+
+    /// <summary>Bytes the guest sends on COM1 (the serial console).</summary>
+    public Action<byte>? SerialOutput { get; set; }
+    /// <summary>Bytes the guest writes to the debug console port 0xE9.</summary>
+    public Action<byte>? DebugConsoleOutput { get; set; }
+    /// <summary>Bytes the guest sends on COM2.</summary>
+    public Action<byte>? Serial2Output { get; set; }
+    /// <summary>Observes every port write (for --trace-port).</summary>
+    public Action<ushort, int, uint>? PortWriteObserver { get; set; }
+    /// <summary>Diagnostics from the CPU and machine (unimplemented instructions, shutdown).</summary>
+    public Action<string>? Log
+    {
+        get => Cpu.Log;
+        set => Cpu.Log = value;
+    }
+
+    public MachineConfiguration Configuration => _config;
+
+    public PcMachine(MachineConfiguration config)
+    {
+        _config = config;
+        Memory = new PhysicalMemory(config.RamSize);
+        Cpu = new Cpu(Memory, this);
+        Pic = new DualPic(level => Cpu.InterruptLine = level);
+        Pit = new Pit8254(this, level => Pic.SetIrq(0, level));
+        Com1 = new Uart16550(0x3F8, this, level => Pic.SetIrq(4, level), b => SerialOutput?.Invoke(b));
+        Com2 = new Uart16550(0x2F8, this, level => Pic.SetIrq(3, level), b => Serial2Output?.Invoke(b));
+        Rtc = new CmosRtc(config.BootTime, config.RamSize, this, level => Pic.SetIrq(8, level));
+        var keyboard = new Keyboard8042(level => Pic.SetIrq(1, level), SetA20, RequestReset, a20Enabled: true);
+        var portA = new SystemControlPortA(SetA20, RequestReset, a20Enabled: true);
+        var debugExit = new DebugExit(OnDebugExit);
+        var debugConsole = new DebugConsole(b => DebugConsoleOutput?.Invoke(b));
+        var pci = new PciConfigSpace();
+        var post = new PostCodePort();
+
+        Pic.Register(Ports);
+        Pit.Register(Ports);
+        Com1.Register(Ports);
+        Com2.Register(Ports);
+        Rtc.Register(Ports);
+        keyboard.Register(Ports);
+        portA.Register(Ports);
+        debugExit.Register(Ports);
+        debugConsole.Register(Ports);
+        pci.Register(Ports);
+        post.Register(Ports);
+
+        _timed = [Pit, Com1, Com2, Rtc];
+        _stateful = [Pic, Pit, Com1, Com2, Rtc, keyboard, portA, debugExit, debugConsole, pci, post];
+    }
+
+    /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>
+    public MultibootBoot LoadMultiboot(ReadOnlySpan<byte> image, string name, MultibootOptions? options = null)
+    {
+        var boot = MultibootLoader.Load(Memory, image, name, options);
+        boot.State.ApplyTo(Cpu);
+        return boot;
+    }
+
+    /// <summary>Guest time in nanoseconds since power-on.</summary>
+    public ulong Now => _anchorNanoseconds + (Cpu.Position - _anchorPosition) * _config.NanosecondsPerInstruction;
+
+    /// <summary>
+    /// Re-anchors guest time at the current position (realtime mode: the driver's sample of the host
+    /// clock). Time never goes backwards: an earlier value than guest time already shows is ignored.
+    /// </summary>
+    public void SetTime(ulong nanoseconds)
+    {
+        ulong now = Now;
+        _anchorPosition = Cpu.Position;
+        _anchorNanoseconds = Math.Max(now, nanoseconds);
+        FireTimers();
+    }
+
+    /// <summary>Earliest guest time at which some device needs attention; <c>ulong.MaxValue</c> if none.</summary>
+    public ulong NextDeadline
+    {
+        get
+        {
+            ulong next = ulong.MaxValue;
+            foreach (var d in _timed) next = Math.Min(next, d.NextDeadline);
+            return next;
+        }
+    }
+
+    /// <summary>Virtual mode: a halted guest's time jumps to its next timer deadline. Returns false when there is none.</summary>
+    public bool SkipIdleTime()
+    {
+        ulong deadline = NextDeadline;
+        if (deadline == ulong.MaxValue) return false;
+        if (deadline > Now) SetTime(deadline);
+        else FireTimers();
+        return true;
+    }
+
+    /// <summary>Delivers bytes on COM1's receive line; returns how many the UART accepted (its FIFO may be full).</summary>
+    public int SerialInput(ReadOnlySpan<byte> data)
+    {
+        int n = Math.Min(data.Length, Com1.ReceiveSpace);
+        if (n > 0) Com1.Receive(data[..n]);
+        return n;
+    }
+
+    /// <summary>Room in COM1's receive FIFO.</summary>
+    public int SerialInputSpace => Com1.ReceiveSpace;
+
+    /// <summary>
+    /// Runs the guest until <paramref name="untilPosition"/>, firing device timers at their
+    /// deadlines on the way. Returns <see cref="MachineExitReason.Idle"/> when the CPU halts and no
+    /// timer falls due before the limit (the driver then skips or waits for time to pass).
+    /// </summary>
+    public MachineExitReason RunUntil(ulong untilPosition)
+    {
+        while (true)
+        {
+            if (_pendingExit is { } exit) return exit;
+            FireTimers();
+            ulong position = Cpu.Position;
+            if (position >= untilPosition) return MachineExitReason.PositionReached;
+
+            // Stop at the position where the earliest deadline falls, so timers fire on time.
+            ulong stop = untilPosition;
+            ulong deadline = NextDeadline;
+            if (deadline != ulong.MaxValue)
+            {
+                ulong now = Now;
+                ulong due = deadline <= now ? position : position + (deadline - now + _config.NanosecondsPerInstruction - 1) / _config.NanosecondsPerInstruction;
+                if (due < stop) stop = Math.Max(due, position + 1);
+            }
+
+            switch (Cpu.Run(stop))
+            {
+                case CpuExit.PositionReached:
+                case CpuExit.StopRequested:
+                    continue;
+                case CpuExit.Shutdown:
+                    return _pendingExit ?? MachineExitReason.TripleFault;
+                case CpuExit.Halted:
+                    if (_pendingExit is { } e) return e;
+                    if ((Cpu.Eflags & (1u << 9)) == 0) return MachineExitReason.DeadHalt;
+                    return MachineExitReason.Idle;
+            }
+        }
+    }
+
+    private void FireTimers()
+    {
+        ulong now = Now;
+        foreach (var d in _timed)
+            if (d.NextDeadline <= now) d.Advance(now);
+    }
+
+    private void OnDebugExit(int status)
+    {
+        ExitStatus = status;
+        _pendingExit = MachineExitReason.DebugExit;
+        Cpu.RequestStop();
+    }
+
+    private void RequestReset()
+    {
+        _pendingExit ??= MachineExitReason.ResetRequested;
+        Cpu.RequestStop();
+    }
+
+    private void SetA20(bool enabled) => Cpu.A20Enabled = enabled;
+
+    // ---- ICpuBus: the CPU's only way out ----
+
+    uint ICpuBus.PortRead(ushort port, int size) => Ports.Read(port, size);
+
+    void ICpuBus.PortWrite(ushort port, int size, uint value)
+    {
+        PortWriteObserver?.Invoke(port, size, value);
+        Ports.Write(port, size, value);
+        // A device may have moved its next deadline earlier: make the run loop look again.
+        Cpu.RequestStop();
+    }
+
+    ulong ICpuBus.ReadTimeStampCounter(ulong position)
+    {
+        ulong ns = _anchorNanoseconds + (position - _anchorPosition) * _config.NanosecondsPerInstruction;
+        return _config.TscHz == 1_000_000_000 ? ns : (ulong)((UInt128)ns * _config.TscHz / 1_000_000_000);
+    }
+
+    byte ICpuBus.AcknowledgeInterrupt() => Pic.Acknowledge();
+
+    /// <summary>
+    /// A 64-bit hash of the whole machine state: CPU (with its hidden caches), device state and
+    /// RAM. RAM is hashed eight bytes at a time with a multiply-rotate mix (about 10 ms for 64 MiB),
+    /// so two machines that went through the same events agree, and any difference shows.
+    /// </summary>
+    public ulong StateHash()
+    {
+        ulong h = Cpu.StateHash();
+        using (var devices = new MemoryStream())
+        {
+            using (var w = new BinaryWriter(devices, System.Text.Encoding.UTF8, leaveOpen: true)) SaveDeviceState(w);
+            foreach (byte b in devices.GetBuffer().AsSpan(0, (int)devices.Length)) h = (h ^ b) * 0x0000_0100_0000_01B3UL;
+        }
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(Memory.Ram.AsSpan());
+        ulong a = h, b2 = ~h;
+        for (int i = 0; i + 1 < words.Length; i += 2)
+        {
+            a = System.Numerics.BitOperations.RotateLeft((a ^ words[i]) * 0x9E37_79B9_7F4A_7C15UL, 29);
+            b2 = System.Numerics.BitOperations.RotateLeft((b2 ^ words[i + 1]) * 0xC2B2_AE3D_27D4_EB4FUL, 31);
+        }
+        return a ^ System.Numerics.BitOperations.RotateLeft(b2, 17) ^ (ulong)words.Length;
+    }
+
+    /// <summary>Device state (not CPU, not RAM) for snapshots and state hashes.</summary>
+    public void SaveDeviceState(BinaryWriter w)
+    {
+        w.Write(_anchorPosition);
+        w.Write(_anchorNanoseconds);
+        foreach (var d in _stateful) d.SaveState(w);
+    }
+
+    public void LoadDeviceState(BinaryReader r)
+    {
+        _anchorPosition = r.ReadUInt64();
+        _anchorNanoseconds = r.ReadUInt64();
+        foreach (var d in _stateful) d.LoadState(r);
+    }
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Text;
+using VmFt.Guest.Images;
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Solo;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft bench cpu</c>: the bundled integer benchmark, reporting MIPS.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var iterations = new Option<int>("--iterations") { Description = "cpubench iterations (default: the guest's own, about 0.5 billion instructions)", DefaultValueFactory = _ => 0 };
+        var runs = new Option<int>("--runs") { Description = "repeat the run and report each", DefaultValueFactory = _ => 1 };
+        var cpu = new Command("cpu", "Run the bundled cpubench guest in virtual time and print MIPS") { iterations, runs };
+        cpu.SetAction(parse => CliErrors.Guard("bench cpu", () =>
+        {
+            int n = parse.GetValue(iterations);
+            int count = parse.GetValue(runs);
+            if (n < 0) throw new UsageException("--iterations: must be positive");
+            if (count < 1) throw new UsageException("--runs: must be at least 1");
+            int exit = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var (outcome, output) = RunCpubench(n);
+                Console.Write(output);
+                Console.WriteLine($"bench cpu: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS (guest status {outcome.GuestStatus?.ToString() ?? "none"})");
+                if (outcome.GuestStatus != 1) exit = 1;
+            }
+            return exit;
+        }));
+        var loopCount = new Option<uint>("--iterations") { Description = "loop iterations (4 instructions each)", DefaultValueFactory = _ => 50_000_000u };
+        var loop = new Command("loop", "Run a tight integer loop (add, xor, dec, jnz) in flat protected mode and print MIPS") { loopCount };
+        loop.SetAction(parse => CliErrors.Guard("bench loop", () =>
+        {
+            uint n = parse.GetValue(loopCount);
+            if (n == 0) throw new UsageException("--iterations: must be at least 1");
+            var outcome = RunLoop(n);
+            Console.WriteLine($"bench loop: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS");
+            return outcome.GuestStatus == 1 ? 0 : 1;
+        }));
+        return new Command("bench", "Benchmarks that print figures") { cpu, loop };
+    }
+
+    /// <summary>A register-only integer loop: the interpreter's best case, the figure to compare with other interpreters' MIPS.</summary>
+    public static RunOutcome RunLoop(uint iterations)
+    {
+        var a = new Iced.Intel.Assembler(32);
+        var top = a.CreateLabel();
+        a.mov(Iced.Intel.AssemblerRegisters.ecx, iterations);
+        a.Label(ref top);
+        a.add(Iced.Intel.AssemblerRegisters.eax, Iced.Intel.AssemblerRegisters.ecx);
+        a.xor(Iced.Intel.AssemblerRegisters.ebx, Iced.Intel.AssemblerRegisters.eax);
+        a.dec(Iced.Intel.AssemblerRegisters.ecx);
+        a.jnz(top);
+        a.mov(Iced.Intel.AssemblerRegisters.al, 0);
+        a.@out(0xF4, Iced.Intel.AssemblerRegisters.al);
+        const uint origin = 0x0010_0000;
+        var code = new MemoryStream();
+        a.Assemble(new Iced.Intel.StreamCodeWriter(code), origin);
+        var machine = new PcMachine(new MachineConfiguration { RamSize = 4u << 20 });
+        var state = RawLoader.Load(machine.Memory, code.ToArray(), "loop", origin, origin, BootMode.FlatProtected);
+        state.ApplyTo(machine.Cpu);
+        return new SoloRunner(machine, ClockMode.Virtual, null).Run(0);
+    }
+
+    /// <summary>Runs cpubench to its exit in virtual time; returns the outcome and what it printed.</summary>
+    public static (RunOutcome Outcome, string SerialOutput) RunCpubench(int iterations, ulong maxInstructions = 0)
+    {
+        var machine = new PcMachine(new MachineConfiguration());
+        var output = new StringBuilder();
+        machine.LoadMultiboot(BundledImages.Get("cpubench"), "cpubench",
+            new MultibootOptions { CommandLine = iterations > 0 ? $"iterations={iterations}" : "" });
+        machine.SerialOutput = b => output.Append((char)b);
+        var outcome = new SoloRunner(machine, ClockMode.Virtual, null).Run(maxInstructions);
+        return (outcome, output.ToString());
+    }
+}

@@ -1,0 +1,18 @@
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>Turns input errors into one line on stderr and exit code 2, never a stack trace.</summary>
+public static class CliErrors
+{
+    public static int Guard(string command, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"vmft {command}: {e.Message}");
+            return VmftCommand.BadInput;
+        }
+    }
+}

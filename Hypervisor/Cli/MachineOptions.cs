@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Globalization;
+using VmFt.Guest.Images;
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Solo;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>The options every command that builds a machine shares, and building the machine from them.</summary>
+public sealed class MachineOptions
+{
+    public Argument<string?> Image { get; } = new("image")
+    {
+        Description = "a Multiboot kernel (ELF or a.out kludge), or the name of a bundled guest: " + string.Join(", ", BundledImages.Names),
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+    public Option<string> Mem { get; } = new("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
+    public Option<string> Cmdline { get; } = new("--cmdline", "--append") { Description = "the kernel command line", DefaultValueFactory = _ => "" };
+    public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
+    public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
+    public Option<ulong> MaxInstructions { get; } = new("--max-instructions") { Description = "stop after this many instructions (0: no limit)", DefaultValueFactory = _ => 0UL };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Image);
+        command.Options.Add(Mem);
+        command.Options.Add(Cmdline);
+        command.Options.Add(Clock);
+        command.Options.Add(Rom);
+        command.Options.Add(MaxInstructions);
+    }
+
+    public static ClockMode ParseClock(string text) => text.ToLowerInvariant() switch
+    {
+        "virtual" => ClockMode.Virtual,
+        "realtime" => ClockMode.Realtime,
+        _ => throw new UsageException($"--clock: '{text}' is not a clock mode (virtual or realtime)"),
+    };
+
+    /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/>.</summary>
+    public PcMachine Build(ParseResult parse)
+    {
+        string? image = parse.GetValue(Image);
+        string? rom = parse.GetValue(Rom);
+        if (image is null && rom is null)
+            throw new UsageException("no image: give a Multiboot kernel file, a bundled guest name (" + string.Join(", ", BundledImages.Names) + ") or --rom FILE");
+        uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
+        var machine = new PcMachine(new MachineConfiguration { RamSize = ram });
+        try
+        {
+            if (rom is not null)
+            {
+                var romBytes = ReadFile(rom, "--rom");
+                var state = RomLoader.Load(machine.Memory, romBytes, rom);
+                if (image is null) state.ApplyTo(machine.Cpu);
+            }
+            if (image is not null)
+            {
+                var (bytes, name) = ResolveImage(image);
+                machine.LoadMultiboot(bytes, name, new MultibootOptions { CommandLine = parse.GetValue(Cmdline) ?? "" });
+            }
+        }
+        catch (ImageLoadException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return machine;
+    }
+
+    public static (byte[] Bytes, string Name) ResolveImage(string image)
+    {
+        if (File.Exists(image)) return (ReadFile(image, "image"), image);
+        if (BundledImages.Contains(image)) return (BundledImages.Get(image), image);
+        if (Directory.Exists(image)) throw new UsageException($"{image}: is a directory, not an image");
+        throw new UsageException($"{image}: no such file, and no bundled guest of that name (bundled: {string.Join(", ", BundledImages.Names)})");
+    }
+
+    private static byte[] ReadFile(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{path}: cannot read {what}: {e.Message}");
+        }
+    }
+
+    public static ushort ParsePort(string text)
+    {
+        string t = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
+        var style = t.Length != text.Length ? NumberStyles.HexNumber : NumberStyles.None;
+        if (!ushort.TryParse(t, style, CultureInfo.InvariantCulture, out ushort port))
+            throw new UsageException($"--trace-port: '{text}' is not a port number (0-65535, or 0x0-0xFFFF)");
+        return port;
+    }
+}

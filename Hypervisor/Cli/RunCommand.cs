@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Net;
+using VmFt.Guest.Machine;
+using VmFt.Guest.Processor;
+using VmFt.Hypervisor.Serial;
+using VmFt.Hypervisor.Solo;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft run IMAGE</c>: runs a guest alone, as <c>qemu-system-i386 -kernel</c> does.</summary>
+public static class RunCommand
+{
+    /// <summary>Exit codes for ends that are not the guest's own (guest statuses are always odd).</summary>
+    public const int TripleFaultExit = 4, DeadHaltExit = 6, ResetExit = 8, LimitExit = 10;
+
+    public static Command Create()
+    {
+        var options = new MachineOptions();
+        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT (listen for one client)", DefaultValueFactory = _ => "stdio" };
+        var tracePorts = new Option<string[]>("--trace-port") { Description = "print every write to this port on stderr (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var command = new Command("run", "Run a guest image alone (no fault tolerance)");
+        options.AddTo(command);
+        command.Options.Add(serial);
+        command.Options.Add(tracePorts);
+        command.SetAction(parse => CliErrors.Guard("run", () =>
+        {
+            var clock = MachineOptions.ParseClock(parse.GetValue(options.Clock)!);
+            var traced = (parse.GetValue(tracePorts) ?? []).Select(MachineOptions.ParsePort).ToHashSet();
+            using var backend = OpenSerial(parse.GetValue(serial)!);
+            var machine = options.Build(parse);
+            machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
+            if (traced.Count > 0)
+                machine.PortWriteObserver = (port, size, value) =>
+                {
+                    if (traced.Contains(port)) Console.Error.WriteLine($"port 0x{port:X4} <- 0x{value.ToString(size == 1 ? "X2" : size == 2 ? "X4" : "X8")}");
+                };
+            machine.DebugConsoleOutput = b => Console.Error.Write((char)b);
+            var outcome = new SoloRunner(machine, clock, backend).Run(parse.GetValue(options.MaxInstructions));
+            return Report(machine, outcome);
+        }));
+        return command;
+    }
+
+    public static ISerialBackend OpenSerial(string spec)
+    {
+        if (spec == "stdio") return new StdioSerialBackend();
+        if (spec.StartsWith("tcp:", StringComparison.Ordinal))
+        {
+            string hostPort = spec[4..];
+            int colon = hostPort.LastIndexOf(':');
+            if (colon < 0 || !int.TryParse(hostPort[(colon + 1)..], out int port) || port is < 0 or > 65535)
+                throw new UsageException($"--serial: '{spec}' is not tcp:HOST:PORT");
+            string host = hostPort[..colon];
+            var address = host.Length == 0 ? IPAddress.Loopback
+                : IPAddress.TryParse(host, out var a) ? a
+                : host == "localhost" ? IPAddress.Loopback
+                : throw new UsageException($"--serial: '{host}' is not an IP address");
+            try
+            {
+                return new TcpSerialBackend(new IPEndPoint(address, port));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw new UsageException($"--serial: cannot listen on {address}:{port}: {e.Message}");
+            }
+        }
+        throw new UsageException($"--serial: '{spec}' is not a serial backend (stdio or tcp:HOST:PORT)");
+    }
+
+    /// <summary>Prints how the run ended (a diagnostic for abnormal ends) and returns the exit code.</summary>
+    public static int Report(PcMachine machine, RunOutcome outcome)
+    {
+        switch (outcome.Reason)
+        {
+            case MachineExitReason.DebugExit:
+                return outcome.GuestStatus ?? 0;
+            case MachineExitReason.TripleFault:
+                Diagnose(machine, "the guest triple-faulted (processor shutdown)");
+                return TripleFaultExit;
+            case MachineExitReason.DeadHalt:
+                Diagnose(machine, "the guest halted with interrupts disabled: nothing can wake it");
+                return DeadHaltExit;
+            case MachineExitReason.ResetRequested:
+                Console.Error.WriteLine("vmft: the guest requested a reset; stopping (as QEMU's -no-reboot)");
+                return ResetExit;
+            default:
+                if (outcome.InstructionLimitReached)
+                {
+                    Console.Error.WriteLine($"vmft: stopped at the instruction limit ({outcome.Instructions} instructions)");
+                    return LimitExit;
+                }
+                return 0;
+        }
+    }
+
+    private static void Diagnose(PcMachine machine, string what)
+    {
+        var c = machine.Cpu;
+        var e = Console.Error;
+        e.WriteLine($"vmft: {what} at position {c.Position}");
+        e.WriteLine($"  EAX={c.Eax:X8} EBX={c.Ebx:X8} ECX={c.Ecx:X8} EDX={c.Edx:X8} ESI={c.Esi:X8} EDI={c.Edi:X8} EBP={c.Ebp:X8} ESP={c.Esp:X8}");
+        e.WriteLine($"  EIP={c.Eip:X8} EFLAGS={c.Eflags:X8} CPL={c.Cpl} CR0={c.Cr0:X8} CR2={c.Cr2:X8} CR3={c.Cr3:X8} CR4={c.Cr4:X8}");
+        e.WriteLine($"  CS={c.GetSelector(SegmentRegister.CS):X4} DS={c.GetSelector(SegmentRegister.DS):X4} ES={c.GetSelector(SegmentRegister.ES):X4} SS={c.GetSelector(SegmentRegister.SS):X4} FS={c.GetSelector(SegmentRegister.FS):X4} GS={c.GetSelector(SegmentRegister.GS):X4}");
+        foreach (var line in c.RecentInstructions())
+            e.WriteLine($"  {line}");
+    }
+}

@@ -1,0 +1,48 @@
+namespace VmFt.ReplayLog.Events;
+
+/// <summary>
+/// One entry of the replay log: something that crossed the determinism boundary (or a checkpoint)
+/// at a guest position. Events are applied before the instruction at <see cref="Position"/>
+/// executes; several events at one position keep their order. <see cref="Sequence"/> numbers the
+/// entries of one log from 1 without gaps.
+/// </summary>
+public abstract record LogEvent(ulong Sequence, ulong Position)
+{
+    public abstract LogEventKind Kind { get; }
+}
+
+/// <summary>Guest time becomes <paramref name="Nanoseconds"/> (never earlier than it already shows).</summary>
+public sealed record TimeSetEvent(ulong Sequence, ulong Position, ulong Nanoseconds) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.TimeSet;
+}
+
+/// <summary>The serial line delivered <paramref name="Data"/>; <paramref name="InputOffset"/> is the offset of its first byte in the client's input stream.</summary>
+public sealed record SerialInputEvent(ulong Sequence, ulong Position, ulong InputOffset, byte[] Data) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.SerialInput;
+}
+
+/// <summary>The machine's state hash at <paramref name="Position"/>.</summary>
+public sealed record CheckpointEvent(ulong Sequence, ulong Position, ulong StateHash) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.Checkpoint;
+}
+
+/// <summary>By <paramref name="Position"/> the guest had produced <paramref name="OutputEnd"/> bytes of serial output in total.</summary>
+public sealed record OutputMarkerEvent(ulong Sequence, ulong Position, ulong OutputEnd) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.OutputMarker;
+}
+
+/// <summary>The run ended at <paramref name="Position"/>: <paramref name="Reason"/> is a <c>MachineExitReason</c> value, <paramref name="Status"/> the debug-exit status or -1.</summary>
+public sealed record GuestExitEvent(ulong Sequence, ulong Position, byte Reason, int Status) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.GuestExit;
+}
+
+/// <summary>The primary has executed up to <paramref name="Position"/> with nothing else to report.</summary>
+public sealed record PositionBeaconEvent(ulong Sequence, ulong Position) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.PositionBeacon;
+}

@@ -60,3 +60,20 @@ public class CpuCoreTests
         Assert.Single(h.Log);
     }
 }
+
+public class CpuFaultLoopTests
+{
+    [Fact]
+    public void A_handler_that_faults_before_retiring_anything_ends_in_shutdown_not_a_hang()
+    {
+        var h = new CpuTestHarness();
+        // #UD's IVT entry points at a UD2: every delivery raises #UD again, retiring nothing.
+        h.Memory.Load(6 * 4, [0x00, 0x30, 0x00, 0x00]);
+        h.Memory.Load(0x3000, [0x0F, 0x0B]);
+        h.LoadReal(0x1000, 0x0F, 0x0B);
+        h.Cpu.LoadRealModeSegment(SegmentRegister.SS, 0x2000); // the frames pile up away from the code
+        Assert.Equal(CpuExit.Shutdown, h.Cpu.Run(1000));
+        Assert.Equal(0UL, h.Cpu.Position);
+        Assert.Contains(h.Log, l => l.Contains("exception loop"));
+    }
+}

@@ -8,15 +8,24 @@ namespace VmFt.Hypervisor.Determinism;
 /// event at the machine's current position, is applied through <see cref="EventApplier"/>, and is
 /// appended to the sink. With no sink it only applies (a solo run).
 /// </summary>
-public sealed class Recorder(PcMachine machine, IEventSink? sink)
+public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSequence = 1)
 {
-    private ulong _nextSequence = 1;
+    private ulong _nextSequence = firstSequence;
     private ulong _lastCheckpoint;
 
     /// <summary>Instructions between state-hash checkpoints (0: none).</summary>
     public ulong CheckpointInterval { get; init; }
 
-    public ulong EventsRecorded => _nextSequence - 1;
+    /// <summary>The sequence number the next event will get.</summary>
+    public ulong NextSequence => _nextSequence;
+
+    /// <summary>Records that the guest's serial output reached <paramref name="outputEnd"/> bytes; returns the marker's sequence.</summary>
+    public ulong OutputMarker(ulong outputEnd)
+    {
+        ulong sequence = _nextSequence;
+        Record(new OutputMarkerEvent(sequence, machine.Cpu.Position, outputEnd));
+        return sequence;
+    }
 
     public void SetTime(ulong nanoseconds) => Record(new TimeSetEvent(_nextSequence, machine.Cpu.Position, nanoseconds));
 

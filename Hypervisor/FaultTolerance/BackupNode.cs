@@ -14,7 +14,7 @@ public sealed class BackupNode
 {
     private readonly PcMachine _machine;
     private readonly Replayer _replayer;
-    private readonly OutputStream _output = new();
+    private readonly OutputStream _output;
     private readonly Queue<LogEvent> _received = new();
     private ulong _highestReceived;
     private ulong _inputEnd;
@@ -26,9 +26,10 @@ public sealed class BackupNode
     public ulong Replayed { get; private set; }
     public bool PrimaryExited { get; private set; }
 
-    public BackupNode(string nodeId, PcMachine machine)
+    public BackupNode(string nodeId, PcMachine machine, OutputStream? output = null)
     {
         NodeId = nodeId;
+        _output = output ?? new OutputStream();
         _machine = machine;
         _replayer = new Replayer(machine);
         machine.SerialOutput = _output.Append; // produced again, but never sent: the primary sent it

@@ -10,10 +10,17 @@ public sealed class OutputStream
     private readonly List<byte> _retained = [];
     private ulong _retainedStart;
 
+    /// <summary>When set, every byte ever appended is also kept here (checkers, the simulator).</summary>
+    public List<byte>? History { get; init; }
+
     /// <summary>Total bytes the guest has produced.</summary>
     public ulong End => _retainedStart + (ulong)_retained.Count;
 
-    public void Append(byte b) => _retained.Add(b);
+    public void Append(byte b)
+    {
+        _retained.Add(b);
+        History?.Add(b);
+    }
 
     /// <summary>The client has everything before <paramref name="offset"/>: stop keeping it.</summary>
     public void Confirm(ulong offset)

@@ -39,6 +39,12 @@ public sealed class PrimaryNode : IEventSink
     public ulong SliceInstructions { get; init; } = 20_000;
     /// <summary>Highest log sequence the backup acknowledged.</summary>
     public ulong Acked => _acked;
+
+    /// <summary>
+    /// Breaks the output rule on purpose (output leaves before the backup has the log): only for
+    /// proving that the fault-injection checker catches the violation.
+    /// </summary>
+    internal bool ReleaseBeforeAckForTesting { get; set; }
     public ulong LogEnd => _recorder.NextSequence - 1;
 
     /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
@@ -162,7 +168,7 @@ public sealed class PrimaryNode : IEventSink
     private void Release()
     {
         ulong releaseTo = _released;
-        while (_heldOutput.Count > 0 && _heldOutput.Peek().Sequence <= _acked)
+        while (_heldOutput.Count > 0 && (_heldOutput.Peek().Sequence <= _acked || ReleaseBeforeAckForTesting))
             releaseTo = _heldOutput.Dequeue().OutputEnd;
         if (releaseTo > _released)
         {

@@ -77,8 +77,14 @@ public sealed class FtSimulation
         var transcript = new StringBuilder();
         relay.ClientOutput += data => transcript.Append(Encoding.ASCII.GetString(data.Span));
 
-        var a = new PrimaryNode("A", 0, Boot(), new OutputStream(), 1, 0, _options.CheckpointInterval) { SliceInstructions = _options.SliceInstructions };
-        var b = new BackupNode("B", Boot());
+        var aOutput = new OutputStream { History = [] };
+        var bOutput = new OutputStream { History = [] };
+        var a = new PrimaryNode("A", 0, Boot(), aOutput, 1, 0, _options.CheckpointInterval)
+        {
+            SliceInstructions = _options.SliceInstructions,
+            ReleaseBeforeAckForTesting = _options.BreakOutputRuleForTesting,
+        };
+        var b = new BackupNode("B", Boot(), bOutput);
         PrimaryNode? bLive = null;
         bool aAlive = true, bAlive = true, aHalted = false, bHalted = false;
         bool crashNewPrimary = plan.Kind == FaultKind.CrashPrimaryThenNewPrimary;
@@ -86,10 +92,11 @@ public sealed class FtSimulation
         int maxDelay = _options.MaxLinkDelay;
         var aToB = new Link<PeerMessage>(random, maxDelay);
         var bToA = new Link<PeerMessage>(random, maxDelay);
-        var aToRelay = new Link<NodeToRelay>(random, maxDelay);
-        var bToRelay = new Link<NodeToRelay>(random, maxDelay);
-        var relayToA = new Link<RelayToNode>(random, maxDelay);
-        var relayToB = new Link<RelayToNode>(random, maxDelay);
+        int relayDelay = _options.MaxRelayDelay;
+        var aToRelay = new Link<NodeToRelay>(random, relayDelay);
+        var bToRelay = new Link<NodeToRelay>(random, relayDelay);
+        var relayToA = new Link<RelayToNode>(random, relayDelay);
+        var relayToB = new Link<RelayToNode>(random, relayDelay);
 
         var violations = new List<string>();
         int lastHeardByA = 0, lastHeardByB = 0;
@@ -218,6 +225,22 @@ public sealed class FtSimulation
             bool backupCanTakeOver = bAlive && !bHalted && bLive is null;
             if (!anyLive && !backupCanTakeOver) break; // the service has stopped
         }
+
+        // Every byte the client got must be what the node that serves it now produced at that offset
+        // (the old primary's released output must be reproduced by the backup byte for byte).
+        string delivered = transcript.ToString();
+        var producer = relay.LiveNode == "B" ? bOutput.History! : aOutput.History!;
+        int common = Math.Min(delivered.Length, producer.Count);
+        for (int i = 0; i < common; i++)
+        {
+            if (delivered[i] != (char)producer[i])
+            {
+                violations.Add($"output byte {i}: the client got '{delivered[i]}', the live node {relay.LiveNode} produced '{(char)producer[i]}'");
+                break;
+            }
+        }
+        if (relay.LiveNode == "B" && delivered.Length > producer.Count)
+            violations.Add($"the client got {delivered.Length} output bytes, the live node produced only {producer.Count}");
 
         return new SimulationResult(transcript.ToString(), CountLines(transcript) >= expectedReplies, relay.LiveNode,
             Math.Min(step, _options.MaxSteps), failoverStep, liveAgainStep, violations);

@@ -68,6 +68,9 @@ public class SimulatedFailoverTests
         Assert.Empty(result.Violations);
         Assert.True(result.Completed, $"{kind}@{atStep}: service did not complete; transcript so far:\n{result.Transcript}");
         Assert.Equal(Baseline(seed), result.Transcript);
+        // The fault really happened before the work was done, and was handled the way it must be.
+        if (kind == FaultKind.CrashPrimary && atStep < 30) Assert.Equal("B", result.LiveNodeAtEnd);
+        if (kind == FaultKind.CrashBackup) Assert.Equal("A", result.LiveNodeAtEnd);
     }
 
     [Theory]

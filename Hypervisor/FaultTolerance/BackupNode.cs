@@ -70,9 +70,13 @@ public sealed class BackupNode
     /// Go live: drain the log, then continue as the primary of <paramref name="generation"/> from
     /// exactly this state. The caller must have won the arbiter.
     /// </summary>
-    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000)
+    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, Func<ulong>? hostClock = null)
     {
         Step();
-        return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd) { SliceInstructions = sliceInstructions };
+        return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
+        {
+            SliceInstructions = sliceInstructions,
+            HostClock = hostClock,
+        };
     }
 }

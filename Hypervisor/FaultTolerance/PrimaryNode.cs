@@ -37,6 +37,15 @@ public sealed class PrimaryNode : IEventSink
     public MachineExitReason? Exited { get; private set; }
     public ulong InputEnd => _pendingInputStart + (ulong)_pendingInput.Count;
     public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>
+    /// Realtime mode: the host clock (guest nanoseconds), sampled and logged at every step; an idle
+    /// guest then waits for it (<see cref="IdleUntil"/>). Null: virtual time, idle skips to the next timer.
+    /// </summary>
+    public Func<ulong>? HostClock { get; init; }
+
+    /// <summary>After a step that left the guest idle in realtime mode: the guest time it waits for (ulong.MaxValue: only input).</summary>
+    public ulong IdleUntil { get; private set; }
     /// <summary>Highest log sequence the backup acknowledged.</summary>
     public ulong Acked => _acked;
 
@@ -120,6 +129,8 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
+        if (HostClock is { } clock) _recorder.SetTime(clock());
+        IdleUntil = 0;
         FeedInput();
         ulong position = _machine.Cpu.Position;
         var reason = _machine.RunUntil(position + SliceInstructions);
@@ -135,9 +146,10 @@ public sealed class PrimaryNode : IEventSink
             case MachineExitReason.PositionReached:
                 break;
             case MachineExitReason.Idle:
-                // Virtual time: jump to the next timer. With none, only input can wake the guest.
                 ulong deadline = _machine.NextDeadline;
-                if (deadline != ulong.MaxValue) _recorder.SetTime(Math.Max(deadline, _machine.Now));
+                if (HostClock is not null) IdleUntil = deadline; // the host waits; the next step samples the clock
+                // Virtual time: jump to the next timer. With none, only input can wake the guest.
+                else if (deadline != ulong.MaxValue) _recorder.SetTime(Math.Max(deadline, _machine.Now));
                 break;
             default:
                 Exited = reason;

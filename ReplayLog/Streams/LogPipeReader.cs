@@ -25,10 +25,11 @@ internal sealed class LogPipeReader(PipeReader input)
         {
             ReadResult result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            if (TryParse(parser, buffer, out T value, out SequencePosition end))
+            if (TryParse(parser, buffer, out T value, out SequencePosition end, out long consumed))
             {
+                // The buffer's memory may go back to the pool once advanced: measure first.
+                Offset += consumed;
                 input.AdvanceTo(end);
-                Offset += buffer.Slice(0, end).Length;
                 return (true, value);
             }
             if (result.IsCompleted || result.IsCanceled)
@@ -55,11 +56,12 @@ internal sealed class LogPipeReader(PipeReader input)
         }
     }
 
-    private bool TryParse<T>(UnitParser<T> parser, ReadOnlySequence<byte> buffer, out T value, out SequencePosition end)
+    private bool TryParse<T>(UnitParser<T> parser, ReadOnlySequence<byte> buffer, out T value, out SequencePosition end, out long consumed)
     {
         ReadOnlySequence<byte> rest = buffer;
         bool parsed = parser(ref rest, Offset, out value);
         end = rest.Start;
+        consumed = buffer.Length - rest.Length;
         return parsed;
     }
 }

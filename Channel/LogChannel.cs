@@ -100,12 +100,14 @@ public sealed partial class LogChannel : IAsyncDisposable
         SignalProgress();
         _received.Writer.TryComplete();
 
+        bool saidGoodbye = false;
         if (sendGoodbye && await _writeLock.WaitAsync(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false))
         {
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                 await WriteFrameLockedAsync(Framing.Frame.Body(Framing.FrameType.Goodbye, CloseMessage.Encode(closure.Code, closure.Message)), cts.Token).ConfigureAwait(false);
+                saidGoodbye = true;
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException or ChannelClosedException)
             {
@@ -122,7 +124,8 @@ public sealed partial class LogChannel : IAsyncDisposable
         try
         {
             _outputCompleted = true;
-            await _transport.Output.CompleteAsync(closure.Exception).ConfigureAwait(false);
+            // After a Goodbye the close is orderly; an exception here would make an in-process pipe drop the Goodbye.
+            await _transport.Output.CompleteAsync(saidGoodbye ? null : closure.Exception).ConfigureAwait(false);
         }
         finally
         {

@@ -96,7 +96,9 @@ public static class ChannelHandshake
             if (failure is not null)
             {
                 await transport.Input.CompleteAsync(failure).ConfigureAwait(false);
-                await transport.Output.CompleteAsync(failure).ConfigureAwait(false);
+                // After a Reject the close is orderly, so the peer still reads the reason;
+                // completing with the exception would make an in-process pipe discard it.
+                await transport.Output.CompleteAsync(failure is ChannelRejectedException ? null : failure).ConfigureAwait(false);
             }
         }
     }

@@ -1,0 +1,116 @@
+using VmFt.Channel;
+using VmFt.Hypervisor.Arbitration;
+using VmFt.Hypervisor.FaultTolerance;
+using VmFt.ReplayLog.Format;
+
+namespace VmFt.Hypervisor.Nodes;
+
+/// <summary>
+/// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them, replays
+/// them, and passes the relay's delivery confirmations on. When the primary goes silent or its
+/// connection fails: arbiter, drain, go live as generation 1 and carry on as a primary alone.
+/// </summary>
+public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
+{
+    /// <summary>Slice of the primary this node becomes.</summary>
+    public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>Set once the node went live.</summary>
+    public PrimaryNode? Live { get; private set; }
+
+    public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
+    {
+        ulong lastAck = 0;
+        _ = Task.Run(async () =>
+        {
+            // Wake the loop when log arrives or the channel ends.
+            try
+            {
+                while (await channel.ReceivedLog.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    wake.Set();
+                    await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) { }
+            wake.Set();
+        }, cancellationToken);
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Receive();
+            while (relay.TryTake(out var message)) node.OnRelay(message);
+            relay.TakeNewConnection(); // a backup has nothing to announce
+            node.Step();
+            if (node.Acknowledged > lastAck && channel.IsOpen)
+            {
+                lastAck = node.Acknowledged;
+                try
+                {
+                    await channel.SendAckAsync(lastAck, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChannelClosedException)
+                {
+                }
+            }
+            if (node.PrimaryExited)
+            {
+                status($"{node.NodeId}: the primary's guest exited; replayed to #{node.Replayed}");
+                return NodeExit.GuestExited;
+            }
+            if (channel.Completion.IsCompleted)
+            {
+                var closure = channel.Completion.Result;
+                if (closure.Reason == ChannelCloseReason.LocalClose) return NodeExit.Stopped;
+                if (closure.Reason == ChannelCloseReason.ProtocolError)
+                {
+                    status($"{node.NodeId}: logging channel failed: {closure}");
+                    return NodeExit.ChannelFailed;
+                }
+                return await FailOverAsync(closure, cancellationToken).ConfigureAwait(false);
+            }
+            await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+        }
+        return NodeExit.Stopped;
+    }
+
+    private void Receive()
+    {
+        while (channel.ReceivedLog.TryRead(out var segment))
+        {
+            try
+            {
+                node.OnLog(LogBlocks.Decode(segment));
+            }
+            catch (LogFormatException e)
+            {
+                throw new InvalidDataException($"log from the primary is corrupt: {e.Message}", e);
+            }
+        }
+    }
+
+    private async Task<NodeExit> FailOverAsync(ChannelClosure closure, CancellationToken cancellationToken)
+    {
+        status($"{node.NodeId}: primary lost: {closure}");
+        Receive(); // everything that arrived before the end
+        if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
+        {
+            status($"{node.NodeId}: the primary won the arbiter for generation 1: halting");
+            return NodeExit.Halted;
+        }
+        status($"{node.NodeId}: won the arbiter for generation 1");
+        node.Step();
+        if (node.PrimaryExited)
+        {
+            status($"{node.NodeId}: the primary's guest had exited; nothing to take over");
+            return NodeExit.GuestExited;
+        }
+        status($"{node.NodeId}: drained the log to #{node.Replayed} at instruction {node.Machine.Cpu.Position}");
+        var live = node.GoLive(1, SliceInstructions, PrimaryHost.ClockFrom(node.Machine.Now));
+        live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
+        Live = live;
+        status($"{node.NodeId}: live as generation 1 (input offset {live.InputEnd}); announcing to the relay");
+        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, status);
+        return await host.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using VmFt.Channel;
+using VmFt.Hypervisor.Arbitration;
+using VmFt.Hypervisor.FaultTolerance;
+
+namespace VmFt.Hypervisor.Nodes;
+
+/// <summary>
+/// Runs a live <see cref="PrimaryNode"/> in real time: steps the guest, ships each step's log to
+/// the backup over the logging channel, feeds acks back (the output rule), exchanges messages with
+/// the relay, and when the backup is lost asks the arbiter whether to continue alone or halt.
+/// With no channel (a backup that went live) it runs alone from the start.
+/// </summary>
+public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
+{
+    public PrimaryNode Node => node;
+
+    /// <summary>A host clock for <see cref="PrimaryNode.HostClock"/> that starts at <paramref name="from"/> guest nanoseconds.</summary>
+    public static Func<ulong> ClockFrom(ulong from)
+    {
+        var wall = Stopwatch.StartNew();
+        return () => from + (ulong)(wall.ElapsedTicks * (1_000_000_000.0 / Stopwatch.Frequency));
+    }
+
+    public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
+    {
+        bool haveBackup = channel is not null;
+        ulong lastAck = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (relay.TakeNewConnection())
+                relay.Send(new LiveToRelay(node.NodeId, node.Generation, node.InputEnd, 0));
+            while (relay.TryTake(out var message)) node.OnRelay(message);
+
+            if (haveBackup)
+            {
+                if (channel!.AcknowledgedSequence is { } ack && ack > lastAck)
+                {
+                    lastAck = ack;
+                    node.OnAck(ack);
+                }
+                if (channel.Completion.IsCompleted)
+                {
+                    var closure = channel.Completion.Result;
+                    haveBackup = false;
+                    status($"{node.NodeId}: backup lost: {closure}");
+                    if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
+                    {
+                        status($"{node.NodeId}: the backup won the arbiter for generation 1: halting");
+                        return NodeExit.Halted;
+                    }
+                    status($"{node.NodeId}: won the arbiter for generation 1: continuing alone");
+                    node.ContinueAlone();
+                }
+            }
+
+            bool running = node.Step();
+            var log = node.TakeLog();
+            if (haveBackup && log.Count > 0)
+            {
+                try
+                {
+                    await LogBlocks.SendAsync(channel!, log, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChannelClosedException)
+                {
+                    // The completion says why; the next round handles it.
+                }
+            }
+            foreach (var m in node.TakeRelayMessages()) relay.Send(m);
+
+            if (!running)
+            {
+                // The guest exited: release the last output (the backup must have it first), then stop.
+                if (haveBackup && node.Acked < node.LogEnd && !channel!.Completion.IsCompleted)
+                {
+                    await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                status($"{node.NodeId}: guest exited ({node.Exited})");
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false); // let the relay take the last output
+                if (channel is not null) await channel.CloseAsync("guest exited").ConfigureAwait(false);
+                return NodeExit.GuestExited;
+            }
+
+            if (node.IdleUntil != 0)
+            {
+                // Idle: wait for the timer, input or an ack, polling acks while output is held.
+                var wait = TimeSpan.FromMilliseconds(haveBackup && node.Acked < node.LogEnd ? 2 : 20);
+                if (node.IdleUntil != ulong.MaxValue && node.HostClock is { } clock)
+                {
+                    ulong now = clock();
+                    var untilTimer = node.IdleUntil > now ? TimeSpan.FromTicks((long)Math.Min((node.IdleUntil - now) / 100, 10_000_000)) : TimeSpan.Zero;
+                    if (untilTimer < wait) wait = untilTimer;
+                }
+                if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return NodeExit.Stopped;
+    }
+}

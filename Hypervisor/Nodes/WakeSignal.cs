@@ -1,0 +1,29 @@
+namespace VmFt.Hypervisor.Nodes;
+
+/// <summary>Wakes a node's loop when something arrives (auto-reset: one wait consumes all earlier sets).</summary>
+public sealed class WakeSignal
+{
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Set() => Volatile.Read(ref _next).TrySetResult();
+
+    /// <summary>Waits until <see cref="Set"/> or the timeout.</summary>
+    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var current = Volatile.Read(ref _next);
+        if (current.Task.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), current);
+            return;
+        }
+        try
+        {
+            await current.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return;
+        }
+        Interlocked.CompareExchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), current);
+    }
+}

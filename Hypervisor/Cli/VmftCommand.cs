@@ -15,6 +15,11 @@ public static class VmftCommand
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ConformanceCommand.Create());
+        root.Subcommands.Add(NodeCommands.CreatePrimary());
+        root.Subcommands.Add(NodeCommands.CreateBackup());
+        root.Subcommands.Add(RelayCommand.Create());
+        root.Subcommands.Add(FtCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft ft IMAGE</c>: backup, primary and relay as processes on loopback; prints where the client connects.</summary>
+public static class FtCommand
+{
+    public static Command Create()
+    {
+        var image = new Argument<string>("image") { Description = "a Multiboot kernel or a bundled guest name" };
+        var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem };
+        command.SetAction(parse => CliErrors.Guard("ft", () =>
+        {
+            string img = parse.GetValue(image)!;
+            MachineOptions.ResolveImage(img); // bad input fails here, not in three children
+            using var cts = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                cts.Cancel();
+            };
+            using var cluster = new FtProcesses { Line = (who, line) => Console.Out.WriteLine($"[{who}] {line}") };
+            string address;
+            try
+            {
+                address = cluster.StartAsync([img, "--mem", parse.GetValue(mem)!], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException)
+            {
+                Console.Error.WriteLine("vmft ft: the relay did not start within 30 s");
+                return 1;
+            }
+            Console.Out.WriteLine($"ft: clients connect to {address} (Ctrl-C stops all)");
+            Console.Out.Flush();
+            // Runs until Ctrl-C, or until every node has ended (the guest exited or both failed).
+            while (!cts.IsCancellationRequested && !(cluster.Primary!.HasExited && cluster.Backup!.HasExited))
+                cts.Token.WaitHandle.WaitOne(200);
+            return 0;
+        }));
+        return command;
+    }
+}

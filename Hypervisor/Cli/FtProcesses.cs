@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>
+/// Backup, primary and relay as child processes of this vmft (<c>dotnet vmft.dll ...</c>) on free
+/// loopback ports, with a fresh arbiter directory. Every line a child prints goes to <see cref="Line"/>.
+/// </summary>
+public sealed class FtProcesses : IDisposable
+{
+    private readonly List<Process> _children = [];
+    private readonly TaskCompletionSource<string> _relayAddress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Process? Backup { get; private set; }
+    public Process? Primary { get; private set; }
+    public Process? Relay { get; private set; }
+    public string ArbiterDirectory { get; } = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
+
+    /// <summary>(child name, line) for every line a child prints.</summary>
+    public Action<string, string>? Line { get; init; }
+
+    /// <summary>Starts the three; returns the relay's client address once the relay listens.</summary>
+    public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout)
+    {
+        int logPort = FreePort(), primaryRelay = FreePort(), backupRelay = FreePort(), clientPort = FreePort();
+        string arb = ArbiterDirectory;
+        Backup = Start("backup", ["backup", .. machineArgs, "--listen", $"127.0.0.1:{logPort}", "--relay-port", backupRelay.ToString(), "--arbiter", arb, .. nodeArgs]);
+        Primary = Start("primary", ["primary", .. machineArgs, "--backup", $"127.0.0.1:{logPort}", "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs]);
+        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"127.0.0.1:{primaryRelay},127.0.0.1:{backupRelay}"]);
+        return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>The command that runs this vmft again: the host and the assembly.</summary>
+    public static ProcessStartInfo SelfStartInfo(IEnumerable<string> args)
+    {
+        string assembly = typeof(FtProcesses).Assembly.Location;
+        string host = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        // Under `dotnet vmft.dll` the host is dotnet and needs the assembly; an apphost runs itself.
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) info.ArgumentList.Add(assembly);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
+    private Process Start(string name, IEnumerable<string> args)
+    {
+        var process = Process.Start(SelfStartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
+        _children.Add(process);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            const string marker = "relay: clients connect to ";
+            if (name == "relay" && e.Data.StartsWith(marker, StringComparison.Ordinal)) _relayAddress.TrySetResult(e.Data[marker.Length..]);
+            Line?.Invoke(name, e.Data);
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) Line?.Invoke(name, e.Data);
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _children)
+        {
+            try
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                p.WaitForExit(5000);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+        try
+        {
+            Directory.Delete(ArbiterDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,264 @@
+using System.CommandLine;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using VmFt.Channel;
+using VmFt.Channel.Transport;
+using VmFt.Hypervisor.Arbitration;
+using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Nodes;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>
+/// <c>vmft primary</c> and <c>vmft backup</c>: the two FT nodes as processes. Status lines go to
+/// stdout; exit 0 when the guest exited or on Ctrl-C, 1 when the logging channel was refused or
+/// broken, 2 for bad input, 3 when the node lost the arbiter and halted.
+/// </summary>
+public static class NodeCommands
+{
+    private sealed class Shared
+    {
+        public MachineOptions Machine { get; } = new();
+        public Option<string> RelayPort { get; } = new("--relay-port") { Description = "[HOST:]PORT where the relay connects to this node (0: any free port)", Required = true };
+        public Option<string> Arbiter { get; } = new("--arbiter") { Description = "directory of the file arbiter, shared by both nodes", Required = true };
+        public Option<string> Secret { get; } = new("--secret") { Description = "shared secret of the logging channel", DefaultValueFactory = _ => "vmft" };
+        public Option<string> VmId { get; } = new("--vm-id") { Description = "the VM's name (both nodes and the arbiter must agree)", DefaultValueFactory = _ => "vm" };
+        public Option<string?> NodeId { get; } = new("--node-id") { Description = "this node's name at the relay (default: primary / backup)" };
+        public Option<int> HeartbeatMs { get; } = new("--heartbeat-ms") { Description = "heartbeat interval", DefaultValueFactory = _ => 100 };
+        public Option<int> TimeoutMs { get; } = new("--timeout-ms") { Description = "silence after which the peer is declared dead", DefaultValueFactory = _ => 500 };
+
+        public void AddTo(Command c)
+        {
+            Machine.AddTo(c);
+            foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs }) c.Options.Add(o);
+        }
+
+        public LogChannelOptions ChannelOptions(ParseResult p, ChannelRole role)
+        {
+            int hb = p.GetValue(HeartbeatMs), to = p.GetValue(TimeoutMs);
+            if (hb <= 0 || to <= hb) throw new UsageException($"--heartbeat-ms {hb} / --timeout-ms {to}: both positive, the timeout longer than the heartbeat");
+            string secret = p.GetValue(Secret)!;
+            if (secret.Length == 0) throw new UsageException("--secret: must not be empty");
+            return new LogChannelOptions
+            {
+                VmId = VmGuid(p.GetValue(VmId)!),
+                LocalRole = role,
+                SharedSecret = Encoding.UTF8.GetBytes(secret),
+                HeartbeatInterval = TimeSpan.FromMilliseconds(hb),
+                PeerTimeout = TimeSpan.FromMilliseconds(to),
+            };
+        }
+    }
+
+    /// <summary>The channel's VM id: the name itself if it is a GUID, else a GUID derived from it.</summary>
+    public static Guid VmGuid(string name) =>
+        Guid.TryParse(name, out var g) ? g : new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(name)).AsSpan(0, 16));
+
+    private static void Say(string line)
+    {
+        Console.Out.WriteLine(line);
+        Console.Out.Flush();
+    }
+
+    public static Command CreatePrimary()
+    {
+        var shared = new Shared();
+        var backup = new Option<string>("--backup") { Description = "HOST:PORT of the backup's logging channel", Required = true };
+        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup };
+        shared.AddTo(command);
+        command.SetAction(parse => CliErrors.Guard("primary", () =>
+        {
+            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
+            string id = parse.GetValue(shared.NodeId) ?? "primary";
+            var options = shared.ChannelOptions(parse, ChannelRole.Primary);
+            using var cts = StopOnCtrlC();
+            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, cts.Token).GetAwaiter().GetResult();
+        }));
+        return command;
+    }
+
+    public static Command CreateBackup()
+    {
+        var shared = new Shared();
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT where the primary's logging channel connects", Required = true };
+        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen };
+        shared.AddTo(command);
+        command.SetAction(parse => CliErrors.Guard("backup", () =>
+        {
+            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
+            string id = parse.GetValue(shared.NodeId) ?? "backup";
+            var options = shared.ChannelOptions(parse, ChannelRole.Backup);
+            TcpChannelListener logListener;
+            try
+            {
+                logListener = TcpChannelListener.Start(listenEnd);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                relayListener.Dispose();
+                throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
+            }
+            using var cts = StopOnCtrlC();
+            return (int)RunBackupAsync(machine, id, logListener, options, relayListener, arbiter, vmId, cts.Token).GetAwaiter().GetResult();
+        }));
+        return command;
+    }
+
+    private static (Guest.Machine.PcMachine, TcpChannelListener, IArbiter, string) Common(ParseResult parse, Shared shared)
+    {
+        if (MachineOptions.ParseClock(parse.GetValue(shared.Machine.Clock)!) != ClockMode.Realtime)
+            throw new UsageException("--clock: FT nodes run in realtime (the primary logs the host clock)");
+        string vmId = parse.GetValue(shared.VmId)!;
+        if (vmId.Length == 0 || vmId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new UsageException($"--vm-id: '{vmId}' cannot name an arbiter file");
+        var relayEnd = EndPointParser.Parse(parse.GetValue(shared.RelayPort)!, "--relay-port", portAlone: true);
+        var machine = shared.Machine.Build(parse);
+        string dir = parse.GetValue(shared.Arbiter)!;
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--arbiter {dir}: cannot create the directory: {e.Message}");
+        }
+        try
+        {
+            return (machine, TcpChannelListener.Start(relayEnd), new FileArbiter(dir), vmId);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new UsageException($"--relay-port {relayEnd}: cannot listen: {e.Message}");
+        }
+    }
+
+    private static CancellationTokenSource StopOnCtrlC()
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return cts;
+    }
+
+    private static void AcceptRelays(TcpChannelListener listener, RelayEndpoint endpoint, CancellationToken token) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    var pipe = await listener.AcceptAsync(token).ConfigureAwait(false);
+                    _ = Task.Run(() => endpoint.AttachAsync(pipe, token), token);
+                }
+            }
+            catch (OperationCanceledException) { }
+            catch (System.Net.Sockets.SocketException) { }
+        }, token);
+
+    private static async Task<NodeExit> RunPrimaryAsync(Guest.Machine.PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
+        TcpChannelListener relayListener, IArbiter arbiter, string vmId, CancellationToken token)
+    {
+        using var _ = relayListener;
+        var wake = new WakeSignal();
+        var relay = new RelayEndpoint(id, wake);
+        Say($"{id}: relay port {relayListener.LocalEndPoint}");
+        LogChannel channel;
+        try
+        {
+            channel = await ConnectWithRetryAsync(backup, options, token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
+        {
+            Console.Error.WriteLine($"vmft primary: logging channel to {backup} refused: {e.Message}");
+            return NodeExit.ChannelFailed;
+        }
+        catch (TimeoutException e)
+        {
+            Console.Error.WriteLine($"vmft primary: {e.Message}");
+            return NodeExit.ChannelFailed;
+        }
+        Say($"{id}: logging channel to the backup at {backup} is up");
+        AcceptRelays(relayListener, relay, token);
+        await using (channel.ConfigureAwait(false))
+        {
+            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
+            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, Say);
+            var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
+            if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");
+            return exit;
+        }
+    }
+
+    private static async Task<LogChannel> ConnectWithRetryAsync(EndPoint backup, LogChannelOptions options, CancellationToken token)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            SocketDuplexPipe pipe;
+            try
+            {
+                pipe = await TcpChannelConnector.ConnectAsync(backup, cancellationToken: token).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"no backup answers at {backup}");
+                await Task.Delay(100, token).ConfigureAwait(false);
+                continue;
+            }
+            return await LogChannel.ConnectAsync(pipe, options, cancellationToken: token).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<NodeExit> RunBackupAsync(Guest.Machine.PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
+        TcpChannelListener relayListener, IArbiter arbiter, string vmId, CancellationToken token)
+    {
+        using var _ = relayListener;
+        using var __ = logListener;
+        var wake = new WakeSignal();
+        var relay = new RelayEndpoint(id, wake);
+        Say($"{id}: relay port {relayListener.LocalEndPoint}, logging channel on {logListener.LocalEndPoint}");
+        AcceptRelays(relayListener, relay, token);
+        LogChannel channel;
+        try
+        {
+            var pipe = await logListener.AcceptAsync(token).ConfigureAwait(false);
+            channel = await LogChannel.AcceptAsync(pipe, options, cancellationToken: token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
+        {
+            Console.Error.WriteLine($"vmft backup: logging channel from the primary refused: {e.Message}");
+            return NodeExit.ChannelFailed;
+        }
+        catch (OperationCanceledException)
+        {
+            return NodeExit.Stopped;
+        }
+        Say($"{id}: logging channel from the primary is up");
+        await using (channel.ConfigureAwait(false))
+        {
+            var host = new BackupHost(new BackupNode(id, machine), channel, relay, wake, arbiter, vmId, Say);
+            var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
+            if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft backup: halted: the primary continues alone (lost the arbiter for generation 1)");
+            return exit;
+        }
+    }
+
+    private static async Task<NodeExit> RunUntilStopped(Func<Task<NodeExit>> run)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return NodeExit.Stopped;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Net;
+using VmFt.Channel.Transport;
+using VmFt.Hypervisor.Relay;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft relay</c>: the clients' network in front of the two nodes (exactly-once both ways).</summary>
+public static class RelayCommand
+{
+    public static Command Create()
+    {
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT where the client connects", Required = true };
+        var nodes = new Option<string>("--nodes") { Description = "HOST:PORT,HOST:PORT: the relay ports of the two nodes", Required = true };
+        var command = new Command("relay", "Run the exactly-once relay between a client and the FT nodes") { listen, nodes };
+        command.SetAction(parse => CliErrors.Guard("relay", () =>
+        {
+            var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
+            var nodeEnds = new List<EndPoint>();
+            foreach (var part in parse.GetValue(nodes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                nodeEnds.Add(EndPointParser.Parse(part, "--nodes"));
+            if (nodeEnds.Count == 0) throw new UsageException("--nodes: give at least one HOST:PORT");
+            TcpChannelListener listener;
+            try
+            {
+                listener = TcpChannelListener.Start(listenEnd);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
+            }
+            using var _ = listener;
+            using var cts = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                cts.Cancel();
+            };
+            var server = new RelayServer { Status = Say };
+            Say($"relay: clients connect to {listener.LocalEndPoint}");
+            server.RunTcpAsync(listener, nodeEnds, cts.Token).GetAwaiter().GetResult();
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void Say(string line)
+    {
+        Console.Out.WriteLine(line);
+        Console.Out.Flush();
+    }
+}

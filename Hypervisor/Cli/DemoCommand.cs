@@ -17,12 +17,13 @@ public static class DemoCommand
     {
         var requests = new Option<int>("--requests") { Description = "requests the client sends", DefaultValueFactory = _ => 60 };
         var seed = new Option<int?>("--seed") { Description = "chooses the kill point (default: random)" };
-        var command = new Command("demo", "Kill the primary in the middle of a client session and show the transcript is unchanged") { requests, seed };
+        var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print" };
+        var command = new Command("demo", "Kill the primary in the middle of a client session and show the transcript is unchanged") { requests, seed, verbose };
         command.SetAction(parse => CliErrors.Guard("demo", () =>
         {
             int n = parse.GetValue(requests);
             if (n < 4) throw new UsageException("--requests: at least 4");
-            return Run(n, parse.GetValue(seed) ?? Environment.TickCount, Console.Out);
+            return Run(n, parse.GetValue(seed) ?? Environment.TickCount, Console.Out, parse.GetValue(verbose));
         }));
         return command;
     }
@@ -46,7 +47,7 @@ public static class DemoCommand
         return lines;
     }
 
-    public static int Run(int count, int seed, TextWriter output)
+    public static int Run(int count, int seed, TextWriter output, bool verbose = false)
     {
         var clock = Stopwatch.StartNew();
         string[] lines = Script(count);
@@ -64,7 +65,7 @@ public static class DemoCommand
             Line = (who, line) =>
             {
                 // The failover as it happens: the nodes' and the relay's status lines.
-                if (line.Contains("lost") || line.Contains("arbiter") || line.Contains("drained") || line.Contains("live") ||
+                if (verbose || line.Contains("lost") || line.Contains("arbiter") || line.Contains("drained") || line.Contains("live") ||
                     line.Contains("following") || line.Contains("halt") || line.Contains("refused") || line.Contains("vmft"))
                     Say($"[{who}] {line}");
             },

@@ -60,8 +60,13 @@ public sealed class RelayConnection : IAsyncDisposable
             }
             var buffer = result.Buffer;
             bool got = RelayWire.TryDecode(ref buffer, out var message);
+            if (got)
+            {
+                // Examined only what was consumed: a further whole frame already buffered must not wait for more bytes.
+                _pipe.Input.AdvanceTo(buffer.Start);
+                return message;
+            }
             _pipe.Input.AdvanceTo(buffer.Start, buffer.End);
-            if (got) return message;
             if (result.IsCompleted || result.IsCanceled) return null;
         }
     }

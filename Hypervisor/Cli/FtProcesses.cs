@@ -21,6 +21,9 @@ public sealed class FtProcesses : IDisposable
     /// <summary>(child name, line) for every line a child prints.</summary>
     public Action<string, string>? Line { get; init; }
 
+    /// <summary>How to start a child with these vmft arguments (default: this vmft again, <see cref="SelfStartInfo"/>).</summary>
+    public Func<IEnumerable<string>, ProcessStartInfo> StartInfo { get; init; } = SelfStartInfo;
+
     /// <summary>Starts the three; returns the relay's client address once the relay listens.</summary>
     public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout)
     {
@@ -59,7 +62,7 @@ public sealed class FtProcesses : IDisposable
 
     private Process Start(string name, IEnumerable<string> args)
     {
-        var process = Process.Start(SelfStartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
+        var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
         _children.Add(process);
         process.OutputDataReceived += (_, e) =>
         {

@@ -5,4 +5,7 @@ public static class ChannelProtocol
 {
     /// <summary>"VMFTCHAN" little-endian; sent first in every handshake.</summary>
     public const ulong Magic = 0x4E41484354464D56;
+
+    /// <summary>Wire protocol version; bump it when a frame layout or the handshake changes.</summary>
+    public const ushort Version = 1;
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Solo;
+using VmFt.Hypervisor.Live;
 
 namespace VmFt.Hypervisor.Cli;
 

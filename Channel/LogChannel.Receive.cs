@@ -1,0 +1,109 @@
+using System.Buffers;
+using VmFt.Channel.Framing;
+using VmFt.Channel.Handshake;
+
+namespace VmFt.Channel;
+
+public sealed partial class LogChannel
+{
+    private long _lastHeard;
+    private ulong _peerPosition;
+    private ulong _lastReceivedSequence;
+    private bool _hasReceived;
+    private ChannelClosure? _stopReason;
+
+    /// <summary>Log data received (backup side), in order; completes when the channel ends, so a backup can drain it.</summary>
+    public System.Threading.Channels.ChannelReader<LogSegment> ReceivedLog => _received.Reader;
+
+    /// <summary>The position the peer reported in its latest heartbeat.</summary>
+    public ulong PeerPosition => Volatile.Read(ref _peerPosition);
+
+    /// <summary>Sequence of the last log data received, if any (backup side).</summary>
+    public ulong? LastReceivedSequence
+    {
+        get { lock (_gate) return _hasReceived ? _lastReceivedSequence : null; }
+    }
+
+    /// <summary>Time since anything arrived from the peer.</summary>
+    public TimeSpan PeerSilence => _time.GetElapsedTime(Volatile.Read(ref _lastHeard));
+
+    private async Task ReadLoopAsync()
+    {
+        Exception? error = null;
+        try
+        {
+            bool stopped = await FrameReader.ReadAsync(_transport.Input, _options.MaxFrameBodyLength, HandleFrame, MarkHeard, _stop.Token)
+                .ConfigureAwait(false);
+            if (!stopped)
+                await ShutdownAsync(new ChannelClosure(ChannelCloseReason.TransportFailed, ChannelCloseCode.TransportFailed,
+                    "connection closed by the peer without a goodbye"), sendGoodbye: false).ConfigureAwait(false);
+            else if (_stopReason is not null)
+                await ShutdownAsync(_stopReason, sendGoodbye: _stopReason.Reason == ChannelCloseReason.ProtocolError).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (ChannelProtocolException e)
+        {
+            error = e;
+            await ShutdownAsync(new ChannelClosure(ChannelCloseReason.ProtocolError, ChannelCloseCode.ProtocolError, e.Message, e), sendGoodbye: true)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            error = e;
+            await ShutdownAsync(new ChannelClosure(ChannelCloseReason.TransportFailed, ChannelCloseCode.TransportFailed, e.Message, e), sendGoodbye: false)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            await _transport.Input.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    private void MarkHeard() => Volatile.Write(ref _lastHeard, _time.GetTimestamp());
+
+    /// <summary>Runs on the read loop for every frame; returns false to end the channel.</summary>
+    private bool HandleFrame(in Frame frame)
+    {
+        switch (frame.Type)
+        {
+            case FrameType.Heartbeat:
+                Volatile.Write(ref _peerPosition, frame.Value);
+                return true;
+
+            case FrameType.LogData:
+                if (LocalRole != ChannelRole.Backup)
+                    return Violation(ChannelCloseCode.ProtocolError, $"log data sent to the {LocalRole}, which only sends log");
+                lock (_gate)
+                {
+                    if (_hasReceived && frame.Value <= _lastReceivedSequence)
+                        return Violation(ChannelCloseCode.SequenceOutOfOrder,
+                            $"log sequence {frame.Value} does not follow {_lastReceivedSequence}: log data out of order");
+                    _hasReceived = true;
+                    _lastReceivedSequence = frame.Value;
+                }
+                _received.Writer.TryWrite(new LogSegment(frame.Value, frame.Payload.ToArray()));
+                return true;
+
+            case FrameType.Ack:
+                if (LocalRole != ChannelRole.Primary)
+                    return Violation(ChannelCloseCode.ProtocolError, $"ack sent to the {LocalRole}, which only sends acks");
+                return OnAck(frame.Value);
+
+            case FrameType.Goodbye:
+                var (code, reason) = CloseMessage.Decode(frame.Payload);
+                _stopReason = new ChannelClosure(ChannelCloseReason.PeerGoodbye, code, reason);
+                return false;
+
+            default:
+                return Violation(ChannelCloseCode.ProtocolError, $"unexpected {frame.Type} frame after the handshake");
+        }
+    }
+
+    private bool Violation(ChannelCloseCode code, string reason)
+    {
+        _stopReason = new ChannelClosure(ChannelCloseReason.ProtocolError, code, reason, new ChannelProtocolException(reason));
+        return false;
+    }
+}

@@ -116,6 +116,16 @@ internal sealed class FaultPump
         }
         finally
         {
+            if (_owner.DropError is null)
+            {
+                try
+                {
+                    await _owner.WaitWhilePartitionedAsync(_owner.DropToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
             await _destination.CompleteAsync(_owner.DropError ?? error).ConfigureAwait(false);
         }
     }

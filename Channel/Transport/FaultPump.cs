@@ -48,6 +48,8 @@ internal sealed class FaultPump
         {
             while (true)
             {
+                // While paused nothing is taken in, so the source pipe fills and its writer feels the pressure.
+                await _owner.WaitWhilePausedAsync(ct).ConfigureAwait(false);
                 var result = await _source.ReadAsync(ct).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 try

@@ -131,6 +131,39 @@ public class LogChannelTests
     }
 
     [Fact]
+    public async Task A_stalled_transport_pushes_back_on_the_sender_through_the_pipe()
+    {
+        var small = new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4096, resumeWriterThreshold: 2048, useSynchronizationContext: false);
+        var (a, b) = InMemoryDuplexPipe.CreatePair(small);
+        var faulty = new FaultInjectingPipe(a, options: small);
+        var log = new CapturingLogger();
+        var accepting = LogChannel.AcceptAsync(b, Options(ChannelRole.Backup));
+        await using var primary = await LogChannel.ConnectAsync(faulty, Options(ChannelRole.Primary), log).WaitAsync(Patience);
+        await using var backup = await accepting.WaitAsync(Patience);
+
+        faulty.Pause();
+        const int Count = 1000;
+        var sending = Task.Run(async () =>
+        {
+            for (ulong seq = 1; seq <= Count; seq++)
+                await primary.SendLogAsync(seq, new byte[1000]);
+        });
+        Assert.True(await EventuallyAsync(() => log.Has(4011, "paused")));
+        Assert.False(sending.IsCompleted);
+
+        faulty.Resume();
+        await sending.WaitAsync(Patience);
+        int received = 0;
+        while (received < Count)
+        {
+            await backup.ReceivedLog.ReadAsync().AsTask().WaitAsync(Patience);
+            received++;
+        }
+        Assert.True(log.Has(4012, "resumed"));
+        await faulty.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Blocked_sender_is_released_with_an_error_when_the_peer_dies()
     {
         var (a, b) = InMemoryDuplexPipe.CreatePair();

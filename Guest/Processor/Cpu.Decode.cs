@@ -16,9 +16,27 @@ public sealed unsafe partial class Cpu
         public readonly ushort[] Slots = new ushort[4096];
         public DecodedInstruction[] Entries = new DecodedInstruction[32];
         public int Count;
+        /// <summary>One bit per byte of the page that some cached instruction was decoded from.</summary>
+        private readonly ulong[] _covered = new ulong[64];
+
+        public void Cover(int offset, int length)
+        {
+            for (int i = offset; i < offset + length; i++) _covered[i >> 6] |= 1UL << (i & 63);
+        }
+
+        /// <summary>True when a store to [offset, offset + length) would change the bytes of a cached instruction.</summary>
+        public bool Overlaps(int offset, int length)
+        {
+            for (int i = offset; i < offset + length; i++)
+                if ((_covered[i >> 6] & (1UL << (i & 63))) != 0) return true;
+            return false;
+        }
     }
 
     private readonly DecodedPage?[] _decodePages;
+
+    /// <summary>How many times a page's decoded code was thrown away (self-modifying code, loads): a diagnostic figure.</summary>
+    public ulong CodePagesDropped { get; private set; }
 
     // The page the last instruction came from, so the next fetch from it skips the TLB.
     private DecodedPage? _fetchPage;
@@ -33,12 +51,27 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsCodePage(uint physPage) => physPage < (uint)_decodePages.Length && _decodePages[physPage] is not null;
 
+    /// <summary>
+    /// A store reached RAM on a page that holds decoded code: the code is dropped only if the store
+    /// touched bytes an instruction was decoded from, so data that shares a page with code (stacks,
+    /// variables) costs a slow-path store but never a re-decode.
+    /// </summary>
+    private void NoteCodePageWrite(uint physical, int size)
+    {
+        uint page = physical >> 12;
+        var decoded = _decodePages[page];
+        int offset = (int)(physical & 0xFFF);
+        int length = Math.Min(size, 4096 - offset);
+        if (decoded is not null && decoded.Overlaps(offset, length)) InvalidateCodePage(page);
+    }
+
     /// <summary>Forgets every decoded instruction on a physical page (it was written).</summary>
     internal void InvalidateCodePage(uint physPage)
     {
         if (physPage >= (uint)_decodePages.Length || _decodePages[physPage] is null) return;
         if (ReferenceEquals(_decodePages[physPage], _fetchPage)) _fetchPage = null;
         _decodePages[physPage] = null;
+        CodePagesDropped++;
     }
 
     /// <summary>Forgets all decoded code (after a snapshot restore, for instance).</summary>
@@ -125,6 +158,7 @@ public sealed unsafe partial class Cpu
         }
         ref DecodedInstruction entry = ref page.Entries[slotIndex - 1];
         Translate(instruction, ref entry, cs.Big);
+        page.Cover((int)(linear & 0xFFF), length);
         return ref entry;
     }
 

@@ -306,13 +306,14 @@ public sealed unsafe partial class Cpu
         _memory.Write(physical, size, value);
     }
 
-    /// <summary>A store to RAM on the slow path: if it hit decoded code, the code is dropped.</summary>
+    /// <summary>A store to RAM on the slow path: if it overwrote decoded code, that code is dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteRamWrite(uint physical, int size)
     {
         uint first = physical >> 12, last = (physical + (uint)size - 1) >> 12;
-        if (IsCodePage(first)) InvalidateCodePage(first);
-        if (last != first && last < _decodePages.Length && IsCodePage(last)) InvalidateCodePage(last);
+        if (IsCodePage(first)) NoteCodePageWrite(physical, size);
+        if (last != first && last < _decodePages.Length && IsCodePage(last))
+            NoteCodePageWrite(last << 12, (int)((physical + (uint)size) - (last << 12)));
     }
 
     // Supervisor-privilege access to system structures (GDT, LDT, IDT, TSS), whatever the CPL.

@@ -6,6 +6,9 @@ namespace VmFt.Guest.Processor;
 public sealed unsafe partial class Cpu
 {
     private bool _shutdown;
+
+    /// <summary>Exceptions delivered at one position, with no instruction retired, before the CPU gives up.</summary>
+    internal const int FaultLoopLimit = 100_000;
     private uint _startFlags;
 
     // Linear addresses of the last instructions started, for post-mortem diagnostics.
@@ -48,6 +51,8 @@ public sealed unsafe partial class Cpu
     {
         _stopRequested = false;
         if (_shutdown) return CpuExit.Shutdown;
+        ulong faultPosition = ulong.MaxValue;
+        int faultsHere = 0;
         while (true)
         {
             try
@@ -56,6 +61,19 @@ public sealed unsafe partial class Cpu
             }
             catch (CpuFault fault)
             {
+                // An exception whose handler faults again before retiring anything (a handler that
+                // is itself UD2, an IVT entry past the segment limit) would spin here forever, and
+                // positions never move, so nothing outside could stop it: call it a shutdown.
+                if (_position == faultPosition && ++faultsHere >= FaultLoopLimit)
+                {
+                    Shutdown($"exception loop: {faultsHere} exceptions ({ExceptionVectors.Name(fault.Vector)} last) without retiring an instruction");
+                    return CpuExit.Shutdown;
+                }
+                if (_position != faultPosition)
+                {
+                    faultPosition = _position;
+                    faultsHere = 0;
+                }
                 // Restart semantics: the faulting instruction leaves no trace but what it wrote to memory.
                 _eip = _startEip;
                 R[ESP] = _startEsp;

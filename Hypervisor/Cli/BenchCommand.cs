@@ -3,7 +3,7 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Solo;
+using VmFt.Hypervisor.Live;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -63,7 +63,7 @@ public static class BenchCommand
         var machine = new PcMachine(new MachineConfiguration { RamSize = 4u << 20 });
         var state = RawLoader.Load(machine.Memory, code.ToArray(), "loop", origin, origin, BootMode.FlatProtected);
         state.ApplyTo(machine.Cpu);
-        return new SoloRunner(machine, ClockMode.Virtual, null).Run(0);
+        return new LiveRunner(machine, ClockMode.Virtual, null).Run(0);
     }
 
     /// <summary>Runs cpubench to its exit in virtual time; returns the outcome and what it printed.</summary>
@@ -74,7 +74,7 @@ public static class BenchCommand
         machine.LoadMultiboot(BundledImages.Get("cpubench"), "cpubench",
             new MultibootOptions { CommandLine = iterations > 0 ? $"iterations={iterations}" : "" });
         machine.SerialOutput = b => output.Append((char)b);
-        var outcome = new SoloRunner(machine, ClockMode.Virtual, null).Run(maxInstructions);
+        var outcome = new LiveRunner(machine, ClockMode.Virtual, null).Run(maxInstructions);
         return (outcome, output.ToString());
     }
 }

@@ -3,7 +3,7 @@ using System.Net;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Serial;
-using VmFt.Hypervisor.Solo;
+using VmFt.Hypervisor.Live;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -35,7 +35,7 @@ public static class RunCommand
                     if (traced.Contains(port)) Console.Error.WriteLine($"port 0x{port:X4} <- 0x{value.ToString(size == 1 ? "X2" : size == 2 ? "X4" : "X8")}");
                 };
             machine.DebugConsoleOutput = b => Console.Error.Write((char)b);
-            var outcome = new SoloRunner(machine, clock, backend).Run(parse.GetValue(options.MaxInstructions));
+            var outcome = new LiveRunner(machine, clock, backend).Run(parse.GetValue(options.MaxInstructions));
             return Report(machine, outcome);
         }));
         return command;

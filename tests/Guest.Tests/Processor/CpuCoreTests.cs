@@ -60,3 +60,45 @@ public class CpuCoreTests
         Assert.Single(h.Log);
     }
 }
+
+public class CpuFaultLoopTests
+{
+    [Fact]
+    public void A_handler_that_faults_before_retiring_anything_ends_in_shutdown_not_a_hang()
+    {
+        var h = new CpuTestHarness();
+        // #UD's IVT entry points at a UD2: every delivery raises #UD again, retiring nothing.
+        h.Memory.Load(6 * 4, [0x00, 0x30, 0x00, 0x00]);
+        h.Memory.Load(0x3000, [0x0F, 0x0B]);
+        h.LoadReal(0x1000, 0x0F, 0x0B);
+        h.Cpu.LoadRealModeSegment(SegmentRegister.SS, 0x2000); // the frames pile up away from the code
+        Assert.Equal(CpuExit.Shutdown, h.Cpu.Run(1000));
+        Assert.Equal(0UL, h.Cpu.Position);
+        Assert.Contains(h.Log, l => l.Contains("exception loop"));
+    }
+}
+
+public class DecodedCodeInvalidationTests
+{
+    [Fact]
+    public void Data_stores_beside_code_keep_it_decoded_but_stores_into_it_drop_it()
+    {
+        var h = new CpuTestHarness();
+        // 0x1000: add [ebx], eax ; add eax, 1 ; add eax, 1   (ebx points into the same page)
+        h.LoadFlat(0x1000, 0, 0x01, 0x03, 0x83, 0xC0, 0x01, 0x83, 0xC0, 0x01);
+        h.Cpu.Ebx = 0x1800;
+        h.Cpu.Eax = 5;
+        h.Cpu.Run(3);
+        Assert.Equal(7u, h.Cpu.Eax);
+        Assert.Equal(5u, BitConverter.ToUInt32(h.Memory.Ram, 0x1800));
+        Assert.Equal(0UL, h.Cpu.CodePagesDropped);
+
+        // Now store into the third instruction's immediate: the page's code must go.
+        h.Cpu.Eip = 0x1000;
+        h.Cpu.Ebx = 0x1007;           // the imm8 of the last "add eax, 1"
+        h.Cpu.Eax = 0x0000_0041;      // ... becomes 0x41 (then the rest of the dword lands after it)
+        h.Cpu.Run(6);
+        Assert.Equal(1UL, h.Cpu.CodePagesDropped);
+        Assert.Equal(0x41u + 1 + 0x42, h.Cpu.Eax); // the third add now adds the new immediate (0x41 + 1)
+    }
+}

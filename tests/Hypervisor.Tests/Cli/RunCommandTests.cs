@@ -72,3 +72,23 @@ public class RunCommandTests
         }
     }
 }
+
+public class SimulateCommandTests
+{
+    [Fact]
+    public void Simulate_explores_schedules_and_reports_no_violation()
+    {
+        var (exit, stdout, _) = VmftProcess.Run("", "simulate", "--runs", "150", "--seed", "1000");
+        Assert.Equal(0, exit);
+        Assert.Contains("150 runs", stdout);
+        Assert.Contains(", 0 violations", stdout);
+    }
+
+    [Fact]
+    public void An_unknown_scenario_is_bad_input()
+    {
+        var (exit, _, stderr) = VmftProcess.Run("", "simulate", "--scenario", "meteor");
+        Assert.Equal(2, exit);
+        Assert.Contains("--scenario: 'meteor' is not a scenario", stderr);
+    }
+}

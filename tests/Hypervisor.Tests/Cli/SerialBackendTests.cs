@@ -4,7 +4,7 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Serial;
-using VmFt.Hypervisor.Solo;
+using VmFt.Hypervisor.Live;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.Cli;
@@ -17,7 +17,7 @@ public class SerialBackendTests
         using var backend = new TcpSerialBackend(new IPEndPoint(IPAddress.Loopback, 0));
         var machine = new PcMachine(new MachineConfiguration());
         machine.LoadMultiboot(BundledImages.Get("kvstore"), "kvstore");
-        var run = Task.Run(() => new SoloRunner(machine, ClockMode.Realtime, backend).Run(2_000_000_000));
+        var run = Task.Run(() => new LiveRunner(machine, ClockMode.Realtime, backend).Run(2_000_000_000));
 
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, backend.LocalEndPoint.Port);

@@ -1,6 +1,6 @@
 using VmFt.Guest.Machine;
 
-namespace VmFt.Hypervisor.Solo;
+namespace VmFt.Hypervisor.Live;
 
 /// <summary>How a run ended, and the figures worth printing.</summary>
 public sealed record RunOutcome(MachineExitReason Reason, int? GuestStatus, ulong Instructions, TimeSpan Elapsed, bool InstructionLimitReached)

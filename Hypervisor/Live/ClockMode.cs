@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Solo;
+namespace VmFt.Hypervisor.Live;
 
 /// <summary>Where guest time comes from.</summary>
 public enum ClockMode

@@ -1,72 +1,88 @@
 using System.Diagnostics;
 using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Serial;
 
-namespace VmFt.Hypervisor.Solo;
+namespace VmFt.Hypervisor.Live;
 
 /// <summary>
-/// Drives one machine alone, with no log: the loop every other role refines.
+/// Drives a machine from the real world: the loop a solo run, a recording and the primary share.
 /// It runs the guest in slices; between slices it samples the host clock (realtime mode), feeds
 /// serial input the guest has room for, and flushes output. When the guest idles it either skips
-/// to the next timer (virtual mode) or waits for the host clock or input (realtime mode).
+/// to the next timer (virtual mode) or waits for the host clock or input (realtime mode). Every
+/// one of those inputs goes through the <see cref="Recorder"/>, so a recording replays exactly.
 /// </summary>
-public sealed class SoloRunner(PcMachine machine, ClockMode clock, ISerialBackend? serial)
+public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBackend? serial, IEventSink? log = null)
 {
     /// <summary>Instructions per slice: the granularity of clock samples and input delivery.</summary>
     public ulong SliceInstructions { get; init; } = 200_000;
 
+    /// <summary>Instructions between state-hash checkpoints in the log (0: none).</summary>
+    public ulong CheckpointInterval { get; init; } = 50_000_000;
+
+    private ulong _inputOffset;
+
     public RunOutcome Run(ulong maxInstructions, CancellationToken cancel = default)
     {
+        var recorder = new Recorder(machine, log) { CheckpointInterval = CheckpointInterval };
         var wall = Stopwatch.StartNew();
         ulong start = machine.Cpu.Position;
         ulong limit = maxInstructions == 0 ? ulong.MaxValue : start + maxInstructions;
         Span<byte> input = stackalloc byte[64];
         if (serial is not null) machine.SerialOutput = serial.Write;
+        recorder.MaybeCheckpoint(force: true);
 
         while (!cancel.IsCancellationRequested)
         {
-            if (clock == ClockMode.Realtime) machine.SetTime(HostNanoseconds(wall));
-            FeedInput(input);
+            if (clock == ClockMode.Realtime) recorder.SetTime(HostNanoseconds(wall));
+            FeedInput(recorder, input);
 
             ulong position = machine.Cpu.Position;
-            if (position >= limit) return Finish(MachineExitReason.PositionReached, wall, start, limitReached: true);
+            if (position >= limit) return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: true);
             ulong stop = limit - position > SliceInstructions ? position + SliceInstructions : limit;
             var reason = machine.RunUntil(stop);
             serial?.Flush();
+            recorder.MaybeCheckpoint();
             switch (reason)
             {
                 case MachineExitReason.PositionReached:
                     continue;
                 case MachineExitReason.Idle:
-                    WaitWhileIdle(wall);
+                    WaitWhileIdle(recorder, wall);
                     continue;
                 default:
-                    return Finish(reason, wall, start, limitReached: false);
+                    return Finish(recorder, reason, wall, start, limitReached: false);
             }
         }
-        return Finish(MachineExitReason.PositionReached, wall, start, limitReached: false);
+        return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: false);
     }
 
-    private void FeedInput(Span<byte> buffer)
+    private void FeedInput(Recorder recorder, Span<byte> buffer)
     {
         if (serial is null) return;
         int room = Math.Min(machine.SerialInputSpace, buffer.Length);
         if (room <= 0) return;
         int n = serial.TryRead(buffer[..room]);
-        if (n > 0) machine.SerialInput(buffer[..n]);
+        if (n <= 0) return;
+        recorder.SerialInput(_inputOffset, buffer[..n]);
+        _inputOffset += (ulong)n;
     }
 
-    private void WaitWhileIdle(Stopwatch wall)
+    private void WaitWhileIdle(Recorder recorder, Stopwatch wall)
     {
+        ulong deadline = machine.NextDeadline;
         if (clock == ClockMode.Virtual)
         {
             // Nothing will happen until the next timer: jump there. With no timer at all, only
             // input can wake the guest.
-            if (machine.SkipIdleTime()) return;
+            if (deadline != ulong.MaxValue)
+            {
+                recorder.SetTime(Math.Max(deadline, machine.Now));
+                return;
+            }
             serial?.WaitForInput(TimeSpan.FromMilliseconds(100));
             return;
         }
-        ulong deadline = machine.NextDeadline;
         ulong now = HostNanoseconds(wall);
         var wait = deadline == ulong.MaxValue ? TimeSpan.FromMilliseconds(100)
             : deadline > now ? TimeSpan.FromTicks((long)Math.Min((deadline - now) / 100, 1_000_000)) : TimeSpan.Zero;
@@ -79,9 +95,11 @@ public sealed class SoloRunner(PcMachine machine, ClockMode clock, ISerialBacken
 
     private static ulong HostNanoseconds(Stopwatch wall) => (ulong)(wall.ElapsedTicks * (1_000_000_000.0 / Stopwatch.Frequency));
 
-    private RunOutcome Finish(MachineExitReason reason, Stopwatch wall, ulong start, bool limitReached)
+    private RunOutcome Finish(Recorder recorder, MachineExitReason reason, Stopwatch wall, ulong start, bool limitReached)
     {
         serial?.Flush();
+        recorder.MaybeCheckpoint(force: true);
+        recorder.Exit(reason, machine.ExitStatus);
         return new RunOutcome(reason, machine.ExitStatus, machine.Cpu.Position - start, wall.Elapsed, limitReached);
     }
 }

@@ -1,0 +1,54 @@
+using VmFt.Guest.Machine;
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.Hypervisor.Determinism;
+
+/// <summary>
+/// The primary's side of the determinism boundary: every input from the outside world becomes an
+/// event at the machine's current position, is applied through <see cref="EventApplier"/>, and is
+/// appended to the sink. With no sink it only applies (a solo run).
+/// </summary>
+public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSequence = 1)
+{
+    private ulong _nextSequence = firstSequence;
+    private ulong _lastCheckpoint;
+
+    /// <summary>Instructions between state-hash checkpoints (0: none).</summary>
+    public ulong CheckpointInterval { get; init; }
+
+    /// <summary>The sequence number the next event will get.</summary>
+    public ulong NextSequence => _nextSequence;
+
+    /// <summary>Records that the guest's serial output reached <paramref name="outputEnd"/> bytes; returns the marker's sequence.</summary>
+    public ulong OutputMarker(ulong outputEnd)
+    {
+        ulong sequence = _nextSequence;
+        Record(new OutputMarkerEvent(sequence, machine.Cpu.Position, outputEnd));
+        return sequence;
+    }
+
+    public void SetTime(ulong nanoseconds) => Record(new TimeSetEvent(_nextSequence, machine.Cpu.Position, nanoseconds));
+
+    public void SerialInput(ulong inputOffset, ReadOnlySpan<byte> data) =>
+        Record(new SerialInputEvent(_nextSequence, machine.Cpu.Position, inputOffset, data.ToArray()));
+
+    /// <summary>Writes a checkpoint if one is due (or <paramref name="force"/>d).</summary>
+    public void MaybeCheckpoint(bool force = false)
+    {
+        if (sink is null) return;
+        ulong position = machine.Cpu.Position;
+        if (!force && (CheckpointInterval == 0 || position - _lastCheckpoint < CheckpointInterval)) return;
+        _lastCheckpoint = position;
+        Record(new CheckpointEvent(_nextSequence, position, machine.StateHash()));
+    }
+
+    public void Exit(MachineExitReason reason, int? status) =>
+        Record(new GuestExitEvent(_nextSequence, machine.Cpu.Position, (byte)reason, status ?? -1));
+
+    private void Record(LogEvent e)
+    {
+        EventApplier.Apply(machine, e);
+        _nextSequence++;
+        sink?.Append(e);
+    }
+}

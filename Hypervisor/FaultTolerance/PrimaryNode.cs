@@ -1,0 +1,195 @@
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Determinism;
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.Hypervisor.FaultTolerance;
+
+/// <summary>
+/// The live node: runs the guest on input from the relay, logs every nondeterministic event for
+/// its backup, and applies the output rule: output produced up to a position is released to the
+/// relay only once the backup has acknowledged the log up to that position. Input is reported as
+/// logged to the relay only once acknowledged too, so the relay keeps (and re-sends after a
+/// failover) everything the backup might not have.
+/// <para>Transport-agnostic: a host feeds it messages and ships what it produces.</para>
+/// </summary>
+public sealed class PrimaryNode : IEventSink
+{
+    private readonly PcMachine _machine;
+    private readonly Recorder _recorder;
+    private readonly OutputStream _output;
+    private readonly List<LogEvent> _outgoingLog = [];
+    private readonly List<NodeToRelay> _toRelay = [];
+    // Output markers not yet acknowledged: (marker sequence, output end).
+    private readonly Queue<(ulong Sequence, ulong OutputEnd)> _heldOutput = new();
+    // Input events not yet acknowledged: (event sequence, input end).
+    private readonly Queue<(ulong Sequence, ulong InputEnd)> _unackedInput = new();
+    private readonly List<byte> _pendingInput = [];
+    private ulong _pendingInputStart;
+    private ulong _released;
+    private ulong _acked;
+    private ulong _lastMarkedOutput;
+
+    public string NodeId { get; }
+    public ulong Generation { get; }
+    public PcMachine Machine => _machine;
+    /// <summary>Running without a backup (it died and this node won the arbiter): output is released at once.</summary>
+    public bool Alone { get; private set; }
+    public MachineExitReason? Exited { get; private set; }
+    public ulong InputEnd => _pendingInputStart + (ulong)_pendingInput.Count;
+    public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>
+    /// Realtime mode: the host clock (guest nanoseconds), sampled and logged at every step; an idle
+    /// guest then waits for it (<see cref="IdleUntil"/>). Null: virtual time, idle skips to the next timer.
+    /// </summary>
+    public Func<ulong>? HostClock { get; init; }
+
+    /// <summary>After a step that left the guest idle in realtime mode: the guest time it waits for (ulong.MaxValue: only input).</summary>
+    public ulong IdleUntil { get; private set; }
+    /// <summary>Highest log sequence the backup acknowledged.</summary>
+    public ulong Acked => _acked;
+
+    /// <summary>
+    /// Breaks the output rule on purpose (output leaves before the backup has the log): only for
+    /// proving that the fault-injection checker catches the violation.
+    /// </summary>
+    internal bool ReleaseBeforeAckForTesting { get; set; }
+    public ulong LogEnd => _recorder.NextSequence - 1;
+
+    /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
+    /// <param name="checkpointInterval">Instructions between state-hash checkpoints in the log.</param>
+    public PrimaryNode(string nodeId, ulong generation, PcMachine machine, OutputStream output, ulong firstSequence, ulong inputEnd, ulong checkpointInterval = 1_000_000)
+    {
+        NodeId = nodeId;
+        Generation = generation;
+        _machine = machine;
+        _output = output;
+        _released = output.End; // whatever a former backup produced was the old primary's to release
+        _lastMarkedOutput = output.End;
+        _acked = firstSequence - 1;
+        _pendingInputStart = inputEnd;
+        _recorder = new Recorder(machine, this, firstSequence) { CheckpointInterval = checkpointInterval };
+        machine.SerialOutput = _output.Append;
+        _toRelay.Add(new LiveToRelay(nodeId, generation, inputEnd, output.End));
+    }
+
+    void IEventSink.Append(LogEvent logEvent) => _outgoingLog.Add(logEvent);
+
+    /// <summary>Log events to ship to the backup since the last call.</summary>
+    public List<LogEvent> TakeLog()
+    {
+        var batch = new List<LogEvent>(_outgoingLog);
+        _outgoingLog.Clear();
+        return batch;
+    }
+
+    public List<NodeToRelay> TakeRelayMessages()
+    {
+        var batch = new List<NodeToRelay>(_toRelay);
+        _toRelay.Clear();
+        return batch;
+    }
+
+    public void OnAck(ulong sequence)
+    {
+        if (sequence <= _acked) return;
+        _acked = Math.Min(sequence, LogEnd);
+        Release();
+    }
+
+    /// <summary>The backup is gone and this node won the arbiter: from now on nothing waits for acks.</summary>
+    public void ContinueAlone()
+    {
+        Alone = true;
+        _acked = LogEnd;
+        Release();
+    }
+
+    public void OnRelay(RelayToNode message)
+    {
+        switch (message)
+        {
+            case InputFromRelay input:
+                // Keep only the bytes beyond what this node already has.
+                ulong end = InputEnd;
+                ulong dataEnd = input.Offset + (ulong)input.Data.Length;
+                if (input.Offset <= end && dataEnd > end)
+                    _pendingInput.AddRange(input.Data.AsSpan((int)(end - input.Offset)).ToArray());
+                break;
+            case DeliveredFromRelay delivered:
+                _output.Confirm(delivered.OutputEnd);
+                // The relay may have lost bytes (it restarted or followed us late): re-send from there.
+                if (delivered.OutputEnd < _released)
+                    _toRelay.Add(new OutputToRelay(NodeId, Generation, delivered.OutputEnd, _output.Slice(delivered.OutputEnd, _released)));
+                break;
+        }
+    }
+
+    /// <summary>Runs one slice of the guest. Returns false once the guest has stopped.</summary>
+    public bool Step()
+    {
+        if (Exited is not null) return false;
+        if (HostClock is { } clock) _recorder.SetTime(clock());
+        IdleUntil = 0;
+        FeedInput();
+        ulong position = _machine.Cpu.Position;
+        var reason = _machine.RunUntil(position + SliceInstructions);
+        if (_output.End != _lastMarkedOutput)
+        {
+            ulong sequence = _recorder.OutputMarker(_output.End);
+            _heldOutput.Enqueue((sequence, _output.End));
+            _lastMarkedOutput = _output.End;
+        }
+        _recorder.MaybeCheckpoint();
+        switch (reason)
+        {
+            case MachineExitReason.PositionReached:
+                break;
+            case MachineExitReason.Idle:
+                ulong deadline = _machine.NextDeadline;
+                if (HostClock is not null) IdleUntil = deadline; // the host waits; the next step samples the clock
+                // Virtual time: jump to the next timer. With none, only input can wake the guest.
+                else if (deadline != ulong.MaxValue) _recorder.SetTime(Math.Max(deadline, _machine.Now));
+                break;
+            default:
+                Exited = reason;
+                _recorder.MaybeCheckpoint(force: true);
+                _recorder.Exit(reason, _machine.ExitStatus);
+                break;
+        }
+        if (Alone) _acked = LogEnd;
+        Release();
+        return Exited is null;
+    }
+
+    private void FeedInput()
+    {
+        ulong applied = _pendingInputStart;
+        int room = _machine.SerialInputSpace;
+        if (room <= 0 || _pendingInput.Count == 0) return;
+        int n = Math.Min(room, _pendingInput.Count);
+        byte[] chunk = _pendingInput.GetRange(0, n).ToArray();
+        _pendingInput.RemoveRange(0, n);
+        _pendingInputStart += (ulong)n;
+        ulong sequence = _recorder.NextSequence;
+        _recorder.SerialInput(applied, chunk);
+        _unackedInput.Enqueue((sequence, applied + (ulong)n));
+    }
+
+    /// <summary>The output rule: release output whose marker the backup has; confirm input it has.</summary>
+    private void Release()
+    {
+        ulong releaseTo = _released;
+        while (_heldOutput.Count > 0 && (_heldOutput.Peek().Sequence <= _acked || ReleaseBeforeAckForTesting))
+            releaseTo = _heldOutput.Dequeue().OutputEnd;
+        if (releaseTo > _released)
+        {
+            _toRelay.Add(new OutputToRelay(NodeId, Generation, _released, _output.Slice(_released, releaseTo)));
+            _released = releaseTo;
+        }
+        ulong inputLogged = 0;
+        while (_unackedInput.Count > 0 && _unackedInput.Peek().Sequence <= _acked)
+            inputLogged = _unackedInput.Dequeue().InputEnd;
+        if (inputLogged > 0) _toRelay.Add(new InputLoggedToRelay(NodeId, Generation, inputLogged));
+    }
+}

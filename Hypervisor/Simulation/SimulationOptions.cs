@@ -1,0 +1,26 @@
+namespace VmFt.Hypervisor.Simulation;
+
+/// <summary>The workload and the knobs of a simulated FT run.</summary>
+public sealed record SimulationOptions
+{
+    public required byte[] Image { get; init; }
+    public string ImageName { get; init; } = "guest";
+    public uint RamSize { get; init; } = 16u << 20;
+    public int Seed { get; init; }
+    /// <summary>Lines the client types, one every <see cref="ClientInterval"/> steps.</summary>
+    public string[] ClientLines { get; init; } = [];
+    public int ClientInterval { get; init; } = 3;
+    /// <summary>Lines of output (banner included) after which the client is satisfied.</summary>
+    public int ExpectedReplyLines { get; init; }
+    public int MaxSteps { get; init; } = 5000;
+    /// <summary>Largest latency, in steps, of the logging channel between primary and backup.</summary>
+    public int MaxLinkDelay { get; init; } = 3;
+    /// <summary>Largest latency, in steps, between the relay and the nodes.</summary>
+    public int MaxRelayDelay { get; init; } = 3;
+    /// <summary>Steps without hearing from the peer before a node declares it dead.</summary>
+    public int FailureTimeout { get; init; } = 20;
+    public ulong SliceInstructions { get; init; } = 20_000;
+    public ulong CheckpointInterval { get; init; } = 500_000;
+    /// <summary>Test-only: the primary releases output before the backup acknowledges (the checker must catch it).</summary>
+    public bool BreakOutputRuleForTesting { get; init; }
+}

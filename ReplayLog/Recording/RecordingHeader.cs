@@ -1,0 +1,37 @@
+using System.Security.Cryptography;
+
+namespace VmFt.ReplayLog.Recording;
+
+/// <summary>
+/// What a replayer needs besides the events to rebuild the recorded machine: its configuration,
+/// the clock mode, and which image it booted (optionally the image itself). Plain numbers and
+/// strings so that the format does not depend on the machine's types.
+/// </summary>
+public sealed record RecordingHeader
+{
+    public const int Sha256Length = 32;
+
+    public required ulong RamSize { get; init; }
+
+    public required ulong NanosecondsPerInstruction { get; init; }
+
+    /// <summary>The RTC's time at power-on, in nanoseconds since the Unix epoch.</summary>
+    public required long BootTimeUnixNanoseconds { get; init; }
+
+    public required ulong TscHz { get; init; }
+
+    public required RecordingClockMode ClockMode { get; init; }
+
+    /// <summary>How the image was named when recorded (a bundled name or a file name).</summary>
+    public required string ImageName { get; init; }
+
+    /// <summary>SHA-256 of the image's bytes: a replay must boot exactly this image.</summary>
+    public required byte[] ImageSha256 { get; init; }
+
+    /// <summary>The image's bytes when the recording is self-contained, otherwise null.</summary>
+    public byte[]? Image { get; init; }
+
+    public string KernelCommandLine { get; init; } = "";
+
+    public static byte[] HashImage(ReadOnlySpan<byte> image) => SHA256.HashData(image);
+}

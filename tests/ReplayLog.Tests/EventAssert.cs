@@ -1,0 +1,29 @@
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.ReplayLog.Tests;
+
+/// <summary>Compares events by value, including the bytes of serial input (records compare arrays by reference).</summary>
+internal static class EventAssert
+{
+    public static bool Same(LogEvent a, LogEvent b) => (a, b) switch
+    {
+        (SerialInputEvent x, SerialInputEvent y) => x.Sequence == y.Sequence && x.Position == y.Position
+            && x.InputOffset == y.InputOffset && x.Data.AsSpan().SequenceEqual(y.Data),
+        _ => a.Equals(b),
+    };
+
+    public static void Equal(IReadOnlyList<LogEvent> expected, IReadOnlyList<LogEvent> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(Same(expected[i], actual[i]), $"event {i}: expected {expected[i]}, got {actual[i]}");
+    }
+
+    /// <summary>What was read before an error must be exactly the first events of what was written.</summary>
+    public static void IsPrefix(IReadOnlyList<LogEvent> full, IReadOnlyList<LogEvent> prefix)
+    {
+        Assert.True(prefix.Count <= full.Count, $"read {prefix.Count} events from a log of {full.Count}");
+        for (int i = 0; i < prefix.Count; i++)
+            Assert.True(Same(full[i], prefix[i]), $"event {i}: expected {full[i]}, got {prefix[i]}");
+    }
+}

@@ -46,10 +46,10 @@ internal static partial class ChannelLog
     public static partial void ClosedLocally(ILogger logger, ChannelCloseCode code, string reason);
 
     [LoggerMessage(EventId = 4011, Level = LogLevel.Debug,
-        Message = "Transport: writer paused by back-pressure ({Buffered} bytes buffered)")]
-    public static partial void TransportPaused(ILogger logger, long buffered);
+        Message = "Logging channel: transport full, writer paused by back-pressure")]
+    public static partial void TransportPaused(ILogger logger);
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Debug,
-        Message = "Transport: writer resumed")]
+        Message = "Logging channel: transport drained, writer resumed")]
     public static partial void TransportResumed(ILogger logger);
 }

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using VmFt.Channel.Framing;
 
 namespace VmFt.Channel;
@@ -204,7 +205,19 @@ public sealed partial class LogChannel
         if (_outputCompleted)
             throw new ChannelClosedException(_closed.Task.Result);
         FrameCodec.WriteFrame(frame, _transport.Output);
-        var result = await _transport.Output.FlushAsync(token).ConfigureAwait(false);
+        var flush = _transport.Output.FlushAsync(token);
+        FlushResult result;
+        if (flush.IsCompleted)
+        {
+            result = flush.Result;
+        }
+        else
+        {
+            // The pipe is over its pause threshold: the peer or the network is not keeping up.
+            ChannelLog.TransportPaused(_logger);
+            result = await flush.ConfigureAwait(false);
+            ChannelLog.TransportResumed(_logger);
+        }
         if (result.IsCompleted)
             throw new IOException("the peer stopped reading");
     }

@@ -17,7 +17,7 @@ public sealed class FaultInjectingPipe : IDuplexPipe, IAsyncDisposable
     private TaskCompletionSource? _resume;
     private long _latencyTicks;
     private long _throttle;
-    private int _partitioned;
+    private TaskCompletionSource? _heal;
     private long _discarded;
     private IOException? _dropError;
 
@@ -58,7 +58,7 @@ public sealed class FaultInjectingPipe : IDuplexPipe, IAsyncDisposable
 
     public bool IsPaused => Volatile.Read(ref _resume) is not null;
 
-    public bool IsPartitioned => Volatile.Read(ref _partitioned) != 0;
+    public bool IsPartitioned => Volatile.Read(ref _heal) is not null;
 
     public bool IsDropped => DropError is not null;
 
@@ -70,10 +70,13 @@ public sealed class FaultInjectingPipe : IDuplexPipe, IAsyncDisposable
 
     public void Resume() => Interlocked.Exchange(ref _resume, null)?.TrySetResult();
 
-    /// <summary>Discards every byte, both directions, until <see cref="Heal"/>; the connection stays up.</summary>
-    public void Partition() => Volatile.Write(ref _partitioned, 1);
+    /// <summary>
+    /// Discards every byte, both directions, until <see cref="Heal"/>; the connection stays up, and
+    /// a close by either end is held back (like a FIN lost in the network) until the partition heals.
+    /// </summary>
+    public void Partition() => Interlocked.CompareExchange(ref _heal, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
 
-    public void Heal() => Volatile.Write(ref _partitioned, 0);
+    public void Heal() => Interlocked.Exchange(ref _heal, null)?.TrySetResult();
 
     /// <summary>Fails the connection: both directions, on this end and the peer's, see an error or the end.</summary>
     public void Drop()
@@ -92,6 +95,12 @@ public sealed class FaultInjectingPipe : IDuplexPipe, IAsyncDisposable
     {
         while (Volatile.Read(ref _resume) is { } pause)
             await pause.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async ValueTask WaitWhilePartitionedAsync(CancellationToken cancellationToken)
+    {
+        while (Volatile.Read(ref _heal) is { } partition)
+            await partition.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

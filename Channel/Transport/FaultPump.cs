@@ -48,6 +48,8 @@ internal sealed class FaultPump
         {
             while (true)
             {
+                // While paused nothing is taken in, so the source pipe fills and its writer feels the pressure.
+                await _owner.WaitWhilePausedAsync(ct).ConfigureAwait(false);
                 var result = await _source.ReadAsync(ct).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 try
@@ -116,6 +118,16 @@ internal sealed class FaultPump
         }
         finally
         {
+            if (_owner.DropError is null)
+            {
+                try
+                {
+                    await _owner.WaitWhilePartitionedAsync(_owner.DropToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
             await _destination.CompleteAsync(_owner.DropError ?? error).ConfigureAwait(false);
         }
     }

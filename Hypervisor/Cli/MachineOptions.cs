@@ -39,8 +39,13 @@ public sealed class MachineOptions
     };
 
     /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/>.</summary>
-    public PcMachine Build(ParseResult parse)
+    public PcMachine Build(ParseResult parse) => Build(parse, out _, out _);
+
+    /// <summary>Builds the machine, and says which image (bytes and name) it loaded, if any.</summary>
+    public PcMachine Build(ParseResult parse, out byte[]? imageBytes, out string? imageName)
     {
+        imageBytes = null;
+        imageName = null;
         string? image = parse.GetValue(Image);
         string? rom = parse.GetValue(Rom);
         if (image is null && rom is null)
@@ -59,6 +64,8 @@ public sealed class MachineOptions
             {
                 var (bytes, name) = ResolveImage(image);
                 machine.LoadMultiboot(bytes, name, new MultibootOptions { CommandLine = parse.GetValue(Cmdline) ?? "" });
+                imageBytes = bytes;
+                imageName = name;
             }
         }
         catch (ImageLoadException e)

@@ -12,6 +12,8 @@ public static class VmftCommand
     {
         var root = new RootCommand("VmFt: fault-tolerant x86 virtual machines by deterministic replay");
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ConformanceCommand.Create());

@@ -84,10 +84,15 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             return;
         }
         ulong now = HostNanoseconds(wall);
-        var wait = deadline == ulong.MaxValue ? TimeSpan.FromMilliseconds(100)
-            : deadline > now ? TimeSpan.FromTicks((long)Math.Min((deadline - now) / 100, 1_000_000)) : TimeSpan.Zero;
-        if (wait > TimeSpan.Zero)
+        // Sleep until the guest's next timer, rounded up to whole milliseconds: host waits are no
+        // finer than that, and a shorter "wait" returns at once, which would spin and fill the log
+        // with clock samples that change nothing.
+        const ulong Millisecond = 1_000_000;
+        ulong waitNs = deadline == ulong.MaxValue ? 100 * Millisecond
+            : deadline > now ? Math.Min((deadline - now + Millisecond - 1) / Millisecond * Millisecond, 100 * Millisecond) : 0;
+        if (waitNs > 0)
         {
+            var wait = TimeSpan.FromTicks((long)(waitNs / 100));
             if (serial is not null) serial.WaitForInput(wait);
             else Thread.Sleep(wait);
         }

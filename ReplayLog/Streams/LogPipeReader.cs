@@ -32,10 +32,16 @@ internal sealed class LogPipeReader(PipeReader input)
                 input.AdvanceTo(end);
                 return (true, value);
             }
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCanceled)
+            {
+                // CancelPendingRead: the caller wants control back; nothing is lost, the unit is read again later.
+                input.AdvanceTo(buffer.Start, buffer.End);
+                throw new OperationCanceledException("the log read was cancelled");
+            }
+            if (result.IsCompleted)
             {
                 input.AdvanceTo(buffer.End);
-                if (buffer.IsEmpty && result.IsCompleted) return (false, default!);
+                if (buffer.IsEmpty) return (false, default!);
                 throw new LogTruncatedException(Offset, $"input ends inside {what} ({buffer.Length} bytes of it present)");
             }
             // Nothing consumed, everything examined: the next read returns only once more bytes arrived.

@@ -347,4 +347,22 @@ public class LogStreamTests
         Assert.Equal(LogFormatError.Oversized, ex.Error);
         Assert.Equal(LogHeader.Size + first.Length, ex.Offset);
     }
+
+    [Fact]
+    public async Task A_cancelled_wait_is_a_cancellation_not_a_truncation()
+    {
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(TestLogs.Header());
+        using var cts = new CancellationTokenSource();
+        var reader = new LogStreamReader(pipe.Reader);
+        Task<List<LogEvent>> reading = Task.Run(async () =>
+        {
+            var read = new List<LogEvent>();
+            await foreach (LogEvent e in reader.ReadEventsAsync(cts.Token)) read.Add(e);
+            return read;
+        });
+        await pipe.Writer.WriteAsync(TestLogs.Block([new PositionBeaconEvent(1, 1)]).AsMemory(0, 10));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading);
+    }
 }

@@ -139,6 +139,19 @@ public class RecordReplayTests
     }
 
     [Fact]
+    public void An_idle_realtime_guest_logs_about_one_clock_sample_per_timer_tick()
+    {
+        // 1.4 s of host time with the guest waiting for input: its 100 Hz timer wakes it ~140 times.
+        var serial = new ScriptedSerial("c1 1 GET a\nSHUTDOWN", delayMs: 700);
+        var (log, outcome, _) = Record("kvstore", ClockMode.Realtime, serial: serial, limit: 4_000_000_000);
+        Assert.Equal(MachineExitReason.DebugExit, outcome.Reason);
+        int samples = log.Events.Count(e => e is TimeSetEvent);
+        // A waiting loop that spins instead of sleeping logs hundreds of thousands; sleeping to the
+        // next timer logs a few per tick.
+        Assert.InRange(samples, 20, 3000);
+    }
+
+    [Fact]
     public void A_gap_in_the_sequence_is_refused_before_anything_is_applied()
     {
         var (log, _, _) = Record("hello", ClockMode.Realtime);

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Recording;
+using VmFt.ReplayLog.Recording;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft record IMAGE -o FILE</c>: runs a guest alone and writes a self-contained recording.</summary>
+public static class RecordCommand
+{
+    public static Command Create()
+    {
+        var options = new MachineOptions();
+        var output = new Option<string>("--output", "-o") { Description = "the recording file to write", Required = true };
+        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT", DefaultValueFactory = _ => "stdio" };
+        var noImage = new Option<bool>("--no-embed-image") { Description = "store only the image's name and SHA-256, not its bytes" };
+        var checkpoints = new Option<ulong>("--checkpoint-interval") { Description = "instructions between state-hash checkpoints", DefaultValueFactory = _ => 50_000_000UL };
+        var command = new Command("record", "Run a guest alone and record every nondeterministic event to a file");
+        options.AddTo(command);
+        command.Options.Add(output);
+        command.Options.Add(serial);
+        command.Options.Add(noImage);
+        command.Options.Add(checkpoints);
+        command.SetAction(parse => CliErrors.Guard("record", () =>
+        {
+            var clock = MachineOptions.ParseClock(parse.GetValue(options.Clock)!);
+            if (parse.GetValue(options.Rom) is not null) throw new UsageException("--rom: recording a ROM boot is not supported yet");
+            if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
+            string path = parse.GetValue(output)!;
+            var machine = options.Build(parse, out var image, out var name);
+            var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
+            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!);
+            RecordingWriter writer;
+            try
+            {
+                writer = RecordingWriter.Create(path, header);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--output: cannot write {path}: {e.Message}");
+            }
+            machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
+            var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints) };
+            var outcome = runner.Run(parse.GetValue(options.MaxInstructions));
+            writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
+            long bytes = new FileInfo(path).Length;
+            Console.Error.WriteLine($"vmft record: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Mips:F1} MIPS), {bytes} bytes written to {path}");
+            return RunCommand.Report(machine, outcome);
+        }));
+        return command;
+    }
+}

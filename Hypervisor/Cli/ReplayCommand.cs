@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Diagnostics;
+using VmFt.Hypervisor.Determinism;
+using VmFt.Hypervisor.Recording;
+using VmFt.Hypervisor.Replay;
+using VmFt.ReplayLog.Format;
+using VmFt.ReplayLog.Recording;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary><c>vmft replay FILE</c>: replays a recording to its end, checking every state hash.</summary>
+public static class ReplayCommand
+{
+    /// <summary>Exit code when the replay does not reproduce the recording.</summary>
+    public const int DivergedExit = 3;
+
+    public static Command Create()
+    {
+        var file = new Argument<string>("recording") { Description = "a recording made by vmft record" };
+        var showOutput = new Option<bool>("--show-output") { Description = "print the guest's serial output as it is replayed" };
+        var command = new Command("replay", "Replay a recording and check that it reproduces the recorded run") { file, showOutput };
+        command.SetAction(parse => CliErrors.Guard("replay", () =>
+        {
+            string path = parse.GetValue(file)!;
+            RecordingContents contents;
+            try
+            {
+                contents = RecordingReader.ReadFile(path, allowTruncated: true);
+            }
+            catch (FileNotFoundException)
+            {
+                throw new UsageException($"{path}: no such file");
+            }
+            catch (LogFormatException e)
+            {
+                throw new UsageException($"{path}: {e.Message}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"{path}: cannot read: {e.Message}");
+            }
+            var machine = RecordedMachine.Build(contents.Header, path);
+            if (parse.GetValue(showOutput)) machine.SerialOutput = b => Console.Out.Write((char)b);
+            var replayer = new Replayer(machine);
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                replayer.Feed(contents.Events);
+            }
+            catch (DivergenceException e)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine($"vmft replay: {path}: diverged: {e.Message}");
+                return DivergedExit;
+            }
+            var r = replayer.Result;
+            double seconds = clock.Elapsed.TotalSeconds;
+            Console.Out.Flush();
+            if (!contents.IsComplete)
+                Console.Error.WriteLine($"vmft replay: {path}: the recording is truncated ({contents.Truncation!.Message}); replayed what it holds");
+            Console.WriteLine($"replay OK: {r.Position} instructions, state hash {r.StateHash:X16} ({r.CheckpointsVerified} checkpoints verified, {r.EventsApplied} events, {seconds:F2} s, {r.Position / Math.Max(seconds, 1e-9) / 1e6:F1} MIPS)");
+            return contents.IsComplete ? 0 : DivergedExit;
+        }));
+        return command;
+    }
+}

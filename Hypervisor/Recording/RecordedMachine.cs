@@ -1,0 +1,56 @@
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Cli;
+using VmFt.ReplayLog.Recording;
+
+namespace VmFt.Hypervisor.Recording;
+
+/// <summary>Between a machine and a recording's header: what to write down, and how to build the same machine again.</summary>
+public static class RecordedMachine
+{
+    public static RecordingHeader HeaderFor(PcMachine machine, bool realtime, string imageName, byte[] image, string commandLine, bool embedImage)
+    {
+        var c = machine.Configuration;
+        return new RecordingHeader
+        {
+            RamSize = c.RamSize,
+            NanosecondsPerInstruction = c.NanosecondsPerInstruction,
+            BootTimeUnixNanoseconds = (c.BootTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100,
+            TscHz = c.TscHz,
+            ClockMode = realtime ? RecordingClockMode.Realtime : RecordingClockMode.Virtual,
+            ImageName = imageName,
+            ImageSha256 = RecordingHeader.HashImage(image),
+            Image = embedImage ? image : null,
+            KernelCommandLine = commandLine,
+        };
+    }
+
+    /// <summary>
+    /// A fresh machine in the recorded run's initial state. The image comes from the recording
+    /// itself, or else from the path or bundled name it was recorded under, and must match the hash.
+    /// </summary>
+    public static PcMachine Build(RecordingHeader header, string recordingPath)
+    {
+        if (header.RamSize is < 1 << 20 or > 3UL << 30)
+            throw new UsageException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports");
+        byte[] image = header.Image ?? MachineOptions.ResolveImage(header.ImageName).Bytes;
+        if (!RecordingHeader.HashImage(image).AsSpan().SequenceEqual(header.ImageSha256))
+            throw new UsageException($"{recordingPath}: the image '{header.ImageName}' differs from the one recorded (SHA-256 mismatch)");
+        var machine = new PcMachine(new MachineConfiguration
+        {
+            RamSize = (uint)header.RamSize,
+            NanosecondsPerInstruction = header.NanosecondsPerInstruction,
+            BootTime = DateTimeOffset.UnixEpoch.AddTicks(header.BootTimeUnixNanoseconds / 100),
+            TscHz = header.TscHz,
+        });
+        try
+        {
+            machine.LoadMultiboot(image, header.ImageName, new MultibootOptions { CommandLine = header.KernelCommandLine });
+        }
+        catch (ImageLoadException e)
+        {
+            throw new UsageException($"{recordingPath}: {e.Message}");
+        }
+        return machine;
+    }
+}

@@ -1,0 +1,322 @@
+using System.Buffers;
+using System.Diagnostics;
+using VmFt.Channel.Framing;
+using VmFt.Channel.Handshake;
+using VmFt.Channel.Transport;
+using static VmFt.Channel.Tests.ChannelTestKit;
+
+namespace VmFt.Channel.Tests;
+
+public class LogChannelTests
+{
+    private static async Task<(LogChannel Primary, LogChannel Backup)> OpenPairAsync(long window = 8 << 20)
+    {
+        var (a, b) = InMemoryDuplexPipe.CreatePair();
+        return await OpenAsync(a, b, Options(ChannelRole.Primary, window: window), Options(ChannelRole.Backup));
+    }
+
+    [Fact]
+    public async Task Log_data_arrives_in_order_and_acks_release_the_primary()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _p = primary;
+        await using var _b = backup;
+
+        await primary.SendLogAsync(10, new byte[] { 1, 2, 3 });
+        await primary.SendLogAsync(11, new byte[] { 4 });
+        await primary.SendLogAsync(15, new byte[] { 5, 6 });
+        Assert.Equal(6, primary.UnacknowledgedBytes);
+
+        var received = new List<LogSegment>();
+        for (int i = 0; i < 3; i++)
+            received.Add(await backup.ReceivedLog.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(new ulong[] { 10, 11, 15 }, received.Select(s => s.LastSequence));
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6 }, received.SelectMany(s => s.Bytes.ToArray()));
+
+        var waiting = primary.WaitForAckAsync(15);
+        await backup.SendAckAsync(11);
+        Assert.True(await EventuallyAsync(() => primary.AcknowledgedSequence == 11));
+        Assert.Equal(2, primary.UnacknowledgedBytes);
+        Assert.False(waiting.IsCompleted);
+
+        await backup.SendAckAsync(15);
+        await waiting.WaitAsync(Patience);
+        Assert.Equal(0, primary.UnacknowledgedBytes);
+    }
+
+    [Fact]
+    public async Task Heartbeats_carry_positions_both_ways()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _p = primary;
+        await using var _b = backup;
+
+        primary.LocalPosition = 1_000_000;
+        backup.LocalPosition = 999_000;
+
+        Assert.True(await EventuallyAsync(() => backup.PeerPosition == 1_000_000));
+        Assert.True(await EventuallyAsync(() => primary.PeerPosition == 999_000));
+    }
+
+    [Fact]
+    public async Task A_partitioned_peer_is_declared_dead_on_both_sides()
+    {
+        var (a, b) = InMemoryDuplexPipe.CreatePair();
+        var faulty = new FaultInjectingPipe(a);
+        var timeout = TimeSpan.FromMilliseconds(600);
+        var log = new CapturingLogger();
+        var accepting = LogChannel.AcceptAsync(b, Options(ChannelRole.Backup, peerTimeout: timeout), log);
+        var primary = await LogChannel.ConnectAsync(faulty, Options(ChannelRole.Primary, peerTimeout: timeout)).WaitAsync(Patience);
+        var backup = await accepting.WaitAsync(Patience);
+
+        var clock = Stopwatch.StartNew();
+        faulty.Partition();
+        var onBackup = await backup.Completion.WaitAsync(Patience);
+        var onPrimary = await primary.Completion.WaitAsync(Patience);
+
+        Assert.Equal(ChannelCloseReason.PeerSilent, onBackup.Reason);
+        Assert.Equal(ChannelCloseReason.PeerSilent, onPrimary.Reason);
+        Assert.True(onBackup.PeerLost);
+        // Never before the timeout: heartbeats were flowing until the partition.
+        Assert.True(clock.Elapsed >= timeout * 0.9, $"declared dead after {clock.Elapsed}");
+        Assert.True(log.Has(4004, "declared dead"));
+        Assert.True(faulty.DiscardedBytes > 0);
+        await primary.DisposeAsync();
+        await backup.DisposeAsync();
+        await faulty.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Heartbeats_keep_an_idle_channel_alive()
+    {
+        var (a, b) = InMemoryDuplexPipe.CreatePair();
+        // Twenty heartbeats per timeout: only a very long stall of the whole machine could break this.
+        var timeout = TimeSpan.FromSeconds(2);
+        var heartbeat = TimeSpan.FromMilliseconds(100);
+        var (primary, backup) = await OpenAsync(a, b,
+            Options(ChannelRole.Primary, peerTimeout: timeout, heartbeat: heartbeat),
+            Options(ChannelRole.Backup, peerTimeout: timeout, heartbeat: heartbeat));
+        await using var _p = primary;
+        await using var _b = backup;
+
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
+
+        Assert.False(primary.Completion.IsCompleted, primary.Completion.IsCompleted ? (await primary.Completion).ToString() : "");
+        Assert.False(backup.Completion.IsCompleted, backup.Completion.IsCompleted ? (await backup.Completion).ToString() : "");
+    }
+
+    [Fact]
+    public async Task A_full_window_stalls_the_sender_until_acks_arrive()
+    {
+        var (primary, backup) = await OpenPairAsync(window: 1000);
+        await using var _p = primary;
+        await using var _b = backup;
+
+        await primary.SendLogAsync(1, new byte[600]).AsTask().WaitAsync(Patience);
+        await primary.SendLogAsync(2, new byte[600]).AsTask().WaitAsync(Patience);
+        var third = primary.SendLogAsync(3, new byte[600]).AsTask();
+        await Task.Delay(300);
+        Assert.False(third.IsCompleted);
+        Assert.Equal(1200, primary.UnacknowledgedBytes);
+
+        await backup.SendAckAsync(1);
+        await third.WaitAsync(Patience);
+        Assert.Equal(1200, primary.UnacknowledgedBytes);
+        for (int i = 0; i < 3; i++)
+            await backup.ReceivedLog.ReadAsync().AsTask().WaitAsync(Patience);
+
+        await backup.SendAckAsync(3);
+        Assert.True(await EventuallyAsync(() => primary.UnacknowledgedBytes == 0));
+        await primary.WaitForWindowAsync().AsTask().WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task A_stalled_transport_pushes_back_on_the_sender_through_the_pipe()
+    {
+        var small = new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4096, resumeWriterThreshold: 2048, useSynchronizationContext: false);
+        var (a, b) = InMemoryDuplexPipe.CreatePair(small);
+        var faulty = new FaultInjectingPipe(a, options: small);
+        var log = new CapturingLogger();
+        var accepting = LogChannel.AcceptAsync(b, Options(ChannelRole.Backup));
+        await using var primary = await LogChannel.ConnectAsync(faulty, Options(ChannelRole.Primary), log).WaitAsync(Patience);
+        await using var backup = await accepting.WaitAsync(Patience);
+
+        faulty.Pause();
+        const int Count = 1000;
+        var sending = Task.Run(async () =>
+        {
+            for (ulong seq = 1; seq <= Count; seq++)
+                await primary.SendLogAsync(seq, new byte[1000]);
+        });
+        Assert.True(await EventuallyAsync(() => log.Has(4011, "paused")));
+        Assert.False(sending.IsCompleted);
+
+        faulty.Resume();
+        await sending.WaitAsync(Patience);
+        int received = 0;
+        while (received < Count)
+        {
+            await backup.ReceivedLog.ReadAsync().AsTask().WaitAsync(Patience);
+            received++;
+        }
+        Assert.True(log.Has(4012, "resumed"));
+        await faulty.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Blocked_sender_is_released_with_an_error_when_the_peer_dies()
+    {
+        var (a, b) = InMemoryDuplexPipe.CreatePair();
+        var faulty = new FaultInjectingPipe(b);
+        var (primary, backup) = await OpenAsync(a, faulty, Options(ChannelRole.Primary, window: 100), Options(ChannelRole.Backup));
+        await using var _p = primary;
+        await using var _b = backup;
+        await primary.SendLogAsync(1, new byte[200]);
+        var blocked = primary.SendLogAsync(2, new byte[1]).AsTask();
+
+        faulty.Drop();
+
+        var e = await Assert.ThrowsAsync<ChannelClosedException>(() => blocked.WaitAsync(Patience));
+        Assert.True(e.Closure.PeerLost);
+        Assert.Equal(ChannelCloseReason.TransportFailed, (await backup.Completion.WaitAsync(Patience)).Reason);
+    }
+
+    [Fact]
+    public async Task Sender_refuses_a_sequence_that_does_not_rise()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _p = primary;
+        await using var _b = backup;
+        await primary.SendLogAsync(5, new byte[] { 1 });
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await primary.SendLogAsync(5, new byte[] { 2 }));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await primary.SendLogAsync(4, new byte[] { 2 }));
+        Assert.True(primary.IsOpen);
+        await primary.SendLogAsync(6, new byte[] { 3 });
+        Assert.Equal(2, primary.UnacknowledgedBytes);
+    }
+
+    [Fact]
+    public async Task Roles_are_enforced_locally()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _p = primary;
+        await using var _b = backup;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await backup.SendLogAsync(1, new byte[1]));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await primary.SendAckAsync(1));
+    }
+
+    /// <summary>A hand-made primary that passed the real handshake and then writes raw frames.</summary>
+    private static async Task<(System.IO.Pipelines.IDuplexPipe Raw, LogChannel Backup)> RawPrimaryAsync()
+    {
+        var (raw, b) = InMemoryDuplexPipe.CreatePair();
+        var accepting = LogChannel.AcceptAsync(b, Options(ChannelRole.Backup));
+        await ChannelHandshake.InitiateAsync(raw, Options(ChannelRole.Primary), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
+        return (raw, await accepting.WaitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Log_sequence_going_backwards_closes_the_channel_with_the_reason()
+    {
+        var (raw, backup) = await RawPrimaryAsync();
+        await using var _b = backup;
+
+        await WriteFrameAsync(raw.Output, Frame.LogData(5, new byte[] { 1 }));
+        await WriteFrameAsync(raw.Output, Frame.LogData(3, new byte[] { 2 }));
+
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.ProtocolError, closure.Reason);
+        Assert.Equal(ChannelCloseCode.SequenceOutOfOrder, closure.Code);
+        Assert.Contains("3 does not follow 5", closure.Message);
+
+        // Only the good segment was applied, then the log ends so a backup can drain it.
+        var applied = new List<ulong>();
+        await foreach (var segment in backup.ReceivedLog.ReadAllAsync().WithCancellation(new CancellationTokenSource(Patience).Token))
+            applied.Add(segment.LastSequence);
+        Assert.Equal(new ulong[] { 5 }, applied);
+
+        // The peer is told why.
+        (FrameType Type, ulong Value, byte[] Payload)? frame;
+        do
+            frame = await ReadFrameAsync(raw.Input);
+        while (frame is { Type: FrameType.Heartbeat });
+        Assert.Equal(FrameType.Goodbye, frame!.Value.Type);
+        var (code, reason) = CloseMessage.Decode(new ReadOnlySequence<byte>(frame.Value.Payload));
+        Assert.Equal(ChannelCloseCode.SequenceOutOfOrder, code);
+        Assert.Contains("out of order", reason);
+    }
+
+    [Fact]
+    public async Task A_repeated_log_sequence_is_refused()
+    {
+        var (raw, backup) = await RawPrimaryAsync();
+        await using var _b = backup;
+
+        await WriteFrameAsync(raw.Output, Frame.LogData(9, new byte[] { 1 }));
+        await WriteFrameAsync(raw.Output, Frame.LogData(9, new byte[] { 1 }));
+
+        Assert.Equal(ChannelCloseCode.SequenceOutOfOrder, (await backup.Completion.WaitAsync(Patience)).Code);
+    }
+
+    [Fact]
+    public async Task An_ack_for_log_never_sent_is_a_protocol_error()
+    {
+        var (raw, b) = InMemoryDuplexPipe.CreatePair();
+        var connecting = LogChannel.ConnectAsync(b, Options(ChannelRole.Primary));
+        await ChannelHandshake.RespondAsync(raw, Options(ChannelRole.Backup), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
+        await using var primary = await connecting.WaitAsync(Patience);
+        await primary.SendLogAsync(4, new byte[] { 1 });
+
+        await WriteFrameAsync(raw.Output, Frame.Ack(8));
+
+        var closure = await primary.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.ProtocolError, closure.Reason);
+        Assert.Contains("only 4 was sent", closure.Message);
+    }
+
+    [Fact]
+    public async Task A_malformed_frame_after_the_handshake_closes_the_channel()
+    {
+        var (raw, backup) = await RawPrimaryAsync();
+        await using var _b = backup;
+
+        await raw.Output.WriteAsync(new byte[] { 0xEE, 0, 0, 0, 0 });
+
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.ProtocolError, closure.Reason);
+        Assert.Contains("unknown frame type 0xEE", closure.Message);
+    }
+
+    [Fact]
+    public async Task Goodbye_ends_both_sides_without_declaring_the_peer_dead()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _b = backup;
+
+        await primary.CloseAsync("maintenance");
+
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.PeerGoodbye, closure.Reason);
+        Assert.Equal("maintenance", closure.Message);
+        Assert.False(closure.PeerLost);
+        Assert.Equal(ChannelCloseReason.LocalClose, (await primary.Completion).Reason);
+        await Assert.ThrowsAsync<ChannelClosedException>(async () => await primary.SendLogAsync(1, new byte[1]));
+        await primary.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_dropped_connection_is_a_lost_peer_on_both_sides()
+    {
+        var (a, b) = InMemoryDuplexPipe.CreatePair();
+        var faulty = new FaultInjectingPipe(a);
+        var (primary, backup) = await OpenAsync(faulty, b, Options(ChannelRole.Primary), Options(ChannelRole.Backup));
+        await using var _p = primary;
+        await using var _b = backup;
+
+        faulty.Drop();
+
+        Assert.True((await primary.Completion.WaitAsync(Patience)).PeerLost);
+        Assert.True((await backup.Completion.WaitAsync(Patience)).PeerLost);
+    }
+}

@@ -41,7 +41,19 @@ public static class BenchCommand
             Console.WriteLine($"bench loop: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS");
             return outcome.GuestStatus == 1 ? 0 : 1;
         }));
-        return new Command("bench", "Benchmarks that print figures") { cpu, loop };
+        var ftIterations = new Option<int>("--iterations") { Description = "cpubench iterations (default: the guest's own)", DefaultValueFactory = _ => 0 };
+        var ft = new Command("ft", "cpubench under fault tolerance (primary and backup on two threads) beside a solo run: throughput ratio, log rate, backup lag, output hold") { ftIterations };
+        ft.SetAction(parse => CliErrors.Guard("bench ft", () =>
+        {
+            int n = parse.GetValue(ftIterations);
+            if (n < 0) throw new UsageException("--iterations: must be positive");
+            var f = Bench.FtBenchmark.Run(n);
+            Console.Write(f.Output);
+            Console.WriteLine($"bench ft: {f.Instructions} instructions; solo {f.SoloSeconds:F2} s, under FT {f.FtSeconds:F2} s: FT/solo throughput {f.ThroughputRatio:F3}");
+            Console.WriteLine($"bench ft: log {f.LogBytes} bytes over {f.GuestSeconds:F2} guest s = {f.LogMbitPerGuestSecond:F4} Mbit/s; max backup lag {f.MaxLagInstructions} instructions; output hold p50 {f.HoldP50Ms:F2} ms, p99 {f.HoldP99Ms:F2} ms, p99.9 {f.HoldP999Ms:F2} ms");
+            return f.Output.Contains("cpubench OK") ? 0 : 1;
+        }));
+        return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft };
     }
 
     /// <summary>A register-only integer loop: the interpreter's best case, the figure to compare with other interpreters' MIPS.</summary>

@@ -42,6 +42,9 @@ public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSeq
         Record(new CheckpointEvent(_nextSequence, position, machine.StateHash()));
     }
 
+    /// <summary>Tells the backup how far the primary has run when nothing else happened, so it can follow closely.</summary>
+    public void Beacon() => Record(new PositionBeaconEvent(_nextSequence, machine.Cpu.Position));
+
     public void Exit(MachineExitReason reason, int? status) =>
         Record(new GuestExitEvent(_nextSequence, machine.Cpu.Position, (byte)reason, status ?? -1));
 

@@ -157,6 +157,9 @@ public sealed class PrimaryNode : IEventSink
                 _recorder.Exit(reason, _machine.ExitStatus);
                 break;
         }
+        // A step that logged nothing still tells the backup how far it may replay: without these
+        // beacons a busy guest with no input would keep the backup a whole checkpoint behind.
+        if (_outgoingLog.Count == 0 && Exited is null && _machine.Cpu.Position != position) _recorder.Beacon();
         if (Alone) _acked = LogEnd;
         Release();
         return Exited is null;

@@ -92,6 +92,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     private async Task<NodeExit> FailOverAsync(ChannelClosure closure, CancellationToken cancellationToken)
     {
         status($"{node.NodeId}: primary lost: {closure}");
+        var failover = System.Diagnostics.Stopwatch.StartNew();
         Receive(); // everything that arrived before the end
         if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
         {
@@ -109,7 +110,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
         var live = node.GoLive(1, SliceInstructions, PrimaryHost.ClockFrom(node.Machine.Now));
         live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
-        status($"{node.NodeId}: live as generation 1 (input offset {live.InputEnd}); announcing to the relay");
+        status($"{node.NodeId}: live as generation 1 (input offset {live.InputEnd}), {failover.Elapsed.TotalMilliseconds:F1} ms after the loss was detected; announcing to the relay");
         var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, status);
         return await host.RunAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -11,15 +11,19 @@ public static class LogBlocks
     private const int EventsPerBlock = 256;
 
     /// <summary>Ships <paramref name="events"/> (consecutive sequences) over the channel, a block per frame.</summary>
-    public static async ValueTask SendAsync(LogChannel channel, List<LogEvent> events, CancellationToken cancellationToken)
+    /// <returns>The bytes put on the channel.</returns>
+    public static async ValueTask<long> SendAsync(LogChannel channel, List<LogEvent> events, CancellationToken cancellationToken)
     {
+        long total = 0;
         for (int start = 0; start < events.Count; start += EventsPerBlock)
         {
             var chunk = events.GetRange(start, Math.Min(EventsPerBlock, events.Count - start));
             var writer = new ArrayBufferWriter<byte>();
             LogBlockCodec.WriteBlock(chunk, writer);
             await channel.SendLogAsync(chunk[^1].Sequence, writer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            total += writer.WrittenCount;
         }
+        return total;
     }
 
     /// <summary>The events of one received segment.</summary>

@@ -15,6 +15,8 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
 {
     public PrimaryNode Node => node;
 
+    public FtStatistics Statistics { get; } = new();
+
     /// <summary>A host clock for <see cref="PrimaryNode.HostClock"/> that starts at <paramref name="from"/> guest nanoseconds.</summary>
     public static Func<ulong> ClockFrom(ulong from)
     {
@@ -38,12 +40,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 {
                     lastAck = ack;
                     node.OnAck(ack);
+                    Statistics.Acked(ack, node.Machine.Cpu.Position);
                 }
                 if (channel.Completion.IsCompleted)
                 {
                     var closure = channel.Completion.Result;
                     haveBackup = false;
                     status($"{node.NodeId}: backup lost: {closure}");
+                    status(Statistics.Summary(node.Machine));
                     if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
                     {
                         status($"{node.NodeId}: the backup won the arbiter for generation 1: halting");
@@ -60,7 +64,8 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             {
                 try
                 {
-                    await LogBlocks.SendAsync(channel!, log, cancellationToken).ConfigureAwait(false);
+                    long bytes = await LogBlocks.SendAsync(channel!, log, cancellationToken).ConfigureAwait(false);
+                    Statistics.Shipped(log, bytes);
                 }
                 catch (ChannelClosedException)
                 {
@@ -78,6 +83,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     continue;
                 }
                 status($"{node.NodeId}: guest exited ({node.Exited})");
+                if (channel is not null) status(Statistics.Summary(node.Machine));
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false); // let the relay take the last output
                 if (channel is not null) await channel.CloseAsync("guest exited").ConfigureAwait(false);
                 return NodeExit.GuestExited;
@@ -91,11 +97,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 {
                     ulong now = clock();
                     var untilTimer = node.IdleUntil > now ? TimeSpan.FromTicks((long)Math.Min((node.IdleUntil - now) / 100, 10_000_000)) : TimeSpan.Zero;
+                    // Whole milliseconds: a shorter wait returns at once and the loop would spin.
+                    if (untilTimer > TimeSpan.Zero && untilTimer < TimeSpan.FromMilliseconds(1)) untilTimer = TimeSpan.FromMilliseconds(1);
                     if (untilTimer < wait) wait = untilTimer;
                 }
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }
+        if (channel is not null) status(Statistics.Summary(node.Machine));
         return NodeExit.Stopped;
     }
 }

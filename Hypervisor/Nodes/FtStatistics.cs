@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using VmFt.Guest.Machine;
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.Hypervisor.Nodes;
+
+/// <summary>
+/// The figures a primary reports at the end of an FT run: log volume and rate per guest second,
+/// how far the backup's acknowledgements trailed (instructions and milliseconds), and how long
+/// output was held by the output rule (from the marker that covers it to the ack that frees it).
+/// </summary>
+public sealed class FtStatistics
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Queue<(ulong Sequence, ulong Position, double ShippedMs, bool Marker)> _unacked = new();
+    private readonly List<double> _holdMs = [];
+    private long _logBytes;
+    private ulong _maxLagInstructions;
+    private double _maxLagMs;
+
+    public long LogBytes => _logBytes;
+
+    public void Shipped(IReadOnlyList<LogEvent> events, long bytes)
+    {
+        _logBytes += bytes;
+        double now = _clock.Elapsed.TotalMilliseconds;
+        foreach (var e in events) _unacked.Enqueue((e.Sequence, e.Position, now, e is OutputMarkerEvent));
+    }
+
+    public void Acked(ulong sequence, ulong primaryPosition)
+    {
+        double now = _clock.Elapsed.TotalMilliseconds;
+        while (_unacked.Count > 0 && _unacked.Peek().Sequence <= sequence)
+        {
+            var e = _unacked.Dequeue();
+            if (e.Marker) _holdMs.Add(now - e.ShippedMs);
+            _maxLagMs = Math.Max(_maxLagMs, now - e.ShippedMs);
+            _maxLagInstructions = Math.Max(_maxLagInstructions, primaryPosition - e.Position);
+        }
+    }
+
+    public string Summary(PcMachine machine)
+    {
+        double guestSeconds = machine.Now / 1e9;
+        double mbit = guestSeconds > 0 ? _logBytes * 8 / 1e6 / guestSeconds : 0;
+        _holdMs.Sort();
+        string P(double q) => _holdMs.Count == 0 ? "-" : _holdMs[Math.Min(_holdMs.Count - 1, (int)(q * _holdMs.Count))].ToString("F2");
+        return $"ft summary: log {_logBytes} bytes over {guestSeconds:F2} guest s = {mbit:F3} Mbit/s; " +
+            $"backup lag max {_maxLagInstructions} instructions / {_maxLagMs:F1} ms; " +
+            $"output hold p50 {P(0.5)} ms, p99 {P(0.99)} ms, p99.9 {P(0.999)} ms over {_holdMs.Count} releases";
+    }
+}

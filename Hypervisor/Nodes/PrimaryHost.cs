@@ -97,8 +97,6 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 {
                     ulong now = clock();
                     var untilTimer = node.IdleUntil > now ? TimeSpan.FromTicks((long)Math.Min((node.IdleUntil - now) / 100, 10_000_000)) : TimeSpan.Zero;
-                    // Whole milliseconds: a shorter wait returns at once and the loop would spin.
-                    if (untilTimer > TimeSpan.Zero && untilTimer < TimeSpan.FromMilliseconds(1)) untilTimer = TimeSpan.FromMilliseconds(1);
                     if (untilTimer < wait) wait = untilTimer;
                 }
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);

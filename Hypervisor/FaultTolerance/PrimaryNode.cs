@@ -129,7 +129,13 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
-        if (HostClock is { } clock) _recorder.SetTime(clock());
+        if (HostClock is { } clock)
+        {
+            // While the guest idles, a clock sample that reaches no timer changes nothing but the
+            // log: sample only when the guest was running, its timer is due, or input is waiting.
+            ulong now = clock();
+            if (IdleUntil == 0 || now >= IdleUntil || _pendingInput.Count > 0) _recorder.SetTime(now);
+        }
         IdleUntil = 0;
         FeedInput();
         ulong position = _machine.Cpu.Position;

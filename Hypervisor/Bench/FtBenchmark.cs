@@ -6,6 +6,7 @@ using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Nodes;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
 
@@ -51,9 +52,7 @@ public static class FtBenchmark
         };
         var toBackup = new BlockingCollection<(byte[] Block, List<LogEvent> Events)>(boundedCapacity: 256);
         var acks = new ConcurrentQueue<ulong>();
-        long logBytes = 0;
-        ulong maxLag = 0;
-        var holds = new List<double>();
+        var stats = new FtStatistics();
         var output = new System.Text.StringBuilder();
 
         var backupThread = new Thread(() =>
@@ -71,31 +70,25 @@ public static class FtBenchmark
         backupThread.Start();
 
         var ftClock = Stopwatch.StartNew();
-        var heldSince = new Queue<(ulong Sequence, double At)>();
         var writer = new ArrayBufferWriter<byte>();
         while (true)
         {
             while (acks.TryDequeue(out ulong a))
             {
                 primary.OnAck(a);
-                while (heldSince.Count > 0 && heldSince.Peek().Sequence <= a)
-                    holds.Add(ftClock.Elapsed.TotalMilliseconds - heldSince.Dequeue().At);
+                stats.Acked(a, primaryMachine.Cpu.Position);
             }
             bool running = primary.Step();
             var events = primary.TakeLog();
-            foreach (var e in events)
-                if (e is OutputMarkerEvent m) heldSince.Enqueue((m.Sequence, ftClock.Elapsed.TotalMilliseconds));
             foreach (var m in primary.TakeRelayMessages())
                 if (m is OutputToRelay o) output.Append(System.Text.Encoding.ASCII.GetString(o.Data));
             if (events.Count > 0)
             {
                 writer.ResetWrittenCount();
                 LogBlockCodec.WriteBlock(events, writer);
-                logBytes += writer.WrittenCount;
+                stats.Shipped(events, writer.WrittenCount);
                 toBackup.Add((writer.WrittenSpan.ToArray(), events));
             }
-            ulong lag = primaryMachine.Cpu.Position - backup.Machine.Cpu.Position;
-            if (lag > maxLag && lag < ulong.MaxValue / 2) maxLag = lag;
             if (!running) break;
         }
         // The run is done when the guest's last output is released, as a client would see it.
@@ -104,17 +97,14 @@ public static class FtBenchmark
         while (acks.TryDequeue(out ulong a))
         {
             primary.OnAck(a);
-            while (heldSince.Count > 0 && heldSince.Peek().Sequence <= a)
-                holds.Add(ftClock.Elapsed.TotalMilliseconds - heldSince.Dequeue().At);
+            stats.Acked(a, primaryMachine.Cpu.Position);
         }
         foreach (var m in primary.TakeRelayMessages())
             if (m is OutputToRelay o) output.Append(System.Text.Encoding.ASCII.GetString(o.Data));
         double ftSeconds = ftClock.Elapsed.TotalSeconds;
 
-        holds.Sort();
-        double P(double q) => holds.Count == 0 ? 0 : holds[Math.Min(holds.Count - 1, (int)(q * holds.Count))];
         double guestSeconds = primaryMachine.Now / 1e9;
-        return new Figures(soloSeconds, ftSeconds, primaryMachine.Cpu.Position, logBytes, guestSeconds,
-            P(0.5), P(0.99), P(0.999), maxLag, output.ToString());
+        return new Figures(soloSeconds, ftSeconds, primaryMachine.Cpu.Position, stats.LogBytes, guestSeconds,
+            stats.HoldPercentile(0.5), stats.HoldPercentile(0.99), stats.HoldPercentile(0.999), stats.MaxLagInstructions, output.ToString());
     }
 }

@@ -19,6 +19,15 @@ public sealed class FtStatistics
     private double _maxLagMs;
 
     public long LogBytes => _logBytes;
+    public ulong MaxLagInstructions => _maxLagInstructions;
+
+    /// <summary>The <paramref name="q"/>-quantile of output-hold times in milliseconds (0 when nothing was released).</summary>
+    public double HoldPercentile(double q)
+    {
+        if (_holdMs.Count == 0) return 0;
+        _holdMs.Sort();
+        return _holdMs[Math.Min(_holdMs.Count - 1, (int)(q * _holdMs.Count))];
+    }
 
     public void Shipped(IReadOnlyList<LogEvent> events, long bytes)
     {
@@ -43,8 +52,7 @@ public sealed class FtStatistics
     {
         double guestSeconds = machine.Now / 1e9;
         double mbit = guestSeconds > 0 ? _logBytes * 8 / 1e6 / guestSeconds : 0;
-        _holdMs.Sort();
-        string P(double q) => _holdMs.Count == 0 ? "-" : _holdMs[Math.Min(_holdMs.Count - 1, (int)(q * _holdMs.Count))].ToString("F2");
+        string P(double q) => _holdMs.Count == 0 ? "-" : HoldPercentile(q).ToString("F2");
         return $"ft summary: log {_logBytes} bytes over {guestSeconds:F2} guest s = {mbit:F3} Mbit/s; " +
             $"backup lag max {_maxLagInstructions} instructions / {_maxLagMs:F1} ms; " +
             $"output hold p50 {P(0.5)} ms, p99 {P(0.99)} ms, p99.9 {P(0.999)} ms over {_holdMs.Count} releases";

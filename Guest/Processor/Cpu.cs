@@ -162,7 +162,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Loads a segment register as real mode does: base = selector * 16, 64 KiB limit.</summary>
     public void LoadRealModeSegment(SegmentRegister sr, ushort selector)
     {
-        S[(int)sr] = SegmentCache.RealMode(selector, sr == SegmentRegister.CS);
+        S[(int)sr] = SegmentCache.RealMode(selector);
         if (sr == SegmentRegister.CS) OnCodeSegmentChanged();
     }
 
@@ -205,7 +205,7 @@ public sealed unsafe partial class Cpu
         _eip = 0xFFF0;
         _flags = 0;
         for (int i = 0; i < 6; i++)
-            S[i] = SegmentCache.RealMode(0, i == (int)SegmentRegister.CS);
+            S[i] = SegmentCache.RealMode(0);
         S[(int)SegmentRegister.CS].Selector = 0xF000;
         S[(int)SegmentRegister.CS].Base = 0xFFFF_0000;
         _cr0 = CR0_ET | CR0_CD | CR0_NW;

@@ -65,7 +65,7 @@ public struct SegmentCache
     }
 
     /// <summary>A real-mode (or virtual-8086) segment: base = selector * 16, 64 KiB, read/write.</summary>
-    public static SegmentCache RealMode(ushort selector, bool code)
+    public static SegmentCache RealMode(ushort selector)
     {
         var s = new SegmentCache
         {

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace VmFt.Hypervisor.Cli;
 
-/// <summary>Parses sizes as QEMU's <c>-m</c> does: a number with an optional K, M or G suffix (M when none... no: bytes when none).</summary>
+/// <summary>Parses sizes as QEMU's <c>-m</c> does: a number of bytes with an optional K, M or G suffix.</summary>
 public static class SizeParser
 {
     public static ulong Parse(string text, string flag)

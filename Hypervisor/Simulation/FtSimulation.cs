@@ -54,8 +54,6 @@ public sealed class FtSimulation
             _queue.Clear();
             foreach (var m in kept) _queue.Enqueue(m);
         }
-
-        public void Clear() => _queue.Clear();
     }
 
     private readonly SimulationOptions _options;

@@ -51,6 +51,12 @@ public sealed class LoadGenerator
         get { lock (_gate) return _trace.Transcript.Length; }
     }
 
+    /// <summary>The output so far.</summary>
+    public string Snapshot()
+    {
+        lock (_gate) return _trace.Transcript.ToString();
+    }
+
     /// <summary>Reads the relay's output until the connection ends; run it on its own thread.</summary>
     public void ReadAll()
     {

@@ -21,8 +21,9 @@ public static class BenchFaultsCommand
         var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
         var rate = new Option<double>("--rate") { Description = "kvstore requests per second, open loop, over all clients", DefaultValueFactory = _ => 200 };
         var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
+        var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
         var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup; verdict and figures per run, a report with plots")
-            { runs, scenario, workload, duration, seed, output, rate, clients };
+            { runs, scenario, workload, duration, seed, output, rate, clients, verbose };
         command.SetAction(parse => CliErrors.Guard("bench faults", () =>
         {
             int n = parse.GetValue(runs);
@@ -45,6 +46,7 @@ public static class BenchFaultsCommand
                 OutDirectory = outDir,
                 RequestRate = r,
                 Clients = c,
+                Verbose = parse.GetValue(verbose),
             };
             try
             {

@@ -98,7 +98,9 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 return NodeExit.GuestExited;
             }
 
-            if (node.IdleUntil != 0)
+            // Idle with client input the serial port can take: feed it at once. Waiting for the
+            // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms).
+            if (node.IdleUntil != 0 && !node.InputReady)
             {
                 // Idle: wait for the timer, input or an ack, polling acks while output is held.
                 var wait = TimeSpan.FromMilliseconds(haveBackup && node.Acked < node.LogEnd ? 2 : 20);

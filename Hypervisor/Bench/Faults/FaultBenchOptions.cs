@@ -29,6 +29,9 @@ public sealed record FaultBenchOptions
     /// <summary>cpubench iterations (about 44,500 instructions each; 1000 has a reference checksum).</summary>
     public int CpubenchIterations { get; init; } = 1000;
 
+    /// <summary>Print every child line and bench action as it happens.</summary>
+    public bool Verbose { get; init; }
+
     /// <summary>The nodes' heartbeat and failure timeout.</summary>
     public int HeartbeatMs { get; init; } = 100;
     public int TimeoutMs { get; init; } = 500;

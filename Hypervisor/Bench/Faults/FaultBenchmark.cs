@@ -43,7 +43,7 @@ public static class FaultBenchmark
             var (scenario, workload) = plan[i];
             int seed = unchecked(options.Seed + i);
             progress.Starting(i, $"{FaultScenarios.Name(scenario)}/{FaultScenarios.Name(workload)}");
-            var result = new FaultRun(options, scenario, workload, seed, i).ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
+            var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
             result.Reproduce = FaultReport.ReproduceCommand(result, options);
             results.Add(result);
             progress.Finished(i + 1, result);

@@ -98,14 +98,36 @@ public sealed class ChannelProxy : IDisposable
             _sockets.Add(inbound);
             _sockets.Add(outbound);
         }
-        try
+        // The target may not listen yet (the backup is starting): keep trying for a while, as a
+        // client would, rather than refusing a connection the target itself would have accepted.
+        var deadline = _clock.Elapsed + TimeSpan.FromSeconds(10);
+        while (true)
         {
-            await outbound.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            Close(inbound, outbound);
-            return;
+            try
+            {
+                await outbound.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
+                break;
+            }
+            catch (SocketException) when (_clock.Elapsed < deadline)
+            {
+                outbound.Dispose();
+                outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                lock (_gate) _sockets.Add(outbound);
+                try
+                {
+                    await Task.Delay(50, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    Close(inbound, outbound);
+                    return;
+                }
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                Close(inbound, outbound);
+                return;
+            }
         }
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         var a = PumpAsync(inbound, outbound, ended);

@@ -16,8 +16,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
 {
     /// <summary>The channel delay of the delay scenario.</summary>
     public static readonly TimeSpan ChannelDelay = TimeSpan.FromMilliseconds(20);
-    /// <summary>The bandwidth of the throttle scenario, bytes per second per direction.</summary>
-    public const long ThrottleBytesPerSecond = 16 * 1024;
+    /// <summary>The bandwidth of the throttle scenario, bytes per second per direction (4 Mbit/s: just above kvstore's log rate at 200 requests/s, so bursts queue).</summary>
+    public const long ThrottleBytesPerSecond = 512 * 1024;
     /// <summary>How long the pause scenario stops the channel: shorter than the failure timeout, so no failover is due.</summary>
     public static TimeSpan PauseLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(o.TimeoutMs / 2);
     /// <summary>The slow backup's share of a CPU, and its small send window (back-pressure engages sooner).</summary>
@@ -76,6 +76,11 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             LogRoute = backup => (proxy = ChannelProxy.Start(backup)).LocalEndPoint,
             PrimaryArgs = scenario == FaultScenario.SlowBackup ? ["--stats-ms", "100", "--send-window", SlowBackupWindow] : ["--stats-ms", "100"],
         };
+        // Ctrl-C or a termination signal must not leave the children running.
+        void Cleanup(object? sender, EventArgs e) => cluster.Dispose();
+        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => cluster.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += Cleanup;
+        Console.CancelKeyPress += CancelCleanup;
         try
         {
             string address;
@@ -93,7 +98,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
             if (!await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
             {
-                result.Violations.Add("the relay was not following the primary within 30 s");
+                string last;
+                lock (_lines) last = string.Join(" / ", _lines.Where(l => l.Who == "primary").TakeLast(2).Select(l => l.Text));
+                result.Violations.Add($"the relay was not following the primary within 30 s (primary: {last})");
                 return result;
             }
             var stream = client.GetStream();
@@ -148,6 +155,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         {
             throttle?.Dispose();
             cluster.Dispose();
+            AppDomain.CurrentDomain.ProcessExit -= Cleanup;
+            Console.CancelKeyPress -= CancelCleanup;
             proxy?.Dispose();
             result.WallSeconds = _clock.Elapsed.TotalSeconds;
         }
@@ -227,7 +236,12 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     private void Judge(FaultRunResult result, ClientTrace trace, double loadStart, double loadEnd, double soloCpubenchSeconds, string cpubenchReference)
     {
         List<NodeLine> lines;
-        lock (_lines) lines = [.. _lines];
+        // Only what happened before the bench ended the run: stopping the processes makes them report losses too.
+        lock (_lines)
+        {
+            int end = _lines.FindIndex(l => l.Who == NodeTimeline.Bench && l.Text == "end");
+            lines = end < 0 ? [.. _lines] : _lines.GetRange(0, end + 1);
+        }
         var timeline = NodeTimeline.Read(lines, lines.Count > 0 ? lines[^1].Ms : Now());
         string got = trace.Transcript.ToString();
         string reference;
@@ -258,7 +272,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         {
             var lastOld = trace.ReceivedAt(n - 1);
             var firstNew = trace.ReceivedAt(n);
-            if (lastOld is { } a && firstNew is { } b) result.FailoverMs = b - a;
+            // Only a client that is always waiting for replies measures the gap; cpubench prints at its start and end.
+            if (lastOld is { } a && firstNew is { } b && workload == FaultWorkload.Kvstore) result.FailoverMs = b - a;
             result.DetectionMs = timeline.PrimaryLostMs - (timeline.PrimaryKilledMs ?? faultMs);
             result.DrainMs = (firstNew ?? timeline.BackupLiveMs) - timeline.PrimaryLostMs;
         }
@@ -280,7 +295,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                     break;
                 }
             }
-            if (before is { } a && after is { } b) result.FailoverMs = b - a;
+            if (before is { } a && after is { } b && workload == FaultWorkload.Kvstore) result.FailoverMs = b - a;
             result.DetectionMs = timeline.BackupLostMs - faultMs;
             result.DrainMs = (after ?? alone) - timeline.BackupLostMs;
         }

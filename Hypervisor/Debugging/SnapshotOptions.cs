@@ -1,0 +1,10 @@
+namespace VmFt.Hypervisor.Debugging;
+
+/// <summary>How a <see cref="ReplaySession"/> keeps snapshots for moving backwards.</summary>
+public sealed record SnapshotOptions
+{
+    /// <summary>Instructions between automatic snapshots while moving forwards (at 150 MIPS, 10 M is about 70 ms of replay).</summary>
+    public ulong Interval { get; init; } = 10_000_000;
+    /// <summary>Memory the snapshots may use; past it, every other snapshot is dropped and the interval doubles.</summary>
+    public long MemoryBudgetBytes { get; init; } = 1L << 30;
+}

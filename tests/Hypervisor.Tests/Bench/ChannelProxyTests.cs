@@ -42,6 +42,8 @@ public sealed class ChannelProxyTests : IDisposable
         Assert.Equal("hello"u8.ToArray(), ReadExactly(server, 5));
         server.Write("back"u8);
         Assert.Equal("back"u8.ToArray(), ReadExactly(client, 4));
+        // The count is bumped after the send completes, which the reader may beat: wait for it.
+        SpinWait.SpinUntil(() => proxy.BytesForwarded == 9, TimeSpan.FromSeconds(5));
         Assert.Equal(9, proxy.BytesForwarded);
     }
 

@@ -76,7 +76,7 @@ public sealed partial class DebugInterpreter
                 return true;
             }
             if (!interactive) _out.WriteLine(Prompt + line);
-            if (!Execute(line, repeatOnEmpty: interactive || line.Length == 0)) return false;
+            if (!Execute(line)) return false;
             _out.Flush();
         }
     }

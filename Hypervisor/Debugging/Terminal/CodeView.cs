@@ -20,6 +20,8 @@ internal sealed class CodeView : ISymbolResolver
         _symbols = symbols;
         _formatter = new NasmFormatter(this);
         _formatter.Options.UppercaseHex = false;
+        _formatter.Options.HexPrefix = "0x";
+        _formatter.Options.HexSuffix = null;
         _formatter.Options.SpaceAfterOperandSeparator = true;
         _formatter.Options.ShowSymbolAddress = false;
     }

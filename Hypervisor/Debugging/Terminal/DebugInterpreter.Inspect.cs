@@ -128,7 +128,7 @@ public sealed partial class DebugInterpreter
         }
     }
 
-    /// <summary><c>disas [ADDR] [N]</c>: N instructions; without an address a few before the current one and the rest after it.</summary>
+    /// <summary><c>disas [ADDR] [N]</c>: N instructions from ADDR (the current instruction by default), the current one marked.</summary>
     private void Disassemble(string[] args)
     {
         if (args.Length > 2) throw new CommandException("disas: expects [ADDR] [N]");

@@ -25,16 +25,16 @@ public sealed partial class DebugInterpreter
     }
 
     /// <summary>A motion that takes no count (continue, reverse-continue).</summary>
-    private void Once(string[] args, Func<CancellationToken, StopInfo> motion)
+    private void Once(string[] args, string command, Func<CancellationToken, StopInfo> motion)
     {
-        if (args.Length != 0) throw new CommandException("this command takes no arguments");
+        NoArguments(args, command);
         Move(motion);
     }
 
     /// <summary>A motion done N times; a stop for any reason but reaching the step ends the series early.</summary>
-    private void Repeat(string[] args, Func<CancellationToken, StopInfo> motion)
+    private void Repeat(string[] args, string command, Func<CancellationToken, StopInfo> motion)
     {
-        int count = ParseCount(args, 0, "step");
+        int count = ParseCount(args, 0, command);
         Move(ct =>
         {
             StopInfo stop = default;

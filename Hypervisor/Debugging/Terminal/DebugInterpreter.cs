@@ -148,14 +148,14 @@ public sealed partial class DebugInterpreter
         }
         Add(When, false, "when");
         Add(GotoCommand, true, "goto");
-        Add(a => Repeat(a, ct => _session.StepInstruction(ct)), true, "stepi", "si");
-        Add(a => Repeat(a, ct => _session.Step(overCalls: false, ct)), true, "step", "s");
-        Add(a => Repeat(a, ct => _session.Step(overCalls: true, ct)), true, "next", "n");
-        Add(a => Once(a, ct => _session.Continue(ct)), true, "continue", "cont", "c");
-        Add(a => Repeat(a, ct => _session.ReverseStepInstruction(ct)), true, "reverse-stepi", "rsi");
-        Add(a => Repeat(a, ct => _session.ReverseStep(overCalls: false, ct)), true, "reverse-step", "rs");
-        Add(a => Repeat(a, ct => _session.ReverseStep(overCalls: true, ct)), true, "reverse-next", "rn");
-        Add(a => Once(a, ct => _session.ReverseContinue(ct)), true, "reverse-continue", "rc");
+        Add(a => Repeat(a, "stepi", ct => _session.StepInstruction(ct)), true, "stepi", "si");
+        Add(a => Repeat(a, "step", ct => _session.Step(overCalls: false, ct)), true, "step", "s");
+        Add(a => Repeat(a, "next", ct => _session.Step(overCalls: true, ct)), true, "next", "n");
+        Add(a => Once(a, "continue", ct => _session.Continue(ct)), true, "continue", "cont", "c");
+        Add(a => Repeat(a, "reverse-stepi", ct => _session.ReverseStepInstruction(ct)), true, "reverse-stepi", "rsi");
+        Add(a => Repeat(a, "reverse-step", ct => _session.ReverseStep(overCalls: false, ct)), true, "reverse-step", "rs");
+        Add(a => Repeat(a, "reverse-next", ct => _session.ReverseStep(overCalls: true, ct)), true, "reverse-next", "rn");
+        Add(a => Once(a, "reverse-continue", ct => _session.ReverseContinue(ct)), true, "reverse-continue", "rc");
         Add(Break, false, "break", "b", "br");
         Add(a => Watch(a, Guest.Processor.WatchKind.Write), false, "watch");
         Add(a => Watch(a, Guest.Processor.WatchKind.Read), false, "rwatch");
@@ -289,7 +289,7 @@ public sealed partial class DebugInterpreter
             State:
               info registers  (regs)      registers, flags, selectors, control registers
               x/NFU ADDR                  memory: N units, U = b|h|w|g (bytes, 2, 4, 8), F = x
-              disas [ADDR] [N]            N instructions from ADDR (default: around the current one)
+              disas [ADDR] [N]            N instructions from ADDR (default: 10 from the current one)
               print EXPR      (p)         an address expression: numbers, $registers, symbols, + and -
               info symbol ADDR            the symbol that covers an address
               events [N]                  the logged events around the current position

@@ -9,7 +9,7 @@ namespace VmFt.Hypervisor.Debugging.Terminal;
 public sealed partial class DebugInterpreter
 {
     private const int MaxDumpBytes = 64 * 1024;
-    private const int MaxOutputCapture = 16 << 20;
+    private const int MaxOutputCapture = 4 << 20;
 
     // Serial output with the position it was produced at, in order: the session reports each stretch once.
     private readonly List<byte> _output = [];

@@ -117,6 +117,37 @@ public class DebugInterpreterTests(DebugRecordings recordings) : IClassFixture<D
     }
 
     [Fact]
+    public void Step_enters_a_call_next_runs_through_it_and_reverse_next_comes_back()
+    {
+        var d = Debugger("hello");
+        Assert.True(d.Symbols.TryGetAddress("kmain", out uint kmain));
+        Assert.True(d.Symbols.TryGetAddress("serial_init", out uint serialInit));
+        // kmain's first call is to serial_init: find it one instruction at a time on a plain session.
+        var plain = recordings.Open("hello");
+        plain.AddBreakpoint(kmain);
+        plain.Continue();
+        plain.RemoveBreakpoint(kmain);
+        ulong callAt;
+        do
+        {
+            callAt = plain.Position;
+            plain.StepInstruction();
+        } while (plain.Cpu.Eip != serialInit);
+        uint returnAddress = ReadU32(plain, plain.Cpu.Esp);
+
+        d.Do($"goto {callAt}");
+        d.Do("step");
+        Assert.Equal(serialInit, d.Session.Cpu.Eip);
+        d.Do($"goto {callAt}");
+        string next = d.Do("next");
+        Assert.Equal(returnAddress, d.Session.Cpu.Eip);
+        Assert.True(d.Session.Position > callAt + 1);
+        Assert.Contains($"=> {returnAddress:X8} <kmain+0x", next);
+        d.Do("reverse-next");
+        Assert.Equal(callAt, d.Session.Position);
+    }
+
+    [Fact]
     public void Goto_then_when_tells_the_position()
     {
         var d = Debugger("selftest");

@@ -132,10 +132,16 @@ public sealed partial class DebugInterpreter
             Errors++;
             _out.WriteLine($"error: the replay diverged from the recording: {e.Message}");
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or NotImplementedException or IOException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or IOException or Cli.UsageException)
         {
             Errors++;
             _out.WriteLine($"error: {e.Message}");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault in the engine should not take the user's session (and its breakpoints) with it.
+            Errors++;
+            _out.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message}");
         }
         return true;
     }

@@ -128,10 +128,19 @@ public sealed partial class DebugInterpreter
         uint address = trap?.Address ?? stop.Address;
         int length = (int)Math.Min(trap?.Length ?? 4u, 16u);
         Span<byte> bytes = stackalloc byte[length];
-        string value = _session.ReadMemory(address, bytes) ? "value " + Convert.ToHexString(bytes).ToLowerInvariant() : "value unreadable";
+        string value = !_session.ReadMemory(address, bytes) ? "value unreadable"
+            : length is 1 or 2 or 4 or 8 ? $"value 0x{LittleEndian(bytes).ToString("x" + 2 * length, System.Globalization.CultureInfo.InvariantCulture)}"
+            : "bytes " + Convert.ToHexString(bytes).ToLowerInvariant();
         string number = trap is null ? "" : $"watchpoint {trap.Number}, ";
         string? symbol = _symbols.Describe(address);
         return $" [{number}{(symbol is null ? "" : symbol + ", ")}{value}]";
+    }
+
+    private static ulong LittleEndian(ReadOnlySpan<byte> bytes)
+    {
+        ulong v = 0;
+        for (int i = bytes.Length - 1; i >= 0; i--) v = v << 8 | bytes[i];
+        return v;
     }
 
     private int? NumberOfPositionBreakpoint(ulong position) =>

@@ -61,6 +61,21 @@ public class DebugCommandTests(DebugRecordings recordings) : IClassFixture<Debug
         Assert.Matches(@"^vmft debug: .*corrupt\.vmrec: .*byte offset \d+", line);
     }
 
+    [Fact]
+    public void A_recording_cut_short_opens_with_a_warning_up_to_what_it_holds()
+    {
+        string cut = Path.Combine(recordings.Directory, "cut.vmrec");
+        byte[] bytes = File.ReadAllBytes(recordings.PathOf("selftest"));
+        File.WriteAllBytes(cut, bytes[..(bytes.Length - 30)]);
+        var (exit, stdout, stderr) = VmftProcess.Run("goto end\nwhen\n", "debug", cut);
+        Assert.Equal(0, exit);
+        string warning = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("truncated", warning);
+        var full = recordings.Open("selftest");
+        Assert.Matches(@"position (\d+) \(the recording ends at \1\)", stdout);
+        Assert.DoesNotContain($"ends at {full.EndPosition})", stdout);
+    }
+
     [Theory]
     [InlineData("--snapshot-budget", "lots")]
     [InlineData("--snapshot-interval", "0")]

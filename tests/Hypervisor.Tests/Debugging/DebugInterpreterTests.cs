@@ -1,6 +1,7 @@
 using System.Globalization;
 using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Debugging;
+using VmFt.ReplayLog.Events;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.Debugging;
@@ -253,6 +254,29 @@ public class DebugInterpreterTests(DebugRecordings recordings) : IClassFixture<D
         Assert.Contains("exit", events);
         Assert.Contains($"#{last.Sequence}", events);
         Assert.Contains($"now: position {d.Session.Position}", events);
+    }
+
+    [Fact]
+    public void Events_show_serial_input_and_output_grows_with_the_position()
+    {
+        const string input = "c1 1 PUT k v\nc1 2 GET k\nSHUTDOWN\n";
+        var d = new ScriptedDebugger(recordings.Open("kvstore", input), DebugRecordings.SymbolsOf("kvstore"));
+        var inputs = d.Session.Events.OfType<SerialInputEvent>().ToList();
+        Assert.NotEmpty(inputs);
+        // The UART takes the bytes in pieces: look at the piece that ends the first request.
+        var first = inputs.First(e => e.Data.Contains((byte)'\n'));
+        d.Do($"goto {first.Position}");
+        string events = d.Do("events 4");
+        Assert.Contains($"#{first.Sequence}", events);
+        Assert.Contains("serial input", events);
+        string expected = System.Text.Encoding.ASCII.GetString(first.Data).Replace("\n", "\\n");
+        Assert.Contains($"\"{expected}\"", events); // newlines escaped
+        // The input event is applied at its position, so "now" comes after it.
+        Assert.True(events.IndexOf($"#{first.Sequence}", StringComparison.Ordinal) < events.IndexOf("now:", StringComparison.Ordinal));
+
+        Assert.DoesNotContain("c1 2 VALUE v", d.Do("output"));
+        d.Do("goto end");
+        Assert.Contains("c1 2 VALUE v", d.Do("output"));
     }
 
     [Fact]

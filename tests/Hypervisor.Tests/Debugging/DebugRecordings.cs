@@ -5,6 +5,7 @@ using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Debugging.Terminal;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
+using VmFt.Hypervisor.Serial;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Tests.Debugging;
@@ -20,27 +21,42 @@ public sealed class DebugRecordings : IDisposable
 
     public void Dispose() => System.IO.Directory.Delete(_dir, recursive: true);
 
-    /// <summary>The path of a self-contained recording of <paramref name="guest"/> run to its exit.</summary>
-    public string PathOf(string guest)
+    /// <summary>Serial input given to the guest all at once; the guest reads it when it is ready.</summary>
+    private sealed class ScriptedInput : QueuedSerialBackend
+    {
+        public ScriptedInput(string input)
+        {
+            Enqueue(System.Text.Encoding.ASCII.GetBytes(input));
+            CloseInput();
+        }
+
+        public override void Write(byte value) { }
+        public override void Flush() { }
+    }
+
+    /// <summary>The path of a self-contained recording of <paramref name="guest"/> run to its exit, fed <paramref name="input"/> on its serial line.</summary>
+    public string PathOf(string guest, string? input = null)
     {
         lock (_lock)
         {
-            if (_paths.TryGetValue(guest, out var known)) return known;
-            string path = Path.Combine(_dir, guest + ".vmrec");
+            string key = input is null ? guest : $"{guest}-{(uint)input.GetHashCode():x8}";
+            if (_paths.TryGetValue(key, out var known)) return known;
+            string path = Path.Combine(_dir, key + ".vmrec");
             byte[] image = BundledImages.Get(guest);
             var machine = new PcMachine(new MachineConfiguration { RamSize = 16u << 20 });
             machine.LoadMultiboot(image, guest, new MultibootOptions());
             var header = RecordedMachine.HeaderFor(machine, realtime: false, guest, image, "", embedImage: true);
             var writer = RecordingWriter.Create(path, header);
-            var outcome = new LiveRunner(machine, ClockMode.Virtual, serial: null, new RecordingSink(writer)) { CheckpointInterval = 100_000 }.Run(2_000_000_000);
+            using var serial = input is null ? null : new ScriptedInput(input);
+            var outcome = new LiveRunner(machine, ClockMode.Virtual, serial, new RecordingSink(writer)) { CheckpointInterval = 100_000 }.Run(2_000_000_000);
             writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
             if (outcome.Reason != MachineExitReason.DebugExit) throw new InvalidOperationException($"{guest} ended with {outcome.Reason}");
-            _paths[guest] = path;
+            _paths[key] = path;
             return path;
         }
     }
 
-    public ReplaySession Open(string guest) => ReplaySession.Open(PathOf(guest));
+    public ReplaySession Open(string guest, string? input = null) => ReplaySession.Open(PathOf(guest, input));
 
     public static ElfSymbols SymbolsOf(string guest)
     {

@@ -96,7 +96,7 @@ public static class DiffCommand
                 break;
             case DiffOutcome.StateDiffers:
                 o.WriteLine($"first difference at position {r.Position}: state hash A {r.HashA:X16}, B {r.HashB:X16}");
-                if (r.Bracket is { } br) o.WriteLine($"  (the logs placed it after position {br.Start} and by {br.End}; {Ends(pathA, pathB, r)})");
+                if (r.Bracket is { } br) o.WriteLine($"  (the logs alone narrowed it to positions {br.Start + 1}..{br.End}; {Ends(pathA, pathB, r)})");
                 else o.WriteLine($"  (the states differ from power-on; {Ends(pathA, pathB, r)})");
                 PrintDetail(o, r.Detail!, r.Position);
                 break;

@@ -52,7 +52,12 @@ public static class RecordingDiff
 
     /// <summary>Compares two recordings. A recording that does not replay on this build yields <see cref="DiffOutcome.NotReproducible"/>.</summary>
     public static RecordingDiffResult Compare(RecordingContents a, string pathA, RecordingContents b, string pathB,
-        SnapshotOptions? snapshots = null, CancellationToken cancellation = default)
+        SnapshotOptions? snapshots = null, CancellationToken cancellation = default) =>
+        Compare(a, pathA, b, pathB, snapshots, probeInputFirst: true, cancellation);
+
+    /// <param name="probeInputFirst">Check the position just before a differing input first (off: always bisect, for tests of the bisection).</param>
+    internal static RecordingDiffResult Compare(RecordingContents a, string pathA, RecordingContents b, string pathB,
+        SnapshotOptions? snapshots, bool probeInputFirst, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         var configuration = CompareConfigurations(a.Header, b.Header);
@@ -62,7 +67,7 @@ public static class RecordingDiff
         var pair = new SessionPair(new ReplaySession(a, pathA, snapshots), new ReplaySession(b, pathB, snapshots), cancellation);
         try
         {
-            return Search(a.Events, b.Events, pair) with { PositionsExamined = pair.Examined, Elapsed = clock.Elapsed };
+            return Search(a.Events, b.Events, pair, probeInputFirst) with { PositionsExamined = pair.Examined, Elapsed = clock.Elapsed };
         }
         catch (ReplayFailedException e)
         {
@@ -125,7 +130,7 @@ public static class RecordingDiff
         };
     }
 
-    private static RecordingDiffResult Search(IReadOnlyList<LogEvent> eventsA, IReadOnlyList<LogEvent> eventsB, SessionPair pair)
+    private static RecordingDiffResult Search(IReadOnlyList<LogEvent> eventsA, IReadOnlyList<LogEvent> eventsB, SessionPair pair, bool probeInputFirst)
     {
         ulong endA = pair.A.EndPosition, endB = pair.B.EndPosition, common = Math.Min(endA, endB);
         ulong? input = FirstInputDifference(eventsA, eventsB);
@@ -174,7 +179,7 @@ public static class RecordingDiff
         if (lo is { } low)
         {
             // A differing input usually takes effect right where it is applied: try that first.
-            if (input == high && high - 1 > low && !pair.Differs(high - 1, out _, out _)) low = high - 1;
+            if (probeInputFirst && input == high && high - 1 > low && !pair.Differs(high - 1, out _, out _)) low = high - 1;
             if (high - low > 1) pair.TakeSnapshots(low); // every backward step of the bisection restarts from here
             while (high - low > 1)
             {

@@ -101,8 +101,11 @@ public static class DiffCommand
                 PrintDetail(o, r.Detail!, r.Position);
                 break;
         }
-        o.WriteLine($"{r.PositionsExamined} positions examined in {r.Elapsed.TotalSeconds:F2} s");
+        PrintCost(o, r);
     }
+
+    private static void PrintCost(TextWriter o, RecordingDiffResult r) =>
+        o.WriteLine($"{r.PositionsExamined} position{(r.PositionsExamined == 1 ? "" : "s")} examined in {r.Elapsed.TotalSeconds:F2} s");
 
     private static string Ends(string pathA, string pathB, RecordingDiffResult r) =>
         r.EndA == r.EndB ? $"both recordings end at position {r.EndA}" : $"A ({pathA}) ends at position {r.EndA}, B ({pathB}) at {r.EndB}";
@@ -192,6 +195,6 @@ public static class DiffCommand
             foreach (var e in r.Detail.EventsA.Take(20)) o.WriteLine($"  {Describe(e)}");
             if (r.Detail.EventsA.Count > 20) o.WriteLine($"  ... and {r.Detail.EventsA.Count - 20} more");
         }
-        o.WriteLine($"{r.PositionsExamined} positions examined in {r.Elapsed.TotalSeconds:F2} s");
+        PrintCost(o, r);
     }
 }

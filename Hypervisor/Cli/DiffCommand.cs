@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Debugging;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
@@ -159,7 +160,7 @@ public static class DiffCommand
             SerialInputEvent s => $"serial input \"{Escape(s.Data)}\" (input offset {s.InputOffset})",
             CheckpointEvent c => $"checkpoint {c.StateHash:X16}",
             OutputMarkerEvent m => $"output up to byte {m.OutputEnd}",
-            GuestExitEvent x => $"guest exit ({x.Reason}{(x.Status >= 0 ? $", status {x.Status}" : "")})",
+            GuestExitEvent x => $"guest exit ({(MachineExitReason)x.Reason}{(x.Status >= 0 ? $", status {x.Status}" : "")})",
             _ => e.Kind.ToString(),
         };
         return $"#{e.Sequence} at {e.Position}: {what}";

@@ -251,6 +251,31 @@ public class RecordingDiffTests : IClassFixture<RecordingDiffTests.KvstoreRun>, 
     }
 
     [Fact]
+    public void A_recording_whose_own_checkpoint_does_not_hold_is_reported_as_not_replaying()
+    {
+        // Same inputs, but one checkpoint claims another hash: the logs disagree there, and the
+        // replay of B refuses to pass it.
+        var events = _run.Events.ToList();
+        var checkpoints = events.Select((e, i) => (e, i)).Where(p => p.e is CheckpointEvent && p.e.Position > 0).ToList();
+        var (evt, index) = checkpoints[checkpoints.Count / 2];
+        var original = (CheckpointEvent)evt;
+        events[index] = original with { StateHash = original.StateHash ^ 1 };
+        var a = Write(_run.Header, _run.Events);
+        var b = Write(_run.Header, events);
+
+        var r = RecordingDiff.Compare(a.Contents, a.Path, b.Contents, b.Path);
+
+        Assert.Equal(DiffOutcome.NotReproducible, r.Outcome);
+        Assert.Equal("B", r.FailedRun);
+        Assert.Equal(original.Position, r.Position);
+        Assert.Contains("state hash differs", r.Message);
+
+        var (exit, stdout, _) = VmftProcess.Run("", "diff", a.Path, b.Path);
+        Assert.Equal(3, exit);
+        Assert.Contains($"{b.Path} does not replay on this build at position {original.Position}", stdout);
+    }
+
+    [Fact]
     public void Two_copies_of_one_recording_do_not_differ()
     {
         var a = Write(_run.Header, _run.Events);

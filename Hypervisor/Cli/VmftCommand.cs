@@ -15,6 +15,7 @@ public static class VmftCommand
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(DebugCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ConformanceCommand.Create());

@@ -21,10 +21,20 @@ public sealed class MachineSnapshot
         NewPages = newPages;
     }
 
+    /// <summary>
+    /// A snapshot rebuilt from stored parts (a recording's snapshot events): CPU and device state as
+    /// <see cref="PcMachine.TakeSnapshot"/> writes them, and every RAM page. Nothing is checked here;
+    /// restoring it and comparing the machine's state hash with a recorded one proves it.
+    /// </summary>
+    public static MachineSnapshot FromParts(ulong position, byte[] cpuState, byte[] deviceState, byte[][] pages, int newPages) =>
+        new(position, cpuState, deviceState, pages, null, null, newPages);
+
     /// <summary>Instructions retired when it was taken.</summary>
     public ulong Position { get; }
-    internal byte[] CpuState { get; }
-    internal byte[] DeviceState { get; }
+    /// <summary>The CPU's state as <see cref="Processor.Cpu.SaveState"/> writes it.</summary>
+    public byte[] CpuState { get; }
+    /// <summary>The devices' state as <see cref="PcMachine.SaveDeviceState"/> writes it.</summary>
+    public byte[] DeviceState { get; }
     /// <summary>RAM, page by page; arrays may be shared with other snapshots and are never written.</summary>
     public IReadOnlyList<byte[]> Pages { get; }
     internal MachineExitReason? PendingExit { get; }

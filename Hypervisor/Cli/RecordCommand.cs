@@ -15,12 +15,14 @@ public static class RecordCommand
         var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT", DefaultValueFactory = _ => "stdio" };
         var noImage = new Option<bool>("--no-embed-image") { Description = "store only the image's name and SHA-256, not its bytes" };
         var checkpoints = new Option<ulong>("--checkpoint-interval") { Description = "instructions between state-hash checkpoints", DefaultValueFactory = _ => 50_000_000UL };
+        var snapshots = new Option<ulong>("--snapshot-interval") { Description = "instructions between snapshots stored in the recording, so that a debugger starts near any position (0: none)", DefaultValueFactory = _ => 100_000_000UL };
         var command = new Command("record", "Run a guest alone and record every nondeterministic event to a file");
         options.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(serial);
         command.Options.Add(noImage);
         command.Options.Add(checkpoints);
+        command.Options.Add(snapshots);
         command.SetAction(parse => CliErrors.Guard("record", () =>
         {
             var clock = MachineOptions.ParseClock(parse.GetValue(options.Clock)!);
@@ -40,11 +42,14 @@ public static class RecordCommand
                 throw new UsageException($"--output: cannot write {path}: {e.Message}");
             }
             machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
-            var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints) };
+            ulong snapshotInterval = parse.GetValue(snapshots);
+            var snapshotter = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
+            var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints), Snapshots = snapshotter };
             var outcome = runner.Run(parse.GetValue(options.MaxInstructions));
             writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
             long bytes = new FileInfo(path).Length;
-            Console.Error.WriteLine($"vmft record: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Mips:F1} MIPS), {bytes} bytes written to {path}");
+            string stored = snapshotter is null ? "" : $", {snapshotter.Count} snapshots ({snapshotter.PagesWritten} pages)";
+            Console.Error.WriteLine($"vmft record: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Mips:F1} MIPS), {bytes} bytes written to {path}{stored}");
             return RunCommand.Report(machine, outcome);
         }));
         return command;

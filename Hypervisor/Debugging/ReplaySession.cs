@@ -46,7 +46,11 @@ public sealed class ReplaySession
     /// <summary>Serial output is passed on only for positions the session has not replayed before.</summary>
     private ulong _outputHighWater;
 
-    private sealed record SnapshotEntry(MachineSnapshot Snapshot, int NextEvent, bool Pinned);
+    /// <summary>A snapshot and the index of the first event not applied in it; one from the recording carries the hash it must show.</summary>
+    private sealed record SnapshotEntry(MachineSnapshot Snapshot, int NextEvent, bool Pinned, ulong? ExpectedHash = null)
+    {
+        public bool Verified { get; set; }
+    }
 
     /// <summary>Opens a recording file. Bad files throw <see cref="UsageException"/> with one line naming the file and the offset.</summary>
     public static ReplaySession Open(string path, SnapshotOptions? options = null)
@@ -100,6 +104,51 @@ public sealed class ReplaySession
         }
         EndPosition = events.Count == 0 ? 0 : events[^1].Position;
         AddSnapshot(pinned: true);
+        LoadRecordedSnapshots();
+        EnforceBudget();
+    }
+
+    /// <summary>
+    /// The recording's own snapshots (if it has any) become snapshots of the session, so that moving
+    /// far forwards starts near the target. Each carries only the pages changed since the one
+    /// before, so they are rebuilt in order, sharing unchanged pages; each is verified against the
+    /// checkpoint recorded with it the first time it is restored.
+    /// </summary>
+    private void LoadRecordedSnapshots()
+    {
+        var events = _contents.Events;
+        var pages = _snapshots.Values[0].Snapshot.Pages.ToArray();
+        for (int i = 0; i < events.Count; i++)
+        {
+            if (events[i] is not SnapshotStateEvent state) continue;
+            string where = $"{_path}: the recording's snapshot at position {state.Position} (event #{state.Sequence})";
+            if (state.RamPages != pages.Length)
+                throw new UsageException($"{where} has {state.RamPages} RAM pages; the machine has {pages.Length}");
+            ulong? expected = i > 0 && events[i - 1] is CheckpointEvent c && c.Position == state.Position ? c.StateHash : null;
+            var current = (byte[][])pages.Clone();
+            int fresh = 0, next = i + 1;
+            for (; next < events.Count && events[next] is SnapshotPagesEvent run && run.Position == state.Position; next++)
+            {
+                if ((ulong)run.FirstPage + run.PageCount > (ulong)pages.Length)
+                    throw new UsageException($"{where}: pages {run.FirstPage}+{run.PageCount} (event #{run.Sequence}) lie outside RAM");
+                byte[] data;
+                try
+                {
+                    data = RecordingSnapshotter.Decode(run);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new UsageException($"{where}: event #{run.Sequence}: {e.Message}");
+                }
+                for (int k = 0; k < run.PageCount; k++)
+                    current[run.FirstPage + k] = data.AsSpan(k * MachineSnapshot.PageSize, MachineSnapshot.PageSize).ToArray();
+                fresh += (int)run.PageCount;
+            }
+            pages = current;
+            if (!_snapshots.ContainsKey(state.Position))
+                AddEntry(new SnapshotEntry(MachineSnapshot.FromParts(state.Position, state.CpuState, state.DeviceState, current, fresh), next, Pinned: false, expected));
+            i = next - 1;
+        }
     }
 
     public PcMachine Machine => _machine;
@@ -571,12 +620,29 @@ public sealed class ReplaySession
         _machine.RestoreSnapshot(entry.Snapshot);
         _nextEvent = entry.NextEvent;
         IsModified = false;
+        if (entry.ExpectedHash is { } expected && !entry.Verified)
+        {
+            ulong hash = _machine.StateHash();
+            if (hash != expected)
+            {
+                ulong position = entry.Snapshot.Position;
+                RemoveSnapshot(position);
+                Restore(SnapshotAtOrBefore(position));
+                throw new DivergenceException($"the recording's snapshot at position {position} does not restore to its checkpoint's state (log {expected:X16}, restored {hash:X16})", position, 0);
+            }
+            entry.Verified = true;
+        }
     }
 
     private void AddSnapshot(bool pinned)
     {
         MachineSnapshot? near = _snapshots.Count == 0 ? null : SnapshotAtOrBefore(Position).Snapshot;
-        var snapshot = _machine.TakeSnapshot(near);
+        AddEntry(new SnapshotEntry(_machine.TakeSnapshot(near), _nextEvent, pinned));
+    }
+
+    private void AddEntry(SnapshotEntry entry)
+    {
+        var snapshot = entry.Snapshot;
         foreach (var page in snapshot.Pages)
         {
             _pageReferences.TryGetValue(page, out int count);
@@ -584,7 +650,7 @@ public sealed class ReplaySession
             _pageReferences[page] = count + 1;
         }
         _snapshotBytes += snapshot.FixedBytes;
-        _snapshots[Position] = new SnapshotEntry(snapshot, _nextEvent, pinned);
+        _snapshots[snapshot.Position] = entry;
     }
 
     private void RemoveSnapshot(ulong position)

@@ -42,6 +42,9 @@ public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSeq
         Record(new CheckpointEvent(_nextSequence, position, machine.StateHash()));
     }
 
+    /// <summary>Records facts that change nothing (a recording's snapshot): <paramref name="create"/> gets the sequence and position.</summary>
+    public void Note(Func<ulong, ulong, LogEvent> create) => Record(create(_nextSequence, machine.Cpu.Position));
+
     /// <summary>Tells the backup how far the primary has run when nothing else happened, so it can follow closely.</summary>
     public void Beacon() => Record(new PositionBeaconEvent(_nextSequence, machine.Cpu.Position));
 

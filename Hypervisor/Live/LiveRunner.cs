@@ -20,6 +20,9 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
     /// <summary>Instructions between state-hash checkpoints in the log (0: none).</summary>
     public ulong CheckpointInterval { get; init; } = 50_000_000;
 
+    /// <summary>Writes periodic snapshots into the log (recordings only; null: none).</summary>
+    public Recording.RecordingSnapshotter? Snapshots { get; init; }
+
     private ulong _inputOffset;
 
     public RunOutcome Run(ulong maxInstructions, CancellationToken cancel = default)
@@ -43,6 +46,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             var reason = machine.RunUntil(stop);
             serial?.Flush();
             recorder.MaybeCheckpoint();
+            if (reason == MachineExitReason.PositionReached || reason == MachineExitReason.Idle) Snapshots?.MaybeSnapshot(recorder);
             switch (reason)
             {
                 case MachineExitReason.PositionReached:

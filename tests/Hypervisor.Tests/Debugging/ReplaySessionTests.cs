@@ -4,6 +4,7 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
+using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Live;
@@ -54,11 +55,16 @@ public class ReplaySessionTests
     private static readonly Lazy<RecordingContents> Kvstore = new(() =>
         Record("kvstore", "", ClockMode.Realtime, new ScriptedSerial("c1 1 PUT a 1\nc1 2 INCR a\nc2 1 GET a\nc1 3 STATS\nSHUTDOWN")));
 
-    private static RecordingContents Record(string guest, string cmdline, ClockMode clock, ISerialBackend? serial = null)
+    /// <summary>The same kind of run with snapshots stored in the recording every 4,000 instructions.</summary>
+    private static readonly Lazy<RecordingContents> KvstoreWithSnapshots = new(() =>
+        Record("kvstore", "", ClockMode.Realtime, new ScriptedSerial("c1 1 PUT a 1\nc1 2 PUT b 2\nc2 1 GET a\nSHUTDOWN"), snapshotInterval: 4_000));
+
+    private static RecordingContents Record(string guest, string cmdline, ClockMode clock, ISerialBackend? serial = null, ulong snapshotInterval = 0)
     {
         var machine = Boot(guest, cmdline);
         var log = new EventList();
-        new LiveRunner(machine, clock, serial, log) { CheckpointInterval = 5_000, SliceInstructions = 2_000 }.Run(4_000_000_000);
+        var snapshots = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
+        new LiveRunner(machine, clock, serial, log) { CheckpointInterval = 5_000, SliceInstructions = 2_000, Snapshots = snapshots }.Run(4_000_000_000);
         var image = BundledImages.Get(guest);
         var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, guest, image, cmdline, embedImage: true);
         return new RecordingContents(header with { RamSize = 16u << 20 }, log.Events, null);
@@ -312,5 +318,56 @@ public class ReplaySessionTests
         Assert.Equal(new StopInfo(StopReason.PositionBreakpoint, b), session.Continue());
         Assert.Equal(new StopInfo(StopReason.PositionBreakpoint, a), session.ReverseContinue());
         Assert.Equal(ReferenceAt(contents, a).StateHash(), session.Machine.StateHash());
+    }
+
+    [Fact]
+    public void A_recordings_own_snapshots_are_used_and_reach_the_reference_states()
+    {
+        var contents = KvstoreWithSnapshots.Value;
+        var stored = contents.Events.OfType<SnapshotStateEvent>().ToList();
+        Assert.True(stored.Count >= 3, $"{stored.Count} snapshots stored");
+        Assert.Contains(contents.Events, e => e is SnapshotPagesEvent);
+        // A grid far coarser than the recording: every snapshot the session has beyond 0 came from the file.
+        var session = Open(contents, new SnapshotOptions { Interval = 1UL << 40 });
+        Assert.Equal(stored.Count + 1, session.SnapshotStatistics.Count);
+        foreach (ulong p in new[] { session.EndPosition, stored[^1].Position, stored[1].Position + 17, stored[0].Position - 1 })
+        {
+            session.Goto(p);
+            Assert.Equal(ReferenceAt(contents, p).StateHash(), session.Machine.StateHash());
+        }
+        // And the plain replayer checks each stored snapshot's CPU and device state on the way.
+        var replayer = new Replayer(RecordedMachine.Build(contents.Header, "test.vmrec"));
+        replayer.Feed(contents.Events);
+    }
+
+    [Fact]
+    public void A_tampered_snapshot_page_is_caught_when_restored()
+    {
+        var contents = KvstoreWithSnapshots.Value;
+        var events = contents.Events.ToList();
+        int index = events.FindLastIndex(e => e is SnapshotPagesEvent);
+        var original = (SnapshotPagesEvent)events[index];
+        var pages = RecordingSnapshotter.Decode(original).ToArray();
+        pages[100] ^= 0x55;
+        events[index] = original with { Encoding = SnapshotPageEncoding.Raw, Data = pages };
+        var session = Open(new RecordingContents(contents.Header, events, null), new SnapshotOptions { Interval = 1UL << 40 });
+        var e = Assert.Throws<DivergenceException>(() => session.Goto(session.EndPosition));
+        Assert.Contains($"snapshot at position {original.Position}", e.Message);
+        // The bad snapshot is gone; the session still gets there the long way.
+        session.Goto(session.EndPosition);
+        Assert.Equal(ReferenceAt(contents, session.EndPosition).StateHash(), session.Machine.StateHash());
+    }
+
+    [Fact]
+    public void Undecodable_snapshot_pages_are_refused_at_open_with_one_line()
+    {
+        var contents = KvstoreWithSnapshots.Value;
+        var events = contents.Events.ToList();
+        int index = events.FindIndex(e => e is SnapshotPagesEvent);
+        var original = (SnapshotPagesEvent)events[index];
+        events[index] = original with { Encoding = SnapshotPageEncoding.Deflate, Data = [1, 2, 3] };
+        var e = Assert.Throws<UsageException>(() => Open(new RecordingContents(contents.Header, events, null)));
+        Assert.Contains($"event #{original.Sequence}", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
     }
 }

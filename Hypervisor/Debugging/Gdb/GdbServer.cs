@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace VmFt.Hypervisor.Debugging.Gdb;
+
+/// <summary>
+/// Serves one <see cref="ReplaySession"/> to gdb over TCP, one gdb at a time. A gdb that connects
+/// while another is attached is told so on its console and disconnected; the attached one is not
+/// disturbed. When gdb detaches or disconnects, the server waits for the next one (the session
+/// stays where it was); gdb's <c>kill</c> ends the server.
+/// </summary>
+public sealed class GdbServer : IDisposable
+{
+    private readonly ReplaySession _session;
+    private readonly TcpListener _listener;
+    private readonly TextWriter _log;
+    private readonly object _lock = new();
+    private bool _busy;
+
+    public GdbServer(ReplaySession session, IPEndPoint endpoint, TextWriter? log = null)
+    {
+        _session = session;
+        _log = TextWriter.Synchronized(log ?? TextWriter.Null);
+        _listener = new TcpListener(endpoint);
+        _listener.Start(1);
+    }
+
+    /// <summary>The bound address (the real port when 0 was asked for).</summary>
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
+
+    /// <summary>Serves until gdb kills the target or <paramref name="cancellation"/> fires.</summary>
+    public void Run(CancellationToken cancellation = default)
+    {
+        using var pending = new System.Collections.Concurrent.BlockingCollection<Socket>();
+        using var stop = cancellation.Register(() => _listener.Stop());
+        var acceptor = new Thread(() => AcceptLoop(pending)) { IsBackground = true, Name = "gdb accept" };
+        acceptor.Start();
+        foreach (var socket in pending.GetConsumingEnumerable())
+        {
+            var peer = socket.RemoteEndPoint;
+            _log.WriteLine($"gdb attached from {peer}");
+            var handler = new GdbCommandHandler(_session);
+            socket.NoDelay = true;
+            var end = new GdbConnection(new NetworkStream(socket, ownsSocket: true), handler).Run();
+            _log.WriteLine(end switch
+            {
+                GdbSessionEnd.Detached => $"gdb detached at position {_session.Position}",
+                GdbSessionEnd.Killed => $"gdb killed the session at position {_session.Position}",
+                _ => $"gdb disconnected at position {_session.Position}",
+            });
+            lock (_lock) _busy = false;
+            if (end == GdbSessionEnd.Killed) break;
+        }
+        _listener.Stop();
+    }
+
+    private void AcceptLoop(System.Collections.Concurrent.BlockingCollection<Socket> pending)
+    {
+        try
+        {
+            while (true)
+            {
+                Socket socket = _listener.AcceptSocket();
+                bool refuse;
+                lock (_lock)
+                {
+                    refuse = _busy;
+                    _busy = true;
+                }
+                if (refuse) ThreadPool.QueueUserWorkItem(_ => Refuse(socket));
+                else pending.Add(socket);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The listener was stopped.
+        }
+        finally
+        {
+            pending.CompleteAdding();
+        }
+    }
+
+    /// <summary>
+    /// Answers the newcomer's first packet with a console message and an error, then hangs up.
+    /// </summary>
+    private void Refuse(Socket socket)
+    {
+        try
+        {
+            using var stream = new NetworkStream(socket, ownsSocket: true);
+            socket.ReceiveTimeout = 2000;
+            var decoder = new GdbPacketDecoder(GdbCommandHandler.PacketSize);
+            var items = new List<GdbInbound>();
+            var buffer = new byte[4096];
+            while (!items.Exists(i => i.Kind == GdbInboundKind.Packet))
+            {
+                int n = stream.Read(buffer);
+                if (n == 0) return;
+                decoder.Feed(buffer.AsSpan(0, n), items);
+            }
+            stream.Write("+"u8);
+            stream.Write(GdbFraming.Frame("O" + GdbHex.Encode("another gdb is already attached to this recording\n")));
+            stream.Write(GdbFraming.Frame("E.another gdb is already attached to this recording"));
+            stream.Flush();
+            Thread.Sleep(200); // let the bytes leave before the reset of a close with unread data
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        _log.WriteLine("refused a second gdb: one is already attached");
+    }
+
+    public void Dispose() => _listener.Stop();
+}

@@ -70,6 +70,12 @@ public sealed partial class GdbCommandHandler
         {
             return Error(1);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The session failed (a damaged recording, a bug): gdb shows the reason, the connection stays up.
+            ConsoleOutput?.Invoke(GdbHex.Encode($"replay stub: {e.GetType().Name}: {e.Message}\n"));
+            return Error(0x16);
+        }
     }
 
     private byte[]? Dispatch(byte[] payload)

@@ -17,6 +17,8 @@ public sealed class GdbServer : IDisposable
     private readonly object _lock = new();
     private bool _busy;
 
+    public const string BusyMessage = "another gdb is already attached to this recording";
+
     public GdbServer(ReplaySession session, IPEndPoint endpoint, TextWriter? log = null)
     {
         _session = session;
@@ -82,7 +84,9 @@ public sealed class GdbServer : IDisposable
     }
 
     /// <summary>
-    /// Answers the newcomer's first packet with a console message and an error, then hangs up.
+    /// Answers the newcomer's first packet (gdb's qSupported) with an error text, which gdb prints
+    /// as "Remote failure reply: E.another gdb ...", then drains what it sends until it falls
+    /// silent and hangs up (closing with unread data would reset the connection instead).
     /// </summary>
     private void Refuse(Socket socket)
     {
@@ -100,15 +104,18 @@ public sealed class GdbServer : IDisposable
                 decoder.Feed(buffer.AsSpan(0, n), items);
             }
             stream.Write("+"u8);
-            stream.Write(GdbFraming.Frame("O" + GdbHex.Encode("another gdb is already attached to this recording\n")));
-            stream.Write(GdbFraming.Frame("E.another gdb is already attached to this recording"));
+            stream.Write(GdbFraming.Frame("E." + BusyMessage));
             stream.Flush();
-            Thread.Sleep(200); // let the bytes leave before the reset of a close with unread data
+            socket.ReceiveTimeout = 300;
+            while (stream.Read(buffer) > 0) { }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
         }
-        _log.WriteLine("refused a second gdb: one is already attached");
+        finally
+        {
+            _log.WriteLine("refused a second gdb: one is already attached");
+        }
     }
 
     public void Dispose() => _listener.Stop();

@@ -34,15 +34,15 @@ public sealed class GdbSessionTests(GdbRecordings recordings) : IClassFixture<Gd
     {
         using var rig = new GdbTestRig(recordings, "hello");
         var t = new GdbTranscript(rig.Gdb(
-            "break kmain", "continue",
-            M("A"), "monitor when", "info registers",
+            "break kmain",
+            M("A"), "continue", "monitor when", "info registers",
             M("B"), "stepi", "monitor when", "info registers",
             M("C"), "reverse-stepi", "monitor when", "info registers", M("end")));
 
         var breakAt = Regex.Match(t.Text, @"Breakpoint 1 at 0x([0-9a-f]+)");
         Assert.True(breakAt.Success, t.Text);
         uint kmain = GdbTranscript.Hex(breakAt.Groups[1].Value);
-        Assert.Contains("Breakpoint 1, ", t.Section("A") + t.Text);
+        Assert.Contains($"Breakpoint 1, 0x{kmain:x8} in kmain", t.Section("A"));
 
         ulong a = t.Position("A"), b = t.Position("B"), c = t.Position("C");
         Assert.Equal(a + 1, b);
@@ -61,14 +61,14 @@ public sealed class GdbSessionTests(GdbRecordings recordings) : IClassFixture<Gd
     [Fact]
     public void Reverse_continue_returns_to_earlier_breakpoint_hits_and_both_ends_say_no_more_history()
     {
-        using var rig = new GdbTestRig(recordings, "hello");
+        using var rig = new GdbTestRig(recordings, "selftest");
         var t = new GdbTranscript(rig.Gdb(
-            "break serial_putc",
-            "continue", M("first"), "monitor when",
-            "continue", M("second"), "monitor when",
-            "continue", M("third"), "monitor when",
-            "reverse-continue", M("back2"), "monitor when",
-            "reverse-continue", M("back1"), "monitor when",
+            "break check",
+            M("first"), "continue", "monitor when",
+            M("second"), "continue", "monitor when",
+            M("third"), "continue", "monitor when",
+            M("back2"), "reverse-continue", "monitor when",
+            M("back1"), "reverse-continue", "monitor when",
             "delete",
             M("toStart"), "reverse-continue", "monitor when",
             M("toEnd"), "continue", "monitor when", M("end")));
@@ -86,11 +86,11 @@ public sealed class GdbSessionTests(GdbRecordings recordings) : IClassFixture<Gd
         var session = ReplaySession.Open(rig.Recording);
         Assert.Equal(session.EndPosition, t.Position("toEnd"));
         session.Goto(p1);
-        uint putc = session.Cpu.Eip;
+        uint check = session.Cpu.Eip;
         session.Goto(p2);
-        Assert.Equal(putc, session.Cpu.Eip);
+        Assert.Equal(check, session.Cpu.Eip);
         session.Goto(p3);
-        Assert.Equal(putc, session.Cpu.Eip);
+        Assert.Equal(check, session.Cpu.Eip);
     }
 
     [Fact]
@@ -99,11 +99,13 @@ public sealed class GdbSessionTests(GdbRecordings recordings) : IClassFixture<Gd
         using var rig = new GdbTestRig(recordings, "selftest");
         var t = new GdbTranscript(rig.Gdb(
             "watch *(int*)&thre_irqs",
-            "continue", M("w1"), "monitor when", "x/wx &thre_irqs",
-            "continue", M("w2"), "monitor when", "x/wx &thre_irqs",
-            "reverse-continue", M("back"), "monitor when", "x/wx &thre_irqs", "info registers", M("end")));
+            M("w1"), "continue", "monitor when", "x/wx &thre_irqs",
+            M("w2"), "continue", "monitor when", "x/wx &thre_irqs",
+            M("back"), "reverse-continue", "monitor when", "x/wx &thre_irqs", "info registers", M("end")));
 
-        Assert.Matches(@"Old value = 0\s+New value = 1", t.Section("w1") + t.Text);
+        Assert.Matches(@"Hardware watchpoint 1: \*\(int\*\)&thre_irqs\s+Old value = 0\s+New value = 1", t.Section("w1"));
+        Assert.Matches(@"Old value = 1\s+New value = 2", t.Section("w2"));
+        Assert.Matches(@"Old value = 2\s+New value = 1", t.Section("back"));
         ulong w1 = t.Position("w1"), w2 = t.Position("w2"), back = t.Position("back");
         Assert.True(w1 < w2, t.Text);
         Assert.True(back < w2 && back >= w1 - 1, t.Text);

@@ -33,7 +33,7 @@ internal sealed class GdbTestRig : IDisposable
         _server = new Thread(() => _exit = GdbServeCommand.Serve(Recording, "127.0.0.1:0", output: _output, error: _error, cancellation: _stop.Token))
         { IsBackground = true, Name = "gdb server under test" };
         _server.Start();
-        var match = _output.WaitFor(new Regex(@"gdb server listening on 127\.0\.0\.1:(\d+)"), TimeSpan.FromSeconds(60))
+        var match = _output.WaitFor(new Regex(@"gdb server listening on 127\.0\.0\.1:(\d+)\r?\n"), TimeSpan.FromSeconds(60))
             ?? throw new InvalidOperationException($"the server did not start: {_error} {_output.Text}");
         Port = int.Parse(match.Groups[1].Value);
     }
@@ -47,14 +47,15 @@ internal sealed class GdbTestRig : IDisposable
     /// <summary>Runs gdb in batch mode: symbols from the guest's ELF, attached to the stub, then the commands.</summary>
     public string Gdb(params string[] commands)
     {
-        var info = new ProcessStartInfo("gdb")
+        // gdb prints target output (monitor replies) on stderr and the rest on stdout: one stream keeps the order.
+        var info = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off", "-ex", "set architecture i386",
+        foreach (var arg in (string[])["-c", "exec \"$0\" \"$@\" 2>&1", "gdb", "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off", "-ex", "set architecture i386",
                      "-ex", $"file {Elf}", "-ex", $"target remote 127.0.0.1:{Port}"])
             info.ArgumentList.Add(arg);
         foreach (var c in commands)
@@ -71,7 +72,7 @@ internal sealed class GdbTestRig : IDisposable
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"gdb did not finish: {stdout.Result}{stderr.Result}");
         }
-        return stdout.Result + stderr.Result;
+        return stdout.Result.Replace("\r\n", "\n") + stderr.Result;
     }
 
     public TcpClient Connect()

@@ -164,6 +164,57 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
     }
 
     [Fact]
+    public void Unmapped_memory_answers_E14_and_a_read_across_into_it_returns_the_mapped_part()
+    {
+        using var rig = new GdbTestRig(recordings, "selftest");
+        var session = ReplaySession.Open(rig.Recording);
+        session.Goto(session.EndPosition); // paging is on by the end of the self test
+        Assert.True(session.Cpu.PagingEnabled);
+        uint? unmapped = null;
+        for (uint page = 0x0010_0000; page < 0xFFFF_0000u; page += 0x1000)
+            if (session.Cpu.TryTranslateQuietly(page - 0x1000, out _) && !session.Cpu.TryTranslateQuietly(page, out _)) { unmapped = page; break; }
+        Assert.NotNull(unmapped);
+
+        using var client = new RawGdbClient(rig.Connect());
+        Assert.Equal("OK", client.Ask("qRcmd," + GdbHex.Encode($"goto {session.EndPosition}")));
+        Assert.Equal("E14", client.Ask($"m{unmapped:x},4"));
+        var tail = new byte[8];
+        Assert.True(session.ReadMemory(unmapped!.Value - 8, tail));
+        Assert.Equal(GdbHex.Encode(tail), client.Ask($"m{unmapped - 8:x},10"));
+        Assert.Equal("E14", client.Ask($"M{unmapped:x},1:00"));
+    }
+
+    [Fact]
+    public void Stepping_both_ways_and_a_hardware_breakpoint_give_the_right_stop_replies()
+    {
+        using var rig = new GdbTestRig(recordings, "hello");
+        var session = ReplaySession.Open(rig.Recording);
+        session.Goto(40);
+        uint target = session.Cpu.Eip;
+
+        using var client = new RawGdbClient(rig.Connect());
+        Assert.Contains("replaylog:begin;", client.Ask("bs")); // nothing before position 0
+        string step = client.Ask("vCont;s:1");
+        Assert.StartsWith("T05", step);
+        session.Goto(1);
+        Assert.Contains($"08:{GdbHex.EncodeLittleEndian32(session.Cpu.Eip)};", step);
+
+        Assert.Equal("OK", client.Ask($"Z1,{target:x},1"));
+        string hit = client.Ask("c");
+        Assert.Contains("hwbreak:;", hit);
+        Assert.Contains($"08:{GdbHex.EncodeLittleEndian32(target)};", hit);
+        Assert.Equal("OK", client.Ask($"z1,{target:x},1"));
+        Assert.Equal("OK", client.Ask($"Z0,{target:x},1"));
+        Assert.Contains("replaylog:begin;", client.Ask("bc")); // the hit we stand on is not behind us
+        Assert.Contains("swbreak:;", client.Ask("c"));
+        Assert.Equal("OK", client.Ask($"z0,{target:x},1"));
+        Assert.Contains("replaylog:end;", client.Ask("c"));
+        client.ConsoleText.Clear();
+        Assert.Equal("OK", client.Ask("qRcmd," + GdbHex.Encode("when")));
+        Assert.Contains($"position {session.EndPosition} of {session.EndPosition}", string.Concat(client.ConsoleText));
+    }
+
+    [Fact]
     public void A_bad_endpoint_or_recording_is_one_line_and_exit_2()
     {
         string recording = recordings.Get("hello");

@@ -20,7 +20,15 @@ public static class GdbServeCommand
         try
         {
             var address = EndPointParser.Parse(endpoint, "--gdb");
-            var session = ReplaySession.Open(recordingPath, snapshots);
+            ReplaySession session;
+            try
+            {
+                session = ReplaySession.Open(recordingPath, snapshots);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"{recordingPath}: cannot read: {e.Message}");
+            }
             GdbServer server;
             try
             {

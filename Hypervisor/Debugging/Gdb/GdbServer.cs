@@ -16,6 +16,7 @@ public sealed class GdbServer : IDisposable
     private readonly TextWriter _log;
     private readonly object _lock = new();
     private bool _busy;
+    private bool _accepting = true;
 
     public const string BusyMessage = "another gdb is already attached to this recording";
 
@@ -50,10 +51,17 @@ public sealed class GdbServer : IDisposable
                 GdbSessionEnd.Killed => $"gdb killed the session at position {_session.Position}",
                 _ => $"gdb disconnected at position {_session.Position}",
             });
-            lock (_lock) _busy = false;
-            if (end == GdbSessionEnd.Killed) break;
+            lock (_lock)
+            {
+                _busy = false;
+                if (end == GdbSessionEnd.Killed) _accepting = false;
+                Monitor.PulseAll(_lock);
+                if (!_accepting) pending.CompleteAdding();
+            }
         }
         _listener.Stop();
+        // Sockets that were admitted but not served (the server stopped meanwhile) are closed.
+        foreach (var leftover in pending.GetConsumingEnumerable()) leftover.Dispose();
     }
 
     private void AcceptLoop(System.Collections.Concurrent.BlockingCollection<Socket> pending)
@@ -63,14 +71,7 @@ public sealed class GdbServer : IDisposable
             while (true)
             {
                 Socket socket = _listener.AcceptSocket();
-                bool refuse;
-                lock (_lock)
-                {
-                    refuse = _busy;
-                    _busy = true;
-                }
-                if (refuse) ThreadPool.QueueUserWorkItem(_ => Refuse(socket));
-                else pending.Add(socket);
+                ThreadPool.QueueUserWorkItem(_ => Admit(socket, pending));
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
@@ -79,8 +80,39 @@ public sealed class GdbServer : IDisposable
         }
         finally
         {
-            pending.CompleteAdding();
+            lock (_lock)
+            {
+                _accepting = false;
+                if (!_busy) pending.CompleteAdding();
+            }
         }
+    }
+
+    /// <summary>
+    /// Serves the newcomer if no gdb is attached. A gdb that is just leaving (its connection dropped
+    /// a moment ago and the server has not noticed yet) gets a grace period, so that a gdb that
+    /// reconnects at once is not turned away.
+    /// </summary>
+    private void Admit(Socket socket, System.Collections.Concurrent.BlockingCollection<Socket> pending)
+    {
+        bool admitted;
+        lock (_lock)
+        {
+            long deadline = Environment.TickCount64 + 1000;
+            while (_busy && _accepting)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) break;
+                Monitor.Wait(_lock, (int)left);
+            }
+            admitted = !_busy && _accepting;
+            if (admitted)
+            {
+                _busy = true;
+                pending.Add(socket);
+            }
+        }
+        if (!admitted) Refuse(socket);
     }
 
     /// <summary>

@@ -215,6 +215,25 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
     }
 
     [Fact]
+    public void After_a_dropped_connection_the_next_client_is_served_and_kill_ends_the_server()
+    {
+        using var rig = new GdbTestRig(recordings, "hello");
+        using (var dropped = new RawGdbClient(rig.Connect()))
+        {
+            Assert.Equal("OK", dropped.Ask($"Z0,{0x100360:x},1"));
+            Assert.StartsWith("T05", dropped.Ask("?"));
+        } // closed without detaching
+
+        using var next = new RawGdbClient(rig.Connect());
+        Assert.StartsWith("T05", next.Ask("?"));
+        Assert.Contains("replaylog:end;", next.Ask("c")); // the dropped client's breakpoint is gone
+        Assert.Null(rig.WaitForExit(TimeSpan.FromMilliseconds(200)));
+        next.Send("k");
+        Assert.Equal('+', next.ReadByte());
+        Assert.Equal(0, rig.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public void A_bad_endpoint_or_recording_is_one_line_and_exit_2()
     {
         string recording = recordings.Get("hello");

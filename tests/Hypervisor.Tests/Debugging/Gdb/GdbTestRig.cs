@@ -90,7 +90,8 @@ internal sealed class GdbTestRig : IDisposable
         _stop.Dispose();
     }
 
-    public int ExitCode => _exit;
+    /// <summary>Waits for the server to end by itself; its exit code, or null if it is still serving.</summary>
+    public int? WaitForExit(TimeSpan timeout) => _server.Join(timeout) ? _exit : null;
 
     /// <summary>A writer whose text can be waited on from another thread.</summary>
     private sealed class LineWriter : TextWriter

@@ -15,4 +15,6 @@ public enum MachineExitReason
     DeadHalt,
     /// <summary>The guest asked for a reset (port 0x92 or the 8042).</summary>
     ResetRequested,
+    /// <summary>A debugger's breakpoint or watchpoint fired (<see cref="Processor.DebugTraps.Hit"/>); the guest can go on.</summary>
+    DebugTrap,
 }

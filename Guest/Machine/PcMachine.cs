@@ -174,6 +174,8 @@ public sealed class PcMachine : ICpuBus, IGuestClock
                 case CpuExit.PositionReached:
                 case CpuExit.StopRequested:
                     continue;
+                case CpuExit.DebugTrap:
+                    return MachineExitReason.DebugTrap;
                 case CpuExit.Shutdown:
                     return _pendingExit ?? MachineExitReason.TripleFault;
                 case CpuExit.Halted:
@@ -247,6 +249,56 @@ public sealed class PcMachine : ICpuBus, IGuestClock
             b2 = System.Numerics.BitOperations.RotateLeft((b2 ^ words[i + 1]) * 0xC2B2_AE3D_27D4_EB4FUL, 31);
         }
         return a ^ System.Numerics.BitOperations.RotateLeft(b2, 17) ^ (ulong)words.Length;
+    }
+
+    /// <summary>
+    /// The whole machine state now. RAM pages equal to the same page of <paramref name="sharePagesWith"/>
+    /// reuse its arrays instead of copying (snapshots never change their pages).
+    /// </summary>
+    public MachineSnapshot TakeSnapshot(MachineSnapshot? sharePagesWith = null)
+    {
+        byte[] cpu, devices;
+        using (var stream = new MemoryStream())
+        {
+            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) Cpu.SaveState(w);
+            cpu = stream.ToArray();
+        }
+        using (var stream = new MemoryStream())
+        {
+            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) SaveDeviceState(w);
+            devices = stream.ToArray();
+        }
+        var ram = Memory.Ram;
+        int count = ram.Length / MachineSnapshot.PageSize;
+        var pages = new byte[count][];
+        int fresh = 0;
+        var previous = sharePagesWith is not null && sharePagesWith.Pages.Count == count ? sharePagesWith.Pages : null;
+        for (int i = 0; i < count; i++)
+        {
+            var current = ram.AsSpan(i * MachineSnapshot.PageSize, MachineSnapshot.PageSize);
+            if (previous is not null && current.SequenceEqual(previous[i]))
+            {
+                pages[i] = previous[i];
+                continue;
+            }
+            pages[i] = current.ToArray();
+            fresh++;
+        }
+        return new MachineSnapshot(Cpu.Position, cpu, devices, pages, _pendingExit, ExitStatus, fresh);
+    }
+
+    /// <summary>Puts the machine back in the state <paramref name="snapshot"/> holds (decoded code and translations are dropped).</summary>
+    public void RestoreSnapshot(MachineSnapshot snapshot)
+    {
+        var ram = Memory.Ram;
+        if (snapshot.Pages.Count != ram.Length / MachineSnapshot.PageSize)
+            throw new ArgumentException("the snapshot was taken of a machine with a different RAM size", nameof(snapshot));
+        for (int i = 0; i < snapshot.Pages.Count; i++)
+            snapshot.Pages[i].CopyTo(ram, i * MachineSnapshot.PageSize);
+        using (var r = new BinaryReader(new MemoryStream(snapshot.DeviceState))) LoadDeviceState(r);
+        using (var r = new BinaryReader(new MemoryStream(snapshot.CpuState))) Cpu.LoadState(r);
+        _pendingExit = snapshot.PendingExit;
+        ExitStatus = snapshot.ExitStatus;
     }
 
     /// <summary>Device state (not CPU, not RAM) for snapshots and state hashes.</summary>

@@ -120,7 +120,8 @@ public sealed unsafe partial class Cpu
         }
 
         uint physPage = physical & 0xFFFF_F000;
-        if (physPage < _ramSize && _memory.KindOf(physPage) == PageKind.Ram)
+        // Pages holding watched bytes stay out of the TLB, so every access to them is checked.
+        if (physPage < _ramSize && _memory.KindOf(physPage) == PageKind.Ram && (_traps is null || !_traps.WatchesPage(linear >> 12)))
         {
             uint page = linear >> 12;
             int index = (int)(page & (TlbSize - 1));
@@ -243,6 +244,12 @@ public sealed unsafe partial class Cpu
     /// </summary>
     internal uint ReadLinearSlow(uint linear, int size, bool user)
     {
+        _traps?.OnAccess(linear, size, write: false, _position);
+        return ReadLinearUnwatched(linear, size, user);
+    }
+
+    private uint ReadLinearUnwatched(uint linear, int size, bool user)
+    {
         uint last = linear + (uint)size - 1;
         uint p0 = Translate(linear, write: false, user);
         if ((last & 0xFFFF_F000) == (linear & 0xFFFF_F000))
@@ -260,6 +267,7 @@ public sealed unsafe partial class Cpu
 
     internal void WriteLinearSlow(uint linear, int size, uint value, bool user)
     {
+        _traps?.OnAccess(linear, size, write: true, _position);
         uint last = linear + (uint)size - 1;
         uint p0 = Translate(linear, write: true, user);
         if ((last & 0xFFFF_F000) == (linear & 0xFFFF_F000))
@@ -363,8 +371,15 @@ public sealed unsafe partial class Cpu
     internal void Write16(int seg, uint offset, ushort value) => WriteLinear16(LinearWrite(seg, offset, 2), value);
     internal void Write32(int seg, uint offset, uint value) => WriteLinear32(LinearWrite(seg, offset, 4), value);
 
-    /// <summary>Instruction fetch of one byte at a linear address (used by the decoder).</summary>
-    internal byte FetchLinear8(uint linear) => ReadLinear8(linear);
+    /// <summary>Instruction fetch of one byte at a linear address (used by the decoder); fetches are not data accesses, so watchpoints ignore them.</summary>
+    internal byte FetchLinear8(uint linear)
+    {
+        uint page = linear >> 12;
+        int slot = _tlbPrivBase + (int)(page & (TlbSize - 1));
+        if (_tlbTag[slot] == page)
+            return _ram[_tlbPhys[slot] | (linear & 0xFFF)];
+        return (byte)ReadLinearUnwatched(linear, 1, _cpl == 3);
+    }
 
     /// <summary>
     /// Reads guest memory through the current address translation for an observer (debugger,

@@ -97,11 +97,13 @@ public sealed unsafe partial class Cpu
                 _startEip = _eip;
                 _startEsp = R[ESP];
                 _startFlags = _flags;
+                _traps?.OnExternalInterrupt(_position, S[(int)SegmentRegister.CS].Base + _eip, S[(int)SegmentRegister.CS].Selector, R[ESP]);
                 DeliverInterrupt(_bus.AcknowledgeInterrupt(), InterruptSource.External, hasErrorCode: false, errorCode: 0);
                 if (_shutdown) return CpuExit.Shutdown;
             }
             if (_halted) return CpuExit.Halted;
             if (_position >= untilPosition) return CpuExit.PositionReached;
+            if (_traps is not null && TrapDue()) return CpuExit.DebugTrap;
             _interruptShadow = false;
 
             _startEip = _eip;
@@ -117,6 +119,20 @@ public sealed unsafe partial class Cpu
             if ((_startFlags & TF) != 0) SingleStepTrap();
             if (_stopRequested) return CpuExit.StopRequested;
         }
+    }
+
+    /// <summary>A debugger's trap fires here: a watchpoint touched by the last instruction, or a breakpoint on the next.</summary>
+    private bool TrapDue()
+    {
+        var traps = _traps!;
+        if (traps.Hit is null && traps.HasBreakpoints)
+        {
+            uint linear = S[(int)SegmentRegister.CS].Base + _eip;
+            if (traps.IsBreakpoint(linear, _position)) traps.Hit = new TrapHit(TrapKind.Breakpoint, linear, WatchKind.Access, _position);
+        }
+        if (traps.Hit is null) return false;
+        traps.Hit = traps.Hit with { Position = _position };
+        return true;
     }
 
     /// <summary>TF was set when the instruction began: #DB after it, as a trap.</summary>

@@ -146,6 +146,22 @@ public sealed unsafe partial class Cpu
     /// <summary>Makes <see cref="Run"/> return <see cref="CpuExit.StopRequested"/> after the current instruction.</summary>
     public void RequestStop() => _stopRequested = true;
 
+    private DebugTraps? _traps;
+
+    /// <summary>A debugger's breakpoints and watchpoints; null (the default) checks nothing.</summary>
+    public DebugTraps? Traps
+    {
+        get => _traps;
+        set
+        {
+            _traps = value;
+            TrapsChanged();
+        }
+    }
+
+    /// <summary>Watchpoints changed: drop cached translations so that watched pages take the checked path.</summary>
+    public void TrapsChanged() => FlushTlb(global: true);
+
     public ushort GetSelector(SegmentRegister sr) => S[(int)sr].Selector;
     public SegmentCache GetSegment(SegmentRegister sr) => S[(int)sr];
 

@@ -11,4 +11,6 @@ public enum CpuExit
     Shutdown,
     /// <summary>Someone called <see cref="Cpu.RequestStop"/> (a device, a debugger).</summary>
     StopRequested,
+    /// <summary>A breakpoint or watchpoint of <see cref="Cpu.Traps"/> fired; <see cref="DebugTraps.Hit"/> says which.</summary>
+    DebugTrap,
 }

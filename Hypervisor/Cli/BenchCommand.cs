@@ -53,7 +53,39 @@ public static class BenchCommand
             Console.WriteLine($"bench ft: log {f.LogBytes} bytes over {f.GuestSeconds:F2} guest s = {f.LogMbitPerGuestSecond:F4} Mbit/s; max backup lag {f.MaxLagInstructions} instructions; output hold p50 {f.HoldP50Ms:F2} ms, p99 {f.HoldP99Ms:F2} ms, p99.9 {f.HoldP999Ms:F2} ms");
             return f.Output.Contains("cpubench OK") ? 0 : 1;
         }));
-        return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft };
+        return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft, CreateDebug(), BenchFaultsCommand.Create() };
+    }
+
+    /// <summary><c>vmft bench debug</c>: recording overhead, replay speed, reverse-stepi latency and snapshot memory, side by side.</summary>
+    private static Command CreateDebug()
+    {
+        var instructions = new Option<ulong>("--instructions") { Description = "length of the cpubench run", DefaultValueFactory = _ => 1_000_000_000UL };
+        var samples = new Option<int>("--samples") { Description = "reverse-stepi measurements at random positions", DefaultValueFactory = _ => 20 };
+        var interval = new Option<ulong>("--snapshot-interval") { Description = "instructions between snapshots", DefaultValueFactory = _ => new Debugging.SnapshotOptions().Interval };
+        var budget = new Option<string>("--snapshot-budget") { Description = "memory for snapshots (e.g. 512M, 2G)", DefaultValueFactory = _ => "1G" };
+        var seed = new Option<int>("--seed") { Description = "chooses the positions", DefaultValueFactory = _ => 1 };
+        var command = new Command("debug", "Recording overhead, replay speed, reverse-stepi latency and snapshot memory on one cpubench run") { instructions, samples, interval, budget, seed };
+        command.SetAction(parse => CliErrors.Guard("bench debug", () =>
+        {
+            ulong n = parse.GetValue(instructions);
+            int count = parse.GetValue(samples);
+            if (n < 1_000_000) throw new UsageException("--instructions: at least 1000000");
+            if (count < 1) throw new UsageException("--samples: at least 1");
+            if (parse.GetValue(interval) == 0) throw new UsageException("--snapshot-interval: at least 1");
+            long bytes = (long)Math.Min(SizeParser.Parse(parse.GetValue(budget)!, "--snapshot-budget"), long.MaxValue);
+            var options = new Debugging.SnapshotOptions { Interval = parse.GetValue(interval), MemoryBudgetBytes = bytes };
+            var f = Bench.DebugBenchmark.Run(n, count, options, parse.GetValue(seed), line => Console.Error.WriteLine($"bench debug: {line}"));
+            double mips(double seconds) => f.Instructions / seconds / 1e6;
+            Console.WriteLine($"bench debug: cpubench, {f.Instructions} instructions");
+            Console.WriteLine($"  solo      {f.SoloSeconds,7:F2} s  {mips(f.SoloSeconds),6:F1} MIPS");
+            Console.WriteLine($"  record    {f.RecordSeconds,7:F2} s  {mips(f.RecordSeconds),6:F1} MIPS  overhead {f.RecordOverhead * 100:F1}% ({f.RecordingBytes} bytes)");
+            Console.WriteLine($"  replay    {f.ReplaySeconds,7:F2} s  {mips(f.ReplaySeconds),6:F1} MIPS  replay/solo speed {f.ReplayRatio:F3}");
+            Console.WriteLine($"  debugger  {f.ForwardSeconds,7:F2} s  {mips(f.ForwardSeconds),6:F1} MIPS  forwards to the end, taking snapshots");
+            Console.WriteLine($"  reverse-stepi over {f.ReverseStepMs.Length} random positions: p50 {f.Percentile(0.5):F1} ms, p90 {f.Percentile(0.9):F1} ms, max {f.ReverseStepMs.Max():F1} ms");
+            Console.WriteLine($"  snapshots: {f.Snapshots.Count}, {f.Snapshots.Bytes / 1048576.0:F1} MiB of a {f.Snapshots.BudgetBytes / 1048576.0:F0} MiB budget, every {f.Snapshots.Interval} instructions");
+            return 0;
+        }));
+        return command;
     }
 
     /// <summary>A register-only integer loop: the interpreter's best case, the figure to compare with other interpreters' MIPS.</summary>

@@ -24,13 +24,27 @@ public sealed class FtProcesses : IDisposable
     /// <summary>How to start a child with these vmft arguments (default: this vmft again, <see cref="SelfStartInfo"/>).</summary>
     public Func<IEnumerable<string>, ProcessStartInfo> StartInfo { get; init; } = SelfStartInfo;
 
+    /// <summary>
+    /// Where the primary's logging channel goes, given where the backup listens (default: straight
+    /// there). A fault-injecting proxy in between is put in place here.
+    /// </summary>
+    public Func<IPEndPoint, IPEndPoint>? LogRoute { get; init; }
+
+    /// <summary>Arguments only the primary gets.</summary>
+    public IReadOnlyList<string> PrimaryArgs { get; init; } = [];
+
+    /// <summary>Arguments only the backup gets.</summary>
+    public IReadOnlyList<string> BackupArgs { get; init; } = [];
+
     /// <summary>Starts the three; returns the relay's client address once the relay listens.</summary>
     public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout)
     {
         int logPort = FreePort(), primaryRelay = FreePort(), backupRelay = FreePort(), clientPort = FreePort();
         string arb = ArbiterDirectory;
-        Backup = Start("backup", ["backup", .. machineArgs, "--listen", $"127.0.0.1:{logPort}", "--relay-port", backupRelay.ToString(), "--arbiter", arb, .. nodeArgs]);
-        Primary = Start("primary", ["primary", .. machineArgs, "--backup", $"127.0.0.1:{logPort}", "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs]);
+        var backupLog = new IPEndPoint(IPAddress.Loopback, logPort);
+        var primaryLog = LogRoute?.Invoke(backupLog) ?? backupLog;
+        Backup = Start("backup", ["backup", .. machineArgs, "--listen", $"127.0.0.1:{logPort}", "--relay-port", backupRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
+        Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
         Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"127.0.0.1:{primaryRelay},127.0.0.1:{backupRelay}"]);
         return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
     }

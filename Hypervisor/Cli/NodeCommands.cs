@@ -28,11 +28,12 @@ public static class NodeCommands
         public Option<string?> NodeId { get; } = new("--node-id") { Description = "this node's name at the relay (default: primary / backup)" };
         public Option<int> HeartbeatMs { get; } = new("--heartbeat-ms") { Description = "heartbeat interval", DefaultValueFactory = _ => 100 };
         public Option<int> TimeoutMs { get; } = new("--timeout-ms") { Description = "silence after which the peer is declared dead", DefaultValueFactory = _ => 500 };
+        public Option<string> SendWindow { get; } = new("--send-window") { Description = "log bytes the primary may have unacknowledged before it stalls (back-pressure), e.g. 8M", DefaultValueFactory = _ => "8M" };
 
         public void AddTo(Command c)
         {
             Machine.AddTo(c);
-            foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs }) c.Options.Add(o);
+            foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs, SendWindow }) c.Options.Add(o);
         }
 
         public LogChannelOptions ChannelOptions(ParseResult p, ChannelRole role)
@@ -41,6 +42,8 @@ public static class NodeCommands
             if (hb <= 0 || to <= hb) throw new UsageException($"--heartbeat-ms {hb} / --timeout-ms {to}: both positive, the timeout longer than the heartbeat");
             string secret = p.GetValue(Secret)!;
             if (secret.Length == 0) throw new UsageException("--secret: must not be empty");
+            ulong window = SizeParser.Parse(p.GetValue(SendWindow)!, "--send-window");
+            if (window < 4096 || window > (1UL << 40)) throw new UsageException($"--send-window {p.GetValue(SendWindow)}: between 4K and 1024G");
             return new LogChannelOptions
             {
                 VmId = VmGuid(p.GetValue(VmId)!),
@@ -48,6 +51,7 @@ public static class NodeCommands
                 SharedSecret = Encoding.UTF8.GetBytes(secret),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(hb),
                 PeerTimeout = TimeSpan.FromMilliseconds(to),
+                SendWindowBytes = (long)window,
             };
         }
     }
@@ -66,7 +70,8 @@ public static class NodeCommands
     {
         var shared = new Shared();
         var backup = new Option<string>("--backup") { Description = "HOST:PORT of the backup's logging channel", Required = true };
-        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup };
+        var statsMs = new Option<int>("--stats-ms") { Description = "print an 'ft stats:' line (log bytes, backup lag, output hold so far) this often; 0: never", DefaultValueFactory = _ => 0 };
+        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, statsMs };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("primary", () =>
         {
@@ -74,8 +79,11 @@ public static class NodeCommands
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
             var options = shared.ChannelOptions(parse, ChannelRole.Primary);
+            int every = parse.GetValue(statsMs);
+            if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
-            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, cts.Token).GetAwaiter().GetResult();
+            var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
+            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -163,7 +171,7 @@ public static class NodeCommands
         }, token);
 
     private static async Task<NodeExit> RunPrimaryAsync(Guest.Machine.PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
-        TcpChannelListener relayListener, IArbiter arbiter, string vmId, CancellationToken token)
+        TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, CancellationToken token)
     {
         using var _ = relayListener;
         var wake = new WakeSignal();
@@ -189,7 +197,7 @@ public static class NodeCommands
         await using (channel.ConfigureAwait(false))
         {
             var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
-            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, Say);
+            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, Say) { StatsInterval = statsInterval };
             var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");
             return exit;

@@ -4,7 +4,7 @@ namespace VmFt.Hypervisor.Debugging;
 
 /// <summary>
 /// Where and why a motion stopped. <see cref="Address"/> is the breakpoint's linear address or the
-/// watched address that was touched; <see cref="Watch"/> says how it was touched.
+/// watched address that was touched; <see cref="Watch"/> is the kind of the watchpoint that fired.
 /// </summary>
 public readonly record struct StopInfo(StopReason Reason, ulong Position, uint Address = 0, WatchKind Watch = WatchKind.Write)
 {

@@ -36,6 +36,9 @@ public sealed class PrimaryNode : IEventSink
     public bool Alone { get; private set; }
     public MachineExitReason? Exited { get; private set; }
     public ulong InputEnd => _pendingInputStart + (ulong)_pendingInput.Count;
+
+    /// <summary>Client input is waiting and the guest's serial port has room for some of it now.</summary>
+    public bool InputReady => _pendingInput.Count > 0 && _machine.SerialInputSpace > 0;
     public ulong SliceInstructions { get; init; } = 20_000;
 
     /// <summary>

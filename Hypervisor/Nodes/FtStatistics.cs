@@ -21,6 +21,13 @@ public sealed class FtStatistics
     public long LogBytes => _logBytes;
     public ulong MaxLagInstructions => _maxLagInstructions;
 
+    /// <summary>How long the oldest unacknowledged log event has waited for its ack, in milliseconds (0: all acked).</summary>
+    public double CurrentLagMs => _unacked.Count == 0 ? 0 : _clock.Elapsed.TotalMilliseconds - _unacked.Peek().ShippedMs;
+
+    /// <summary>Instructions between the oldest unacknowledged log event and <paramref name="primaryPosition"/> (0: all acked).</summary>
+    public ulong CurrentLagInstructions(ulong primaryPosition) =>
+        _unacked.Count == 0 ? 0 : primaryPosition - Math.Min(primaryPosition, _unacked.Peek().Position);
+
     /// <summary>The <paramref name="q"/>-quantile of output-hold times in milliseconds (0 when nothing was released).</summary>
     public double HoldPercentile(double q)
     {
@@ -46,6 +53,19 @@ public sealed class FtStatistics
             _maxLagMs = Math.Max(_maxLagMs, now - e.ShippedMs);
             _maxLagInstructions = Math.Max(_maxLagInstructions, primaryPosition - e.Position);
         }
+    }
+
+    /// <summary>
+    /// One machine-readable line of the figures so far (<c>ft stats: key=value ...</c>), printed
+    /// periodically when asked for, so that a benchmark still has them when the primary is killed.
+    /// </summary>
+    public string Sample(PcMachine machine)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        ulong position = machine.Cpu.Position;
+        return string.Create(c, $"ft stats: instructions={position} guest_s={machine.Now / 1e9:F4} log_bytes={_logBytes} " +
+            $"lag_ms={CurrentLagMs:F2} lag_instructions={CurrentLagInstructions(position)} max_lag_ms={_maxLagMs:F2} " +
+            $"hold_p50={HoldPercentile(0.5):F3} hold_p99={HoldPercentile(0.99):F3} hold_p999={HoldPercentile(0.999):F3} releases={_holdMs.Count}");
     }
 
     public string Summary(PcMachine machine)

@@ -17,6 +17,9 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
 
     public FtStatistics Statistics { get; } = new();
 
+    /// <summary>When set (and a backup is attached): print <see cref="FtStatistics.Sample"/> this often.</summary>
+    public TimeSpan? StatsInterval { get; init; }
+
     /// <summary>A host clock for <see cref="PrimaryNode.HostClock"/> that starts at <paramref name="from"/> guest nanoseconds.</summary>
     public static Func<ulong> ClockFrom(ulong from)
     {
@@ -28,8 +31,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     {
         bool haveBackup = channel is not null;
         ulong lastAck = 0;
+        var sampleClock = Stopwatch.StartNew();
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (haveBackup && StatsInterval is { } every && sampleClock.Elapsed >= every)
+            {
+                sampleClock.Restart();
+                status(Statistics.Sample(node.Machine));
+            }
             if (relay.TakeNewConnection())
                 relay.Send(new LiveToRelay(node.NodeId, node.Generation, node.InputEnd, 0));
             while (relay.TryTake(out var message)) node.OnRelay(message);
@@ -89,7 +98,9 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 return NodeExit.GuestExited;
             }
 
-            if (node.IdleUntil != 0)
+            // Idle with client input the serial port can take: feed it at once. Waiting for the
+            // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms).
+            if (node.IdleUntil != 0 && !node.InputReady)
             {
                 // Idle: wait for the timer, input or an ack, polling acks while output is held.
                 var wait = TimeSpan.FromMilliseconds(haveBackup && node.Acked < node.LogEnd ? 2 : 20);

@@ -12,20 +12,25 @@ namespace VmFt.Hypervisor.Nodes;
 /// </summary>
 public static class SoloTranscript
 {
-    public static string Run(byte[] image, string imageName, uint ramSize, IReadOnlyList<string> lines, int expectedLines, ulong maxSteps = 200_000)
+    public static string Run(byte[] image, string imageName, uint ramSize, IReadOnlyList<string> lines, int expectedLines, ulong maxSteps = 200_000, string commandLine = "")
     {
         var machine = new PcMachine(new MachineConfiguration { RamSize = ramSize });
-        machine.LoadMultiboot(image, imageName, new MultibootOptions());
+        machine.LoadMultiboot(image, imageName, new MultibootOptions { CommandLine = commandLine });
         var node = new PrimaryNode("solo", 0, machine, new OutputStream(), 1, 0);
         node.ContinueAlone();
         node.OnRelay(new InputFromRelay(0, Encoding.ASCII.GetBytes(string.Concat(lines.Select(l => l + "\n")))));
         var transcript = new StringBuilder();
-        for (ulong step = 0; step < maxSteps && CountLines(transcript) < expectedLines; step++)
+        int seen = 0; // lines so far, counted as output arrives (a long transcript is not rescanned every step)
+        for (ulong step = 0; step < maxSteps && seen < expectedLines; step++)
         {
             bool running = node.Step();
             node.TakeLog();
             foreach (var m in node.TakeRelayMessages())
-                if (m is OutputToRelay o) transcript.Append(Encoding.ASCII.GetString(o.Data));
+                if (m is OutputToRelay o)
+                {
+                    transcript.Append(Encoding.ASCII.GetString(o.Data));
+                    foreach (byte b in o.Data) if (b == (byte)'\n') seen++;
+                }
             if (!running) break;
         }
         return transcript.ToString();

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using VmFt.Guest.Images;
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Debugging;
+using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Recording;
+using VmFt.Hypervisor.Replay;
+using VmFt.ReplayLog.Recording;
+
+namespace VmFt.Hypervisor.Bench;
+
+/// <summary>
+/// The replay debugger's figures, side by side in one run on one cpubench workload: a solo run, the
+/// same run recorded, the recording replayed, a debugging session moving to the end (taking
+/// snapshots), and reverse-stepi at random positions, with the snapshot memory that bought it.
+/// </summary>
+public static class DebugBenchmark
+{
+    public sealed record Figures(
+        ulong Instructions,
+        double SoloSeconds,
+        double RecordSeconds,
+        double ReplaySeconds,
+        double ForwardSeconds,
+        long RecordingBytes,
+        double[] ReverseStepMs,
+        SnapshotStatistics Snapshots)
+    {
+        public double RecordOverhead => RecordSeconds / SoloSeconds - 1;
+        public double ReplayRatio => SoloSeconds / ReplaySeconds;
+        public double Percentile(double p)
+        {
+            var sorted = ReverseStepMs.Order().ToArray();
+            return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+        }
+    }
+
+    /// <summary>cpubench instructions per iteration (its own loop), to size the run.</summary>
+    private const ulong InstructionsPerIteration = 46_700;
+
+    public static Figures Run(ulong instructions, int samples, SnapshotOptions snapshots, int seed, Action<string> progress)
+    {
+        int iterations = (int)Math.Max(1, instructions / InstructionsPerIteration);
+        string commandLine = $"iterations={iterations}";
+        byte[] image = BundledImages.Get("cpubench");
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"vmft-bench-debug-{Environment.ProcessId}.vmrec");
+        try
+        {
+            progress($"solo run of cpubench ({commandLine})");
+            var solo = Boot(image, commandLine);
+            var soloOutcome = new LiveRunner(solo, ClockMode.Virtual, null).Run(0);
+
+            progress("the same run, recorded");
+            var recorded = Boot(image, commandLine);
+            var header = RecordedMachine.HeaderFor(recorded, realtime: false, "cpubench", image, commandLine, embedImage: true);
+            var writer = RecordingWriter.Create(path, header);
+            var recordOutcome = new LiveRunner(recorded, ClockMode.Virtual, null, new RecordingSink(writer)).Run(0);
+            writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
+            if (recorded.StateHash() != solo.StateHash()) throw new InvalidOperationException("the recorded run ended in another state than the solo run");
+
+            progress("replaying the recording");
+            var contents = RecordingReader.ReadFile(path);
+            var replayer = new Replayer(RecordedMachine.Build(contents.Header, path));
+            var clock = Stopwatch.StartNew();
+            replayer.Feed(contents.Events);
+            double replaySeconds = clock.Elapsed.TotalSeconds;
+            if (replayer.Result.StateHash != solo.StateHash()) throw new InvalidOperationException("the replay ended in another state than the solo run");
+
+            progress("debugging session: forwards to the end, taking snapshots");
+            var session = new ReplaySession(contents, path, snapshots);
+            clock.Restart();
+            session.Goto(session.EndPosition);
+            double forwardSeconds = clock.Elapsed.TotalSeconds;
+
+            var random = new Random(seed);
+            var latencies = new double[samples];
+            for (int i = 0; i < samples; i++)
+            {
+                ulong position = 1 + (ulong)random.NextInt64((long)session.EndPosition);
+                session.Goto(position);
+                progress($"reverse-stepi {i + 1}/{samples} at position {position}");
+                clock.Restart();
+                session.ReverseStepInstruction();
+                latencies[i] = clock.Elapsed.TotalMilliseconds;
+                if (session.Position != position - 1) throw new InvalidOperationException($"reverse-stepi from {position} arrived at {session.Position}");
+            }
+            return new Figures(soloOutcome.Instructions, soloOutcome.Elapsed.TotalSeconds, recordOutcome.Elapsed.TotalSeconds, replaySeconds,
+                forwardSeconds, new FileInfo(path).Length, latencies, session.SnapshotStatistics);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static PcMachine Boot(byte[] image, string commandLine)
+    {
+        var machine = new PcMachine(new MachineConfiguration());
+        machine.LoadMultiboot(image, "cpubench", new MultibootOptions { CommandLine = commandLine });
+        return machine;
+    }
+}

@@ -1,0 +1,62 @@
+using VmFt.Guest.Images;
+using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.Nodes;
+
+namespace VmFt.Hypervisor.Bench.Faults;
+
+/// <summary>
+/// <c>vmft bench faults</c>: every (scenario, workload) pair of the matrix, <see cref="FaultBenchOptions.Runs"/>
+/// times, one after the other (each run owns the machine's cores), then the report files.
+/// </summary>
+public static class FaultBenchmark
+{
+    /// <summary>The default matrix: every scenario with kvstore, and a primary kill with cpubench and with an idle guest.</summary>
+    public static IReadOnlyList<(FaultScenario, FaultWorkload)> DefaultMatrix()
+    {
+        var m = FaultScenarios.All.Select(s => (s, FaultWorkload.Kvstore)).ToList();
+        m.Add((FaultScenario.KillPrimary, FaultWorkload.Cpubench));
+        m.Add((FaultScenario.KillPrimary, FaultWorkload.Idle));
+        return m;
+    }
+
+    /// <summary>Runs everything; returns the results (the report files are in <see cref="FaultBenchOptions.OutDirectory"/>).</summary>
+    public static List<FaultRunResult> Run(FaultBenchOptions options, TextWriter output, bool interactive)
+    {
+        Directory.CreateDirectory(options.OutDirectory);
+        double soloSeconds = 0;
+        string cpuReference = "";
+        if (options.Matrix.Any(m => m.Workload == FaultWorkload.Cpubench))
+        {
+            // cpubench alone, in-process and in virtual time: its run time is the throughput
+            // reference, its output (TSC cycles masked) the failure-free transcript.
+            var (outcome, _) = BenchCommand.RunCpubench(options.CpubenchIterations);
+            soloSeconds = outcome.Elapsed.TotalSeconds;
+            cpuReference = VerdictChecker.Normalize(SoloTranscript.Run(BundledImages.Get("cpubench"), "cpubench", 64 << 20, [], 3,
+                maxSteps: 10_000_000, commandLine: $"iterations={options.CpubenchIterations}"));
+        }
+        var plan = new List<(FaultScenario Scenario, FaultWorkload Workload)>();
+        for (int i = 0; i < options.Runs; i++) plan.AddRange(options.Matrix);
+        var progress = new ProgressBar(output, plan.Count, interactive);
+        var results = new List<FaultRunResult>();
+        for (int i = 0; i < plan.Count; i++)
+        {
+            var (scenario, workload) = plan[i];
+            int seed = unchecked(options.Seed + i);
+            progress.Starting(i, $"{FaultScenarios.Name(scenario)}/{FaultScenarios.Name(workload)}");
+            var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
+            result.Reproduce = FaultReport.ReproduceCommand(result, options);
+            results.Add(result);
+            progress.Finished(i + 1, result);
+        }
+        var (plots, note) = FaultPlots.Draw(results, options.OutDirectory);
+        File.WriteAllText(Path.Combine(options.OutDirectory, "report.md"), FaultReport.Markdown(results, options, note, plots));
+        File.WriteAllText(Path.Combine(options.OutDirectory, "runs.json"), FaultReport.Json(results, options));
+        File.WriteAllText(Path.Combine(options.OutDirectory, "runs.csv"), FaultReport.Csv(results));
+        output.WriteLine();
+        output.Write(FaultReport.SummaryTable(results));
+        output.WriteLine();
+        if (plots.Count == 0) output.WriteLine(note);
+        output.WriteLine($"bench faults: {results.Count} runs, {results.Count(r => !r.Passed)} failed; report in {Path.Combine(options.OutDirectory, "report.md")} (runs.json, runs.csv{(plots.Count > 0 ? ", plots" : "")})");
+        return results;
+    }
+}

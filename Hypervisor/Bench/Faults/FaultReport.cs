@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace VmFt.Hypervisor.Bench.Faults;
+
+/// <summary>The session's report: Markdown for people, JSON and CSV with every run for tools.</summary>
+public static class FaultReport
+{
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    private static string F(double? v, string format = "F1") => v is { } x ? x.ToString(format, C) : "-";
+
+    /// <summary>The command that repeats run <paramref name="r"/> on its own.</summary>
+    public static string ReproduceCommand(FaultRunResult r, FaultBenchOptions o) =>
+        $"vmft bench faults --scenario {FaultScenarios.Name(r.Scenario)} --workload {FaultScenarios.Name(r.Workload)} --runs 1 --seed {r.Seed}" +
+        $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
+
+    /// <summary>One line per (scenario, workload): the figures over its runs.</summary>
+    public static string SummaryTable(IReadOnlyList<FaultRunResult> results)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| scenario | workload | runs | failed | violations | failover ms p50 | failover ms p99 | detection ms p50 | throughput ratio | logging Mbit/s | hold ms p99 | latency ms p99 | max lag ms |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var g in results.GroupBy(r => (r.Scenario, r.Workload)))
+        {
+            var runs = g.ToList();
+            double? Mean(Func<FaultRunResult, double?> f)
+            {
+                var v = runs.Select(f).Where(x => x is not null).Select(x => x!.Value).ToList();
+                return v.Count == 0 ? null : v.Average();
+            }
+            double? Q(Func<FaultRunResult, double?> f, double q) => Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), q);
+            sb.AppendLine($"| {FaultScenarios.Name(g.Key.Scenario)} | {FaultScenarios.Name(g.Key.Workload)} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
+                $"{F(Q(r => r.FailoverMs, 0.5))} | {F(Q(r => r.FailoverMs, 0.99))} | {F(Q(r => r.DetectionMs, 0.5))} | {F(Mean(r => r.ThroughputRatio), "F3")} | " +
+                $"{F(Mean(r => r.LogMbit), "F3")} | {F(Q(r => r.HoldP99Ms, 0.99), "F2")} | {F(Q(r => r.LatencyP99Ms, 0.99))} | {F(Q(r => r.MaxLagMs, 1))} |");
+        }
+        return sb.ToString();
+    }
+
+    public static string Markdown(IReadOnlyList<FaultRunResult> results, FaultBenchOptions o, string plotsNote, IReadOnlyList<string> plots)
+    {
+        var sb = new StringBuilder();
+        int failed = results.Count(r => !r.Passed);
+        sb.AppendLine("# vmft bench faults");
+        sb.AppendLine();
+        sb.AppendLine($"{results.Count} runs, {failed} failed. Seed {o.Seed} (run i uses seed {o.Seed} + i); load {o.Duration.TotalSeconds.ToString("0.###", C)} s per kvstore/idle run " +
+            $"at {o.RequestRate.ToString("0.###", C)} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
+            $"cpubench {o.CpubenchIterations} iterations.");
+        sb.AppendLine();
+        sb.AppendLine("Each run starts `vmft backup`, `vmft primary` and `vmft relay` as processes on loopback, the logging channel through a fault-injecting proxy. " +
+            "A run passes when the client's transcript is byte-identical to a failure-free run of the same input (a prefix of it for kill-new-primary, where the service must stop), " +
+            "every request got one reply per send in order with per-client INCR counters going 1, 2, 3... (nothing executed twice), and no two nodes could release output at the same moment.");
+        sb.AppendLine();
+        sb.AppendLine("Figures: failover = the client's last byte from the old primary to its first byte from the new one; detection = fault to the survivor declaring its peer dead; " +
+            "drain = that to the first output after it; logging rate, backup lag and output hold from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
+            "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT.");
+        sb.AppendLine();
+        sb.AppendLine("## Summary");
+        sb.AppendLine();
+        sb.Append(SummaryTable(results));
+        sb.AppendLine();
+        sb.AppendLine("## Runs");
+        sb.AppendLine();
+        sb.AppendLine("| # | run | seed | verdict | failover ms | detection ms | drain ms | max lag ms | log Mbit/s | hold ms p50/p99/p99.9 | latency ms p50/p99/p99.9 | throughput | requests | retries | notes |");
+        sb.AppendLine("|---:|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|");
+        foreach (var r in results)
+        {
+            sb.AppendLine($"| {r.Index} | {r.Name} | {r.Seed} | {(r.Passed ? "PASS" : "FAIL")} | {F(r.FailoverMs)} | {F(r.DetectionMs)} | {F(r.DrainMs)} | {F(r.MaxLagMs)} | {F(r.LogMbit, "F3")} | " +
+                $"{F(r.HoldP50Ms, "F2")}/{F(r.HoldP99Ms, "F2")}/{F(r.HoldP999Ms, "F2")} | {F(r.LatencyP50Ms)}/{F(r.LatencyP99Ms)}/{F(r.LatencyP999Ms)} | {F(r.ThroughputRatio, "F3")} | {r.Requests} | {r.Retries} | {string.Join("; ", r.Notes).Replace("|", "/")} |");
+        }
+        sb.AppendLine();
+        if (failed > 0)
+        {
+            sb.AppendLine("## Failures");
+            sb.AppendLine();
+            foreach (var r in results.Where(r => !r.Passed))
+            {
+                sb.AppendLine($"- run {r.Index} {r.Name} (seed {r.Seed}): `{r.Reproduce}`");
+                foreach (var v in r.Violations) sb.AppendLine($"  - {v.Replace("|", "/")}");
+            }
+            sb.AppendLine();
+        }
+        sb.AppendLine("## Reproducing a run");
+        sb.AppendLine();
+        sb.AppendLine("Every run is repeated on its own with its seed (the seed fixes the fault moment, the arrival schedule and the request mix; the machine's timing does the rest), for example:");
+        sb.AppendLine();
+        if (results.Count > 0) sb.AppendLine($"    {results[0].Reproduce}");
+        sb.AppendLine();
+        sb.AppendLine("`runs.json` and `runs.csv` give every run's command (`reproduce`).");
+        sb.AppendLine();
+        sb.AppendLine("## Plots");
+        sb.AppendLine();
+        if (plots.Count == 0) sb.AppendLine(plotsNote);
+        foreach (var p in plots) sb.AppendLine($"![{Path.GetFileNameWithoutExtension(p)}]({Path.GetFileName(p)})");
+        return sb.ToString();
+    }
+
+    public static string Json(IReadOnlyList<FaultRunResult> results, FaultBenchOptions o)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("seed", o.Seed);
+            w.WriteNumber("duration_s", o.Duration.TotalSeconds);
+            w.WriteNumber("request_rate", o.RequestRate);
+            w.WriteNumber("clients", o.Clients);
+            w.WriteNumber("failed", results.Count(r => !r.Passed));
+            w.WriteStartArray("runs");
+            foreach (var r in results)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", r.Index);
+                w.WriteString("scenario", FaultScenarios.Name(r.Scenario));
+                w.WriteString("workload", FaultScenarios.Name(r.Workload));
+                w.WriteNumber("seed", r.Seed);
+                w.WriteString("verdict", r.Passed ? "PASS" : "FAIL");
+                w.WriteStartArray("violations");
+                foreach (var v in r.Violations) w.WriteStringValue(v);
+                w.WriteEndArray();
+                w.WriteStartArray("notes");
+                foreach (var v in r.Notes) w.WriteStringValue(v);
+                w.WriteEndArray();
+                foreach (var (name, value) in Figures(r))
+                {
+                    if (value is { } x) w.WriteNumber(name, Math.Round(x, 4));
+                    else w.WriteNull(name);
+                }
+                w.WriteString("reproduce", r.Reproduce);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    public static string Csv(IReadOnlyList<FaultRunResult> results)
+    {
+        var sb = new StringBuilder();
+        var names = Figures(new FaultRunResult()).Select(f => f.Name);
+        sb.AppendLine("index,scenario,workload,seed,verdict," + string.Join(',', names) + ",violations,reproduce");
+        foreach (var r in results)
+        {
+            sb.Append(C, $"{r.Index},{FaultScenarios.Name(r.Scenario)},{FaultScenarios.Name(r.Workload)},{r.Seed},{(r.Passed ? "PASS" : "FAIL")},");
+            sb.Append(string.Join(',', Figures(r).Select(f => f.Value is { } x ? x.ToString("0.####", C) : "")));
+            sb.Append(',').Append(Quote(string.Join("; ", r.Violations))).Append(',').AppendLine(Quote(r.Reproduce));
+        }
+        return sb.ToString();
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\"", "\"\"") + "\"";
+
+    private static IEnumerable<(string Name, double? Value)> Figures(FaultRunResult r) =>
+    [
+        ("wall_s", r.WallSeconds), ("failover_ms", r.FailoverMs), ("detection_ms", r.DetectionMs), ("drain_ms", r.DrainMs),
+        ("max_lag_ms", r.MaxLagMs), ("log_mbit_s", r.LogMbit), ("hold_p50_ms", r.HoldP50Ms), ("hold_p99_ms", r.HoldP99Ms), ("hold_p999_ms", r.HoldP999Ms),
+        ("latency_p50_ms", r.LatencyP50Ms), ("latency_p99_ms", r.LatencyP99Ms), ("latency_p999_ms", r.LatencyP999Ms), ("throughput_ratio", r.ThroughputRatio),
+        ("requests", r.Requests), ("retries", r.Retries), ("sent_lines", r.SentLines), ("output_bytes", r.OutputBytes),
+    ];
+}

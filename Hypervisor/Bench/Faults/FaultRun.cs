@@ -1,0 +1,347 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using VmFt.Guest.Images;
+using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.Nodes;
+
+namespace VmFt.Hypervisor.Bench.Faults;
+
+/// <summary>
+/// One run: backup, primary and relay as real processes on loopback (<see cref="FtProcesses"/>),
+/// the logging channel through a <see cref="ChannelProxy"/> (in every scenario, so the baseline
+/// pays the same hop), the workload's client on the relay, the fault at a seeded random moment,
+/// then the verdict against a failure-free run of the same input.
+/// </summary>
+public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, FaultWorkload workload, int seed, int index)
+{
+    /// <summary>The channel delay of the delay scenario.</summary>
+    public static readonly TimeSpan ChannelDelay = TimeSpan.FromMilliseconds(20);
+    /// <summary>The bandwidth of the throttle scenario, bytes per second per direction (4 Mbit/s: just above kvstore's log rate at 200 requests/s, so bursts queue).</summary>
+    public const long ThrottleBytesPerSecond = 512 * 1024;
+    /// <summary>How long the pause scenario stops the channel: shorter than the failure timeout, so no failover is due.</summary>
+    public static TimeSpan PauseLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(o.TimeoutMs / 2);
+    /// <summary>The slow backup's share of a CPU, and its small send window (back-pressure engages sooner).</summary>
+    public const double SlowBackupShare = 0.25;
+    public const string SlowBackupWindow = "64K";
+
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>When set, every child line and bench action, as it happens.</summary>
+    public TextWriter? Verbose { get; init; }
+    private readonly List<NodeLine> _lines = [];
+
+    private double Now() => _clock.Elapsed.TotalMilliseconds;
+
+    private void Mark(string what)
+    {
+        lock (_lines) _lines.Add(new NodeLine(Now(), NodeTimeline.Bench, what));
+        Verbose?.WriteLine($"{Now(),9:F1} ms [bench] {what}");
+    }
+
+    private bool Saw(string who, string text)
+    {
+        lock (_lines) return _lines.Exists(l => l.Who == who && l.Text.Contains(text, StringComparison.Ordinal));
+    }
+
+    private async Task<bool> WaitFor(string who, string text, TimeSpan timeout)
+    {
+        var until = Now() + timeout.TotalMilliseconds;
+        while (Now() < until)
+        {
+            if (Saw(who, text)) return true;
+            await Task.Delay(2).ConfigureAwait(false);
+        }
+        return false;
+    }
+
+    /// <param name="soloCpubenchSeconds">cpubench's run time alone (in-process), for the throughput ratio.</param>
+    /// <param name="cpubenchReference">The failure-free cpubench transcript (normalized).</param>
+    public async Task<FaultRunResult> ExecuteAsync(double soloCpubenchSeconds, string cpubenchReference)
+    {
+        var random = new Random(seed);
+        var result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
+        ChannelProxy? proxy = null;
+        ProcessThrottle? throttle = null;
+        var trace = new ClientTrace();
+        double loadStart = 0, loadEnd = 0;
+        string[] machineArgs = workload == FaultWorkload.Cpubench ? ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"] : ["kvstore"];
+        string[] nodeArgs = ["--heartbeat-ms", options.HeartbeatMs.ToString(), "--timeout-ms", options.TimeoutMs.ToString()];
+        var cluster = new FtProcesses
+        {
+            Line = (who, text) =>
+            {
+                lock (_lines) _lines.Add(new NodeLine(Now(), who, text));
+                Verbose?.WriteLine($"{Now(),9:F1} ms [{who}] {text}");
+            },
+            LogRoute = backup => (proxy = ChannelProxy.Start(backup)).LocalEndPoint,
+            PrimaryArgs = scenario == FaultScenario.SlowBackup ? ["--stats-ms", "100", "--send-window", SlowBackupWindow] : ["--stats-ms", "100"],
+        };
+        // Ctrl-C or a termination signal must not leave the children running.
+        void Cleanup(object? sender, EventArgs e) => cluster.Dispose();
+        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => cluster.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += Cleanup;
+        Console.CancelKeyPress += CancelCleanup;
+        try
+        {
+            string address;
+            try
+            {
+                address = await cluster.StartAsync(machineArgs, nodeArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                result.Violations.Add("the relay did not start within 30 s");
+                return result;
+            }
+            using var client = new TcpClient { NoDelay = true };
+            client.Connect(EndPointParser.Parse(address, "relay"));
+            // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
+            if (!await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+            {
+                string last;
+                lock (_lines) last = string.Join(" / ", _lines.Where(l => l.Who == "primary").TakeLast(2).Select(l => l.Text));
+                result.Violations.Add($"the relay was not following the primary within 30 s (primary: {last})");
+                return result;
+            }
+            var stream = client.GetStream();
+            double rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0;
+            var generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
+            var reader = new Thread(generator.ReadAll) { IsBackground = true, Name = "fault-bench client" };
+            reader.Start();
+
+            // Faults that last the whole run start with the load.
+            loadStart = Now();
+            switch (scenario)
+            {
+                case FaultScenario.Delay:
+                    Mark("delay");
+                    proxy!.Delay = ChannelDelay;
+                    break;
+                case FaultScenario.Throttle:
+                    Mark("throttle");
+                    proxy!.BytesPerSecond = ThrottleBytesPerSecond;
+                    break;
+                case FaultScenario.SlowBackup:
+                    Mark("slow backup");
+                    throttle = new ProcessThrottle(cluster.Backup!.Id, SlowBackupShare, TimeSpan.FromMilliseconds(40));
+                    break;
+            }
+
+            // cpubench runs to its end; its expected length (alone, with some FT overhead) places the fault.
+            var span = workload == FaultWorkload.Cpubench ? TimeSpan.FromSeconds(Math.Max(0.5, soloCpubenchSeconds * 1.5)) : options.Duration;
+            var faultAt = span * (0.25 + 0.5 * random.NextDouble());
+            using var cts = new CancellationTokenSource();
+            var load = workload == FaultWorkload.Cpubench
+                ? WaitForCpubenchAsync(generator, trace, cts.Token)
+                : generator.RunLoadAsync(options.Duration, cts.Token);
+            var fault = InjectAsync(faultAt, cluster, proxy!, generator, result);
+            await Task.WhenAll(load, fault).ConfigureAwait(false);
+            loadEnd = Now();
+
+            bool continues = FaultScenarios.ServiceContinues(scenario);
+            if (workload == FaultWorkload.Kvstore)
+            {
+                // Every request the open loop scheduled goes out and gets its reply (retrying);
+                // when the service is meant to stop, a short wait shows that nothing more comes.
+                bool all = await generator.DrainAsync(continues ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+                if (!all && !continues) result.Notes.Add("service stopped: requests left unanswered, as expected");
+            }
+            // Late status lines (summaries, halts) and late output.
+            await Task.Delay(300).ConfigureAwait(false);
+            Mark("end");
+            client.Close();
+        }
+        finally
+        {
+            throttle?.Dispose();
+            cluster.Dispose();
+            AppDomain.CurrentDomain.ProcessExit -= Cleanup;
+            Console.CancelKeyPress -= CancelCleanup;
+            proxy?.Dispose();
+            result.WallSeconds = _clock.Elapsed.TotalSeconds;
+        }
+        Judge(result, trace, loadStart, loadEnd, soloCpubenchSeconds, cpubenchReference);
+        return result;
+    }
+
+    private async Task WaitForCpubenchAsync(LoadGenerator generator, ClientTrace trace, CancellationToken token)
+    {
+        var until = Now() + 120_000;
+        while (!token.IsCancellationRequested && Now() < until)
+        {
+            string t = generator.Snapshot();
+            if (t.Contains("cpubench OK\n") || t.Contains("cpubench FAIL\n") || t.Contains("cpubench UNCHECKED\n")) return;
+            await Task.Delay(5, token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task InjectAsync(TimeSpan at, FtProcesses cluster, ChannelProxy proxy, LoadGenerator generator, FaultRunResult result)
+    {
+        await Task.Delay(at).ConfigureAwait(false);
+        switch (scenario)
+        {
+            case FaultScenario.KillPrimary:
+                Kill(cluster.Primary!, "kill primary");
+                break;
+            case FaultScenario.KillBackup:
+                Kill(cluster.Backup!, "kill backup");
+                break;
+            case FaultScenario.KillPrimaryInBurst:
+            {
+                // Every client asks for its large value at once; the kill comes once a third of
+                // the burst's replies have reached the client, so the rest is still streaming.
+                long before = generator.Received;
+                long burstBytes = options.Clients * 220L;
+                generator.Burst();
+                var until = Now() + 3000;
+                while (generator.Received < before + burstBytes / 3 && Now() < until) await Task.Delay(1).ConfigureAwait(false);
+                result.Notes.Add($"killed with {generator.Received - before} of about {burstBytes} burst bytes at the client");
+                Kill(cluster.Primary!, "kill primary");
+                break;
+            }
+            case FaultScenario.KillNewPrimary:
+                Kill(cluster.Primary!, "kill primary");
+                if (await WaitFor("backup", ": live as generation 1", TimeSpan.FromSeconds(10)).ConfigureAwait(false))
+                    Kill(cluster.Backup!, "kill new primary");
+                else
+                    result.Violations.Add("the backup did not go live within 10 s of the kill");
+                break;
+            case FaultScenario.Partition:
+                Mark("partition");
+                proxy.Partition();
+                break;
+            case FaultScenario.Pause:
+                Mark("pause");
+                proxy.Paused = true;
+                await Task.Delay(PauseLength(options)).ConfigureAwait(false);
+                proxy.Paused = false;
+                Mark("resume");
+                break;
+        }
+    }
+
+    private void Kill(Process process, string what)
+    {
+        Mark(what);
+        try
+        {
+            process.Kill(); // SIGKILL: no goodbye, no flush
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone (a guest that exited).
+        }
+    }
+
+    private void Judge(FaultRunResult result, ClientTrace trace, double loadStart, double loadEnd, double soloCpubenchSeconds, string cpubenchReference)
+    {
+        List<NodeLine> lines;
+        // Only what happened before the bench ended the run: stopping the processes makes them report losses too.
+        lock (_lines)
+        {
+            int end = _lines.FindIndex(l => l.Who == NodeTimeline.Bench && l.Text == "end");
+            lines = end < 0 ? [.. _lines] : _lines.GetRange(0, end + 1);
+        }
+        var timeline = NodeTimeline.Read(lines, lines.Count > 0 ? lines[^1].Ms : Now());
+        string got = trace.Transcript.ToString();
+        string reference;
+        if (workload == FaultWorkload.Cpubench)
+        {
+            reference = cpubenchReference;
+            got = VerdictChecker.Normalize(got);
+        }
+        else
+        {
+            // The failure-free run of exactly the input the client sent: a banner, then one reply per line sent.
+            reference = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, trace.SentLines, trace.SentLines.Count + 1, maxSteps: 2_000_000);
+        }
+        bool continues = FaultScenarios.ServiceContinues(scenario);
+        result.Violations.AddRange(VerdictChecker.Check(reference, got, continues, trace.SentLines, timeline.Live, timeline.ArbiterWinners));
+
+        // Who carried on: the partition must leave exactly one node serving.
+        if (timeline.BackupLiveMs is not null) result.Notes.Add("the backup went live");
+        if (timeline.PrimaryAloneMs is not null) result.Notes.Add("the primary continued alone");
+        if (scenario == FaultScenario.Partition && (timeline.BackupLiveMs is null) == (timeline.PrimaryAloneMs is null))
+            result.Violations.Add("partition: expected exactly one node to carry on");
+        if (continues && scenario is FaultScenario.KillPrimary or FaultScenario.KillPrimaryInBurst && timeline.BackupLiveMs is null && !got.Contains("cpubench OK"))
+            result.Violations.Add("the backup never went live after the primary was killed");
+
+        // Failover, client side: the relay says how many bytes the client had at the switch.
+        double? faultMs = timeline.FaultMs;
+        if (timeline.SwitchOffset is { } n && n > 0)
+        {
+            var lastOld = trace.ReceivedAt(n - 1);
+            var firstNew = trace.ReceivedAt(n);
+            // Only a client that is always waiting for replies measures the gap; cpubench prints at its start and end.
+            if (lastOld is { } a && firstNew is { } b && workload == FaultWorkload.Kvstore) result.FailoverMs = b - a;
+            result.DetectionMs = timeline.PrimaryLostMs - (timeline.PrimaryKilledMs ?? faultMs);
+            result.DrainMs = (firstNew ?? timeline.BackupLiveMs) - timeline.PrimaryLostMs;
+        }
+        else if (timeline.BackupLiveMs is { } live)
+        {
+            result.DetectionMs = timeline.PrimaryLostMs - (timeline.PrimaryKilledMs ?? faultMs);
+            result.DrainMs = live - timeline.PrimaryLostMs;
+        }
+        else if (timeline.PrimaryAloneMs is { } alone)
+        {
+            // The primary carries on: the client's gap spans the detection and the arbiter.
+            double? before = null, after = null;
+            foreach (var c in trace.Chunks)
+            {
+                if (c.Ms <= alone) before = c.Ms;
+                else
+                {
+                    after = c.Ms;
+                    break;
+                }
+            }
+            if (before is { } a && after is { } b && workload == FaultWorkload.Kvstore) result.FailoverMs = b - a;
+            result.DetectionMs = timeline.BackupLostMs - faultMs;
+            result.DrainMs = (after ?? alone) - timeline.BackupLostMs;
+        }
+
+        // The primary's own figures: its last periodic sample (it may have been killed).
+        if (timeline.Samples.Count > 0)
+        {
+            var last = timeline.Samples[^1];
+            result.LogMbit = last.LogMbit;
+            result.MaxLagMs = Math.Max(last.MaxLagMs, timeline.Samples.Max(s => s.LagMs));
+            if (last.Releases > 0)
+            {
+                result.HoldP50Ms = last.HoldP50;
+                result.HoldP99Ms = last.HoldP99;
+                result.HoldP999Ms = last.HoldP999;
+            }
+            foreach (var s in timeline.Samples) result.Lag.Add((s.Ms - loadStart, s.LagMs));
+        }
+
+        // The client's figures.
+        foreach (var r in trace.Requests)
+        {
+            if (r.LatencyMs is { } l) result.Latencies.Add(l);
+            result.Retries += r.Sends - 1;
+        }
+        result.Requests = trace.Requests.Count;
+        result.SentLines = trace.SentLines.Count;
+        result.OutputBytes = trace.Transcript.Length;
+        result.LatencyP50Ms = Percentiles.Of(result.Latencies, 0.5);
+        result.LatencyP99Ms = Percentiles.Of(result.Latencies, 0.99);
+        result.LatencyP999Ms = Percentiles.Of(result.Latencies, 0.999);
+        if (workload == FaultWorkload.Kvstore && trace.Scheduled > 0)
+        {
+            // Open loop: a server that keeps up answers, within the load window, what was offered
+            // in it (a solo kvstore keeps up with the default rate): served / offered.
+            // Requests arriving early enough to be answered within the window count.
+            double last = loadEnd - options.RetryTimeout.TotalMilliseconds;
+            var window = trace.Requests.Where(r => !r.Burst && r.ArrivalMs >= loadStart && r.ArrivalMs <= last).ToList();
+            int served = window.Count(r => r.ReplyMs is { } t && t <= loadEnd);
+            if (window.Count > 0) result.ThroughputRatio = served / (double)window.Count;
+        }
+        else if (workload == FaultWorkload.Cpubench && soloCpubenchSeconds > 0)
+        {
+            var start = trace.LineReceivedAt("cpubench iterations=");
+            var end = trace.LineReceivedAt("cpubench checksum=");
+            if (start is { } s && end is { } e && e > s) result.ThroughputRatio = soloCpubenchSeconds / ((e - s) / 1000);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.Globalization;
+
+namespace VmFt.Hypervisor.Bench.Faults;
+
+/// <summary>One <c>ft stats:</c> line of the primary (see FtStatistics.Sample), with its time in the run.</summary>
+public sealed record StatsSample(double Ms, ulong Instructions, double GuestSeconds, long LogBytes, double LagMs, ulong LagInstructions,
+    double MaxLagMs, double HoldP50, double HoldP99, double HoldP999, long Releases)
+{
+    /// <summary>Log rate per guest second in Mbit/s.</summary>
+    public double LogMbit => GuestSeconds > 0 ? LogBytes * 8 / 1e6 / GuestSeconds : 0;
+
+    public static StatsSample? TryParse(double ms, string line)
+    {
+        const string marker = "ft stats: ";
+        int at = line.IndexOf(marker, StringComparison.Ordinal);
+        if (at < 0) return null;
+        var values = new Dictionary<string, string>();
+        foreach (var part in line[(at + marker.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = part.IndexOf('=');
+            if (eq > 0) values[part[..eq]] = part[(eq + 1)..];
+        }
+        double D(string k) => values.TryGetValue(k, out var v) && double.TryParse(v, CultureInfo.InvariantCulture, out double d) ? d : 0;
+        ulong U(string k) => values.TryGetValue(k, out var v) && ulong.TryParse(v, CultureInfo.InvariantCulture, out ulong u) ? u : 0;
+        if (!values.ContainsKey("log_bytes")) return null;
+        return new StatsSample(ms, U("instructions"), D("guest_s"), (long)U("log_bytes"), D("lag_ms"), U("lag_instructions"),
+            D("max_lag_ms"), D("hold_p50"), D("hold_p99"), D("hold_p999"), (long)U("releases"));
+    }
+}

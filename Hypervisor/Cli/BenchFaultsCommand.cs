@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Globalization;
+using VmFt.Hypervisor.Bench.Faults;
+
+namespace VmFt.Hypervisor.Cli;
+
+/// <summary>
+/// <c>vmft bench faults</c>: fault injection with real processes (kills, partition, channel delay,
+/// throttle and pause, a slow backup) under kvstore, cpubench or an idle guest; a verdict and
+/// figures per run, a Markdown/JSON/CSV report and plots. Exit 1 if any run failed, 2 for bad flags.
+/// </summary>
+public static class BenchFaultsCommand
+{
+    public static Command Create()
+    {
+        var runs = new Option<int>("--runs") { Description = "runs of each scenario/workload pair", DefaultValueFactory = _ => 1 };
+        var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default): {string.Join(", ", FaultScenarios.All.Select(FaultScenarios.Name))}" };
+        var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
+        var duration = new Option<double>("--duration") { Description = "seconds of client load (or idle time) per run", DefaultValueFactory = _ => 3 };
+        var seed = new Option<int?>("--seed") { Description = "seed of run 0 (run i uses seed + i; default: random)" };
+        var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
+        var rate = new Option<double>("--rate") { Description = "kvstore requests per second, open loop, over all clients", DefaultValueFactory = _ => 200 };
+        var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
+        var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
+        var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup; verdict and figures per run, a report with plots")
+            { runs, scenario, workload, duration, seed, output, rate, clients, verbose };
+        command.SetAction(parse => CliErrors.Guard("bench faults", () =>
+        {
+            int n = parse.GetValue(runs);
+            if (n < 1) throw new UsageException($"--runs {n}: must be at least 1");
+            double d = parse.GetValue(duration);
+            if (!(d >= 0.5 && d <= 3600)) throw new UsageException($"--duration {d.ToString(CultureInfo.InvariantCulture)}: between 0.5 and 3600 seconds");
+            double r = parse.GetValue(rate);
+            if (!(r > 0 && r <= 100_000)) throw new UsageException($"--rate {r.ToString(CultureInfo.InvariantCulture)}: between 0 (exclusive) and 100000 requests per second");
+            int c = parse.GetValue(clients);
+            if (c is < 1 or > 64) throw new UsageException($"--clients {c}: between 1 and 64 (kvstore remembers 64 clients)");
+            var matrix = Matrix(parse.GetValue(scenario), parse.GetValue(workload));
+            string outDir = parse.GetValue(output)!;
+            if (File.Exists(outDir)) throw new UsageException($"--out {outDir}: is a file, not a directory");
+            var options = new FaultBenchOptions
+            {
+                Runs = n,
+                Matrix = matrix,
+                Duration = TimeSpan.FromSeconds(d),
+                Seed = parse.GetValue(seed) ?? Random.Shared.Next(1, 1_000_000),
+                OutDirectory = outDir,
+                RequestRate = r,
+                Clients = c,
+                Verbose = parse.GetValue(verbose),
+            };
+            try
+            {
+                Directory.CreateDirectory(outDir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--out {outDir}: cannot create the directory: {e.Message}");
+            }
+            var results = FaultBenchmark.Run(options, Console.Out, !Console.IsOutputRedirected);
+            return results.All(x => x.Passed) ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static List<(FaultScenario, FaultWorkload)> Matrix(string? scenarios, string? workloads)
+    {
+        if (scenarios is null && workloads is null) return [.. FaultBenchmark.DefaultMatrix()];
+        var s = new List<FaultScenario>();
+        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(FaultScenarios.All);
+        else
+        {
+            foreach (var part in scenarios.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!FaultScenarios.TryParse(part, out FaultScenario x))
+                    throw new UsageException($"--scenario {part}: unknown (known: {string.Join(", ", FaultScenarios.All.Select(FaultScenarios.Name))}, all)");
+                s.Add(x);
+            }
+        }
+        var w = new List<FaultWorkload>();
+        foreach (var part in (workloads ?? "kvstore").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!FaultScenarios.TryParse(part, out FaultWorkload x)) throw new UsageException($"--workload {part}: unknown (known: kvstore, cpubench, idle)");
+            w.Add(x);
+        }
+        var matrix = s.SelectMany(sc => w.Where(wl => FaultScenarios.Applies(sc, wl)).Select(wl => (sc, wl))).ToList();
+        if (matrix.Count == 0) throw new UsageException($"--scenario {scenarios} --workload {workloads}: no combination applies (kill-burst needs kvstore)");
+        return matrix;
+    }
+}

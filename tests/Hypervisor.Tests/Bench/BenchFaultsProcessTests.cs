@@ -1,0 +1,48 @@
+using System.Text.Json;
+using VmFt.Hypervisor.Tests.Cli;
+using Xunit;
+
+namespace VmFt.Hypervisor.Tests.Bench;
+
+/// <summary><c>vmft bench faults</c> end to end: real processes, one primary kill under kvstore load.</summary>
+public class BenchFaultsProcessTests
+{
+    [Fact]
+    public void KillPrimaryRunPassesAndWritesTheReport()
+    {
+        string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", "kill-primary", "--workload", "kvstore",
+                "--duration", "2", "--seed", "7", "--rate", "100", "--out", dir);
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Contains("kill-primary/kvstore seed 7: PASS", stdout);
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
+            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.Equal("PASS", run.GetProperty("verdict").GetString());
+            Assert.True(run.GetProperty("requests").GetDouble() > 0);
+            // The kill really happened and the backup took over.
+            Assert.Contains("the backup went live", run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()));
+            Assert.True(File.Exists(Path.Combine(dir, "report.md")));
+            Assert.True(File.Exists(Path.Combine(dir, "runs.csv")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--scenario", "nope")]
+    [InlineData("--workload", "nope")]
+    [InlineData("--runs", "0")]
+    [InlineData("--duration", "0")]
+    [InlineData("--clients", "65")]
+    public void BadFlagIsOneLineAndExitTwo(string flag, string value)
+    {
+        var (exit, _, stderr) = VmftProcess.Run("", "bench", "faults", flag, value);
+        Assert.Equal(2, exit);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.StartsWith($"vmft bench faults: {flag}", stderr);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using VmFt.Hypervisor.Bench.Faults;
+using Xunit;
+
+namespace VmFt.Hypervisor.Tests.Bench;
+
+/// <summary>The shape of the fault bench's Markdown, JSON and CSV reports.</summary>
+public class FaultReportTests
+{
+    private static readonly FaultBenchOptions Options = new() { Matrix = [(FaultScenario.KillPrimary, FaultWorkload.Kvstore)], OutDirectory = "x", Seed = 40 };
+
+    private static List<FaultRunResult> Results()
+    {
+        var pass = new FaultRunResult { Index = 0, Scenario = FaultScenario.KillPrimary, Workload = FaultWorkload.Kvstore, Seed = 40, FailoverMs = 12.5, LogMbit = 1.25, ThroughputRatio = 0.99, Requests = 10 };
+        var fail = new FaultRunResult { Index = 1, Scenario = FaultScenario.Partition, Workload = FaultWorkload.Kvstore, Seed = 41, Violations = { "two live nodes: \"x\", y" } };
+        foreach (var r in new[] { pass, fail }) r.Reproduce = FaultReport.ReproduceCommand(r, Options);
+        return [pass, fail];
+    }
+
+    [Fact]
+    public void JsonHasEveryRunWithVerdictFiguresAndCommand()
+    {
+        using var doc = JsonDocument.Parse(FaultReport.Json(Results(), Options));
+        var runs = doc.RootElement.GetProperty("runs");
+        Assert.Equal(2, runs.GetArrayLength());
+        Assert.Equal(1, doc.RootElement.GetProperty("failed").GetInt32());
+        Assert.Equal("PASS", runs[0].GetProperty("verdict").GetString());
+        Assert.Equal(12.5, runs[0].GetProperty("failover_ms").GetDouble());
+        Assert.Equal(JsonValueKind.Null, runs[1].GetProperty("failover_ms").ValueKind);
+        Assert.Equal("FAIL", runs[1].GetProperty("verdict").GetString());
+        Assert.Equal("two live nodes: \"x\", y", runs[1].GetProperty("violations")[0].GetString());
+        Assert.Contains("--seed 41", runs[1].GetProperty("reproduce").GetString());
+        Assert.Contains("--scenario partition", runs[1].GetProperty("reproduce").GetString());
+    }
+
+    [Fact]
+    public void CsvHasAHeaderAndOneRowPerRunWithTheSameColumnCount()
+    {
+        var lines = FaultReport.Csv(Results()).TrimEnd('\n').Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("index,scenario,workload,seed,verdict,", lines[0]);
+        int columns = Columns(lines[0]);
+        Assert.All(lines, l => Assert.Equal(columns, Columns(l)));
+        Assert.StartsWith("1,partition,kvstore,41,FAIL,", lines[2]);
+        Assert.Contains("\"two live nodes: \"\"x\"\", y\"", lines[2]);
+    }
+
+    private static int Columns(string csvLine)
+    {
+        int n = 1;
+        bool quoted = false;
+        foreach (char c in csvLine)
+        {
+            if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) n++;
+        }
+        return n;
+    }
+
+    [Fact]
+    public void MarkdownHasTheSummaryTheRunsAndTheFailures()
+    {
+        string md = FaultReport.Markdown(Results(), Options, "Plots skipped: gnuplot is not installed.", []);
+        Assert.Contains("| kill-primary | kvstore | 1 | 0 | 0 | 12.5 | 12.5 |", md);
+        Assert.Contains("| partition | kvstore | 1 | 1 | 1 |", md);
+        Assert.Contains("| 1 | partition/kvstore | 41 | FAIL |", md);
+        Assert.Contains("## Failures", md);
+        Assert.Contains("--runs 1 --seed 41", md);
+        Assert.Contains("Plots skipped: gnuplot is not installed.", md);
+    }
+}

@@ -82,8 +82,12 @@ public sealed class GdbServer : IDisposable
         {
             lock (_lock)
             {
-                _accepting = false;
-                if (!_busy) pending.CompleteAdding();
+                // After a kill the serving loop has already closed the queue (and may have disposed it).
+                if (_accepting)
+                {
+                    _accepting = false;
+                    if (!_busy) pending.CompleteAdding();
+                }
             }
         }
     }

@@ -14,6 +14,8 @@ public static class VmftCommand
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(DebugCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(ConformanceCommand.Create());

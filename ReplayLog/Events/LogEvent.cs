@@ -46,3 +46,24 @@ public sealed record PositionBeaconEvent(ulong Sequence, ulong Position) : LogEv
 {
     public override LogEventKind Kind => LogEventKind.PositionBeacon;
 }
+
+/// <summary>
+/// A recording's snapshot of the machine at <paramref name="Position"/>: CPU and device state as the
+/// machine serializes them, and how many RAM pages it has. The pages that changed since the
+/// previous snapshot (since boot, for the first) follow as <see cref="SnapshotPagesEvent"/>s at the
+/// same position. A checkpoint at the same position comes first, so the snapshot can be verified.
+/// </summary>
+public sealed record SnapshotStateEvent(ulong Sequence, ulong Position, byte[] CpuState, byte[] DeviceState, uint RamPages) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.SnapshotState;
+}
+
+/// <summary>
+/// <paramref name="PageCount"/> consecutive 4 KiB RAM pages from <paramref name="FirstPage"/>, for the
+/// snapshot at this position; <paramref name="Encoding"/> says how <paramref name="Data"/> holds them
+/// (<see cref="SnapshotPageEncoding"/>).
+/// </summary>
+public sealed record SnapshotPagesEvent(ulong Sequence, ulong Position, uint FirstPage, uint PageCount, SnapshotPageEncoding Encoding, byte[] Data) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.SnapshotPages;
+}

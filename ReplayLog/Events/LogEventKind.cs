@@ -15,4 +15,8 @@ public enum LogEventKind : byte
     GuestExit = 5,
     /// <summary>Nothing happened: the primary is alive and has executed up to a position.</summary>
     PositionBeacon = 6,
+    /// <summary>A recording's snapshot begins: CPU and device state at a position (version 2).</summary>
+    SnapshotState = 7,
+    /// <summary>RAM pages of the snapshot begun at the same position, changed since the previous snapshot (version 2).</summary>
+    SnapshotPages = 8,
 }

@@ -17,7 +17,9 @@ namespace VmFt.ReplayLog.Format;
 /// An event is a kind byte (<see cref="LogEventKind"/>), the zigzag varint of its position minus the
 /// previous event's position in the block (the first event's is relative to 0), then its fields:
 /// TimeSet varint ns; SerialInput varint input offset, varint length, bytes; Checkpoint u64 hash;
-/// OutputMarker varint end; GuestExit u8 reason, zigzag varint status; PositionBeacon nothing.
+/// OutputMarker varint end; GuestExit u8 reason, zigzag varint status; PositionBeacon nothing;
+/// SnapshotState varint length + CPU bytes, varint length + device bytes, varint RAM pages;
+/// SnapshotPages varint first page, varint page count, u8 encoding, varint length + data.
 /// </summary>
 public static class LogBlockCodec
 {
@@ -29,6 +31,15 @@ public static class LogBlockCodec
 
     /// <summary>Largest <see cref="SerialInputEvent.Data"/>: the recorder splits longer input.</summary>
     public const int MaxSerialInputLength = 64 * 1024;
+
+    /// <summary>Largest CPU or device state in a <see cref="SnapshotStateEvent"/>.</summary>
+    public const int MaxSnapshotStateLength = 64 * 1024;
+
+    /// <summary>Largest <see cref="SnapshotPagesEvent.Data"/>: writers split runs of pages to stay under it.</summary>
+    public const int MaxSnapshotPagesLength = 512 * 1024;
+
+    /// <summary>Most pages one <see cref="SnapshotPagesEvent"/> may claim (its pages must also fit the data limit uncompressed).</summary>
+    public const int MaxSnapshotPagesPerEvent = MaxSnapshotPagesLength / 4096;
 
     // Smallest encoded event: kind byte and a one-byte position delta.
     private const int MinEventSize = 2;
@@ -45,6 +56,10 @@ public static class LogBlockCodec
             OutputMarkerEvent o => VarInt.SizeOf(o.OutputEnd),
             GuestExitEvent g => 1 + VarInt.SizeOf(VarInt.ZigZag(g.Status)),
             PositionBeaconEvent => 0,
+            SnapshotStateEvent st => LengthPrefixed(Checked(st.CpuState.Length, MaxSnapshotStateLength, "snapshot CPU state"))
+                + LengthPrefixed(Checked(st.DeviceState.Length, MaxSnapshotStateLength, "snapshot device state")) + VarInt.SizeOf(st.RamPages),
+            SnapshotPagesEvent sp => VarInt.SizeOf(sp.FirstPage) + VarInt.SizeOf((ulong)Checked((int)sp.PageCount, MaxSnapshotPagesPerEvent, "snapshot page count"))
+                + 1 + LengthPrefixed(Checked(sp.Data.Length, MaxSnapshotPagesLength, "snapshot page data")),
             _ => throw new ArgumentException($"event type {e.GetType().Name} has no encoding", nameof(e)),
         };
     }
@@ -175,6 +190,8 @@ public static class LogBlockCodec
                 LogEventKind.OutputMarker => new OutputMarkerEvent(sequence, position, reader.ReadVarUInt64()),
                 LogEventKind.GuestExit => ReadGuestExit(ref reader, sequence, position),
                 LogEventKind.PositionBeacon => new PositionBeaconEvent(sequence, position),
+                LogEventKind.SnapshotState => ReadSnapshotState(ref reader, sequence, position),
+                LogEventKind.SnapshotPages => ReadSnapshotPages(ref reader, sequence, position),
                 _ => throw new LogFormatException(LogFormatError.UnknownEventKind, at, $"unknown event kind {kind}"),
             };
             previous = position;
@@ -200,6 +217,48 @@ public static class LogBlockCodec
             throw new LogFormatException(LogFormatError.Malformed, at, $"exit status {status} does not fit in 32 bits");
         return new GuestExitEvent(sequence, position, reason, (int)status);
     }
+
+    private static SnapshotStateEvent ReadSnapshotState(ref FieldReader reader, ulong sequence, ulong position)
+    {
+        byte[] cpu = reader.ReadSpan(reader.ReadLength(MaxSnapshotStateLength, "snapshot CPU state")).ToArray();
+        byte[] devices = reader.ReadSpan(reader.ReadLength(MaxSnapshotStateLength, "snapshot device state")).ToArray();
+        long at = reader.Offset;
+        ulong pages = reader.ReadVarUInt64();
+        if (pages > uint.MaxValue)
+            throw new LogFormatException(LogFormatError.Malformed, at, $"snapshot of {pages} RAM pages does not fit in 32 bits");
+        return new SnapshotStateEvent(sequence, position, cpu, devices, (uint)pages);
+    }
+
+    private static SnapshotPagesEvent ReadSnapshotPages(ref FieldReader reader, ulong sequence, ulong position)
+    {
+        long at = reader.Offset;
+        ulong first = reader.ReadVarUInt64();
+        if (first > uint.MaxValue)
+            throw new LogFormatException(LogFormatError.Malformed, at, $"snapshot page {first} does not fit in 32 bits");
+        at = reader.Offset;
+        ulong count = reader.ReadVarUInt64();
+        if (count is 0 or > MaxSnapshotPagesPerEvent)
+            throw new LogFormatException(LogFormatError.Malformed, at, $"snapshot pages event with {count} pages (1 to {MaxSnapshotPagesPerEvent})");
+        at = reader.Offset;
+        byte encoding = reader.ReadByte();
+        if (encoding > (byte)SnapshotPageEncoding.Deflate)
+            throw new LogFormatException(LogFormatError.Malformed, at, $"unknown snapshot page encoding {encoding}");
+        byte[] data = reader.ReadSpan(reader.ReadLength(MaxSnapshotPagesLength, "snapshot page data")).ToArray();
+        return new SnapshotPagesEvent(sequence, position, (uint)first, (uint)count, (SnapshotPageEncoding)encoding, data);
+    }
+
+    private static int WriteLengthPrefixed(Span<byte> span, byte[] data)
+    {
+        int at = VarInt.Write(span, (ulong)data.Length);
+        data.CopyTo(span[at..]);
+        return at + data.Length;
+    }
+
+    private static int LengthPrefixed(int length) => VarInt.SizeOf((ulong)length) + length;
+
+    private static int Checked(int length, int maximum, string what) => length <= maximum
+        ? length
+        : throw new ArgumentException($"{what} of {length} exceeds the maximum of {maximum}");
 
     private static int WriteEvent(Span<byte> span, LogEvent e, ulong previous)
     {
@@ -228,6 +287,17 @@ public static class LogBlockCodec
                 at += VarInt.Write(span[at..], VarInt.ZigZag(g.Status));
                 break;
             case PositionBeaconEvent:
+                break;
+            case SnapshotStateEvent st:
+                at += WriteLengthPrefixed(span[at..], st.CpuState);
+                at += WriteLengthPrefixed(span[at..], st.DeviceState);
+                at += VarInt.Write(span[at..], st.RamPages);
+                break;
+            case SnapshotPagesEvent sp:
+                at += VarInt.Write(span[at..], sp.FirstPage);
+                at += VarInt.Write(span[at..], sp.PageCount);
+                span[at++] = (byte)sp.Encoding;
+                at += WriteLengthPrefixed(span[at..], sp.Data);
                 break;
         }
         return at;

@@ -9,6 +9,10 @@ internal static class EventAssert
     {
         (SerialInputEvent x, SerialInputEvent y) => x.Sequence == y.Sequence && x.Position == y.Position
             && x.InputOffset == y.InputOffset && x.Data.AsSpan().SequenceEqual(y.Data),
+        (SnapshotStateEvent x, SnapshotStateEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.RamPages == y.RamPages
+            && x.CpuState.AsSpan().SequenceEqual(y.CpuState) && x.DeviceState.AsSpan().SequenceEqual(y.DeviceState),
+        (SnapshotPagesEvent x, SnapshotPagesEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.FirstPage == y.FirstPage
+            && x.PageCount == y.PageCount && x.Encoding == y.Encoding && x.Data.AsSpan().SequenceEqual(y.Data),
         _ => a.Equals(b),
     };
 

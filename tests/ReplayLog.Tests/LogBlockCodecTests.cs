@@ -26,7 +26,43 @@ public class LogBlockCodecTests
         new PositionBeaconEvent(1, 0),
         new PositionBeaconEvent(1, ulong.MaxValue),
         new PositionBeaconEvent(ulong.MaxValue, ulong.MaxValue),
+        new SnapshotStateEvent(1, 0, [], [], 0),
+        new SnapshotStateEvent(1, ulong.MaxValue, new byte[LogBlockCodec.MaxSnapshotStateLength], [1, 2, 3], uint.MaxValue),
+        new SnapshotPagesEvent(1, 5, 0, 1, SnapshotPageEncoding.Raw, new byte[4096]),
+        new SnapshotPagesEvent(1, 5, uint.MaxValue, LogBlockCodec.MaxSnapshotPagesPerEvent, SnapshotPageEncoding.Deflate, new byte[LogBlockCodec.MaxSnapshotPagesLength]),
     };
+
+    [Theory]
+    [InlineData(0u, (byte)0, "with 0 pages")]
+    [InlineData(129u, (byte)0, "with 129 pages")]
+    [InlineData(1u, (byte)2, "unknown snapshot page encoding 2")]
+    public void Malformed_snapshot_pages_are_refused_with_their_offset(uint count, byte encoding, string reason)
+    {
+        // Written by hand: the writer refuses to produce these.
+        var payload = new List<byte> { (byte)LogEventKind.SnapshotPages, 0, 3 };
+        payload.AddRange(VarIntBytes(count));
+        payload.Add(encoding);
+        payload.Add(0); // empty data
+        byte[] block = TestLogs.CraftBlock(1, 1, payload.ToArray());
+        var buffer = new ReadOnlySequence<byte>(block);
+        var e = Assert.Throws<LogFormatException>(() => LogBlockCodec.TryReadBlock(ref buffer, 1000, out _));
+        Assert.Equal(LogFormatError.Malformed, e.Error);
+        Assert.Contains(reason, e.Message);
+        Assert.InRange(e.Offset, 1000 + LogBlockCodec.BlockHeaderSize, 1000 + block.Length);
+    }
+
+    /// <summary>Unsigned LEB128, as the format defines varints.</summary>
+    private static byte[] VarIntBytes(ulong value)
+    {
+        var bytes = new List<byte>();
+        do
+        {
+            byte b = (byte)(value & 0x7F);
+            value >>= 7;
+            bytes.Add(value != 0 ? (byte)(b | 0x80) : b);
+        } while (value != 0);
+        return bytes.ToArray();
+    }
 
     [Theory]
     [MemberData(nameof(EdgeEvents))]
@@ -155,7 +191,7 @@ public class LogBlockCodecTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(7)]
+    [InlineData(9)]
     [InlineData(0x80)]
     [InlineData(0xFF)]
     public void Unknown_event_kind_is_rejected_at_the_event(byte kind)

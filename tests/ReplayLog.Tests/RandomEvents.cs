@@ -24,7 +24,7 @@ internal static class RandomEvents
         return events;
     }
 
-    public static LogEvent One(Random random, ulong sequence, ulong position) => (LogEventKind)random.Next(1, 7) switch
+    public static LogEvent One(Random random, ulong sequence, ulong position) => (LogEventKind)random.Next(1, 9) switch
     {
         LogEventKind.TimeSet => new TimeSetEvent(sequence, position, Value(random)),
         LogEventKind.SerialInput => new SerialInputEvent(sequence, position, Value(random), Bytes(random)),
@@ -37,8 +37,18 @@ internal static class RandomEvents
             2 => -1,
             _ => random.Next(int.MinValue, int.MaxValue),
         }),
+        LogEventKind.SnapshotState => new SnapshotStateEvent(sequence, position, Bytes(random, 2000), Bytes(random, 500), (uint)Value(random)),
+        LogEventKind.SnapshotPages => new SnapshotPagesEvent(sequence, position, (uint)Value(random), (uint)random.Next(1, LogBlockCodec.MaxSnapshotPagesPerEvent + 1),
+            (SnapshotPageEncoding)random.Next(2), Bytes(random, 5000)),
         _ => new PositionBeaconEvent(sequence, position),
     };
+
+    private static byte[] Bytes(Random random, int maximum)
+    {
+        var bytes = new byte[random.Next(maximum + 1)];
+        random.NextBytes(bytes);
+        return bytes;
+    }
 
     public static ulong Value(Random random) => random.Next(8) switch
     {

@@ -20,9 +20,10 @@ public static class DebugCommand
         var symbols = new Option<string?>("--symbols") { Description = "an ELF file with the guest's symbols (default: the recorded image)" };
         var commands = new Option<string?>("--commands", "-x") { Description = "run the debugger commands in this file first" };
         var batch = new Option<bool>("--batch") { Description = "exit after the -x commands instead of reading more from the terminal" };
+        var gdb = new Option<string?>("--gdb") { Description = "serve the recording to gdb's remote protocol at HOST:PORT instead of the terminal (port 0: any free port)" };
         var command = new Command("debug", "Debug a recording: step, continue and watch, forwards and backwards in time")
         {
-            file, interval, budget, symbols, commands, batch,
+            file, interval, budget, symbols, commands, batch, gdb,
         };
         command.SetAction(parse => CliErrors.Guard("debug", () =>
         {
@@ -37,6 +38,26 @@ public static class DebugCommand
                 ulong bytes = SizeParser.Parse(size, "--snapshot-budget");
                 if (bytes > long.MaxValue) throw new UsageException($"--snapshot-budget: {size} is too large");
                 options = options with { MemoryBudgetBytes = (long)bytes };
+            }
+            if (parse.GetValue(gdb) is { } endpoint)
+            {
+                if (parse.GetValue(commands) is not null || parse.GetValue(batch) || parse.GetValue(symbols) is not null)
+                    throw new UsageException("--gdb: the terminal's options (-x, --batch, --symbols) do not apply; gdb reads its own symbols (file IMAGE.elf)");
+                using var stop = new CancellationTokenSource();
+                ConsoleCancelEventHandler onCancel = (_, e) =>
+                {
+                    e.Cancel = true;
+                    stop.Cancel();
+                };
+                Console.CancelKeyPress += onCancel;
+                try
+                {
+                    return GdbServeCommand.Serve(parse.GetValue(file)!, endpoint, options, cancellation: stop.Token);
+                }
+                finally
+                {
+                    Console.CancelKeyPress -= onCancel;
+                }
             }
             string? script = parse.GetValue(commands) is { } scriptPath ? ReadScript(scriptPath) : null;
             if (parse.GetValue(batch) && script is null) throw new UsageException("--batch: needs a command file (-x FILE)");

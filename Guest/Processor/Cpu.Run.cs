@@ -97,8 +97,9 @@ public sealed unsafe partial class Cpu
                 _startEip = _eip;
                 _startEsp = R[ESP];
                 _startFlags = _flags;
-                _traps?.OnExternalInterrupt(_position, S[(int)SegmentRegister.CS].Base + _eip, S[(int)SegmentRegister.CS].Selector, R[ESP]);
-                DeliverInterrupt(_bus.AcknowledgeInterrupt(), InterruptSource.External, hasErrorCode: false, errorCode: 0);
+                byte vector = _bus.AcknowledgeInterrupt();
+                _traps?.OnExternalInterrupt(_position, vector, S[(int)SegmentRegister.CS].Base + _eip, S[(int)SegmentRegister.CS].Selector, R[ESP]);
+                DeliverInterrupt(vector, InterruptSource.External, hasErrorCode: false, errorCode: 0);
                 if (_shutdown) return CpuExit.Shutdown;
             }
             if (_halted) return CpuExit.Halted;

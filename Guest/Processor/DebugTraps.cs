@@ -91,9 +91,13 @@ public sealed class DebugTraps
         }
     }
 
-    internal void OnExternalInterrupt(ulong position, uint returnLinear, ushort returnCs, uint espBefore)
+    /// <summary>When set, every external interrupt delivered is added here (suspended or not).</summary>
+    public List<InterruptRecord>? InterruptLog { get; set; }
+
+    internal void OnExternalInterrupt(ulong position, byte vector, uint returnLinear, ushort returnCs, uint espBefore)
     {
-        LastExternalInterrupt = new InterruptRecord(position, returnLinear, returnCs, espBefore);
+        LastExternalInterrupt = new InterruptRecord(position, vector, returnLinear, returnCs, espBefore);
+        InterruptLog?.Add(LastExternalInterrupt);
         if (StopOnExternalInterrupt && Hit is null && !Suspended)
             Hit = new TrapHit(TrapKind.ExternalInterrupt, returnLinear, WatchKind.Access, position);
     }
@@ -114,5 +118,5 @@ public enum TrapKind
 /// </summary>
 public sealed record TrapHit(TrapKind Kind, uint Address, WatchKind Access, ulong Position);
 
-/// <summary>An external interrupt's delivery: at which position, and where the interrupted flow resumes (its linear address and CS, with ESP as it was).</summary>
-public readonly record struct InterruptRecord(ulong Position, uint ReturnLinear, ushort ReturnCs, uint EspBefore);
+/// <summary>An external interrupt's delivery: at which position, its vector, and where the interrupted flow resumes (its linear address and CS, with ESP as it was).</summary>
+public readonly record struct InterruptRecord(ulong Position, byte Vector, uint ReturnLinear, ushort ReturnCs, uint EspBefore);

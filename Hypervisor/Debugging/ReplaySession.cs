@@ -367,6 +367,34 @@ public sealed class ReplaySession
         for (int i = lo; i < events.Count && events[i].Position <= to; i++) yield return events[i];
     }
 
+    /// <summary>
+    /// The external interrupts delivered at positions in [from, to] (at most <paramref name="limit"/>):
+    /// they are not in the log, since they follow from it, so the stretch is replayed to see them.
+    /// The session comes back to where it was.
+    /// </summary>
+    public IReadOnlyList<InterruptRecord> InterruptsBetween(ulong from, ulong to, int limit = 1000, CancellationToken cancellation = default)
+    {
+        var seen = new List<InterruptRecord>();
+        if (from > to || from > EndPosition) return seen;
+        ulong here = Position;
+        bool modified = IsModified;
+        if (modified) throw new InvalidOperationException("the state was changed by hand; replaying around it would undo that");
+        // Interrupts delivered at `from` happen on the way into it: start just before.
+        Goto(from == 0 ? 0 : from - 1, cancellation);
+        var watcher = new DebugTraps { InterruptLog = seen };
+        try
+        {
+            RunForward(Math.Min(to, EndPosition), watcher, useTraps: false, cancellation);
+        }
+        finally
+        {
+            Goto(here);
+        }
+        seen.RemoveAll(r => r.Position < from || r.Position > to);
+        if (seen.Count > limit) seen.RemoveRange(limit, seen.Count - limit);
+        return seen;
+    }
+
     /// <summary>Takes a snapshot at the current position now (the monitor's <c>snapshot</c>); it is kept when snapshots are thinned.</summary>
     public void TakeSnapshot()
     {

@@ -178,6 +178,29 @@ public sealed partial class DebugInterpreter
             if (i == split) _out.WriteLine($"  ---- now: position {now} ----");
             if (i < last) _out.WriteLine(DescribeEvent(events[i]));
         }
+        ShowInterrupts(now, count);
+    }
+
+    /// <summary>Interrupts are not logged (they follow from the log), so the stretch around here is replayed to list them.</summary>
+    private const ulong InterruptWindow = 100_000;
+
+    private void ShowInterrupts(ulong now, int count)
+    {
+        if (_session.IsModified)
+        {
+            _out.WriteLine("  (interrupts not shown: registers or memory were changed by hand)");
+            return;
+        }
+        ulong from = now > InterruptWindow ? now - InterruptWindow : 0;
+        var taken = _session.InterruptsBetween(from, now + InterruptWindow, limit: 100_000);
+        // The ones nearest to now, in order.
+        var nearest = taken.OrderBy(r => r.Position > now ? r.Position - now : now - r.Position).Take(count).OrderBy(r => r.Position).ToList();
+        _out.WriteLine($"  interrupts taken within {InterruptWindow} instructions of here: {taken.Count}{(nearest.Count < taken.Count ? $", the {nearest.Count} nearest:" : "")}");
+        foreach (var r in nearest)
+        {
+            string where = _symbols.Describe(r.ReturnLinear) is { } name ? $"{r.ReturnLinear:X8} <{name}>" : $"{r.ReturnLinear:X8}";
+            _out.WriteLine($"          @{r.Position,-12} vector 0x{r.Vector:X2} interrupting {where}{(r.Position == now ? "   <- now" : "")}");
+        }
     }
 
     private static string DescribeEvent(LogEvent e)

@@ -370,4 +370,32 @@ public class ReplaySessionTests
         Assert.Contains($"event #{original.Sequence}", e.Message);
         Assert.DoesNotContain("\n", e.Message);
     }
+
+    [Fact]
+    public void The_interrupts_a_stretch_took_are_listed_and_the_session_stays_put()
+    {
+        var contents = Kvstore.Value;
+        var session = Open(contents);
+        session.Goto(session.EndPosition / 2);
+        ulong here = session.Position;
+        ulong hash = session.Machine.StateHash();
+        // kvstore puts the master PIC at vector 0x20: the timer is 0x20, COM1 (IRQ 4) is 0x24.
+        var inputs = contents.Events.OfType<SerialInputEvent>().Where(e => e.Position > 0).Select(e => e.Position).Distinct().Order().ToList();
+        var taken = session.InterruptsBetween(0, session.EndPosition, limit: int.MaxValue);
+        Assert.Equal(here, session.Position);
+        Assert.Equal(hash, session.Machine.StateHash());
+        Assert.Contains(taken, r => r.Vector == 0x20);
+        // Every arrival of input raised the UART's interrupt, taken before the next input arrived
+        // (at once, unless the guest had interrupts masked at that moment).
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            ulong next = i + 1 < inputs.Count ? inputs[i + 1] : ulong.MaxValue;
+            Assert.Contains(taken, r => r.Vector == 0x24 && r.Position >= inputs[i] && r.Position < next);
+        }
+        Assert.True(taken.Count(r => r.Vector == 0x24 && inputs.Contains(r.Position)) > inputs.Count / 2);
+        Assert.Equal(taken.OrderBy(r => r.Position).Select(r => r.Position), taken.Select(r => r.Position));
+        // A narrower window gives the same records, cut to it.
+        ulong from = taken[taken.Count / 2].Position, to = from + 5_000;
+        Assert.Equal(taken.Where(r => r.Position >= from && r.Position <= to), session.InterruptsBetween(from, to, limit: int.MaxValue));
+    }
 }

@@ -257,17 +257,7 @@ public sealed class PcMachine : ICpuBus, IGuestClock
     /// </summary>
     public MachineSnapshot TakeSnapshot(MachineSnapshot? sharePagesWith = null)
     {
-        byte[] cpu, devices;
-        using (var stream = new MemoryStream())
-        {
-            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) Cpu.SaveState(w);
-            cpu = stream.ToArray();
-        }
-        using (var stream = new MemoryStream())
-        {
-            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) SaveDeviceState(w);
-            devices = stream.ToArray();
-        }
+        var (cpu, devices) = SaveStateBytes();
         var ram = Memory.Ram;
         int count = ram.Length / MachineSnapshot.PageSize;
         var pages = new byte[count][];
@@ -285,6 +275,23 @@ public sealed class PcMachine : ICpuBus, IGuestClock
             fresh++;
         }
         return new MachineSnapshot(Cpu.Position, cpu, devices, pages, _pendingExit, ExitStatus, fresh);
+    }
+
+    /// <summary>CPU and device state (everything but RAM) as <see cref="Processor.Cpu.SaveState"/> and <see cref="SaveDeviceState"/> write them.</summary>
+    public (byte[] Cpu, byte[] Devices) SaveStateBytes()
+    {
+        byte[] cpu, devices;
+        using (var stream = new MemoryStream())
+        {
+            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) Cpu.SaveState(w);
+            cpu = stream.ToArray();
+        }
+        using (var stream = new MemoryStream())
+        {
+            using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) SaveDeviceState(w);
+            devices = stream.ToArray();
+        }
+        return (cpu, devices);
     }
 
     /// <summary>Puts the machine back in the state <paramref name="snapshot"/> holds (decoded code and translations are dropped).</summary>

@@ -80,7 +80,7 @@ public static class BenchCommand
             Console.WriteLine($"  solo      {f.SoloSeconds,7:F2} s  {mips(f.SoloSeconds),6:F1} MIPS");
             Console.WriteLine($"  record    {f.RecordSeconds,7:F2} s  {mips(f.RecordSeconds),6:F1} MIPS  overhead {f.RecordOverhead * 100:F1}% ({f.RecordingBytes} bytes)");
             Console.WriteLine($"  replay    {f.ReplaySeconds,7:F2} s  {mips(f.ReplaySeconds),6:F1} MIPS  replay/solo speed {f.ReplayRatio:F3}");
-            Console.WriteLine($"  debugger  {f.ForwardSeconds,7:F2} s  {mips(f.ForwardSeconds),6:F1} MIPS  forwards to the end, taking snapshots");
+            Console.WriteLine($"  debugger  open {f.OpenSeconds:F2} s, goto end {f.GotoEndSeconds:F2} s (from the recording's snapshots); from 0 to the end {f.ForwardSeconds:F2} s = {mips(f.ForwardSeconds):F1} MIPS, taking snapshots");
             Console.WriteLine($"  reverse-stepi over {f.ReverseStepMs.Length} random positions: p50 {f.Percentile(0.5):F1} ms, p90 {f.Percentile(0.9):F1} ms, max {f.ReverseStepMs.Max():F1} ms");
             Console.WriteLine($"  snapshots: {f.Snapshots.Count}, {f.Snapshots.Bytes / 1048576.0:F1} MiB of a {f.Snapshots.BudgetBytes / 1048576.0:F0} MiB budget, every {f.Snapshots.Interval} instructions");
             return 0;

@@ -104,7 +104,7 @@ public sealed class ReplaySession
         }
         EndPosition = events.Count == 0 ? 0 : events[^1].Position;
         AddSnapshot(pinned: true);
-        LoadRecordedSnapshots();
+        if (options.UseRecordingSnapshots) LoadRecordedSnapshots();
         EnforceBudget();
     }
 

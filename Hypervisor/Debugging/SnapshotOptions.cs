@@ -7,4 +7,6 @@ public sealed record SnapshotOptions
     public ulong Interval { get; init; } = 10_000_000;
     /// <summary>Memory the snapshots may use; past it, every other snapshot is dropped and the interval doubles.</summary>
     public long MemoryBudgetBytes { get; init; } = 1L << 30;
+    /// <summary>Start from the snapshots stored in the recording (false: replay from power-on, as a check of the stored ones does).</summary>
+    public bool UseRecordingSnapshots { get; init; } = true;
 }

@@ -43,9 +43,9 @@ public sealed class RecordingSnapshotter
         if (position - _lastPosition < Interval) return;
         _lastPosition = position;
         recorder.MaybeCheckpoint(force: true);
-        var snapshot = _machine.TakeSnapshot();
+        var (cpu, devices) = _machine.SaveStateBytes();
         int pages = _machine.Memory.Ram.Length / PageSize;
-        recorder.Note((sequence, at) => new SnapshotStateEvent(sequence, at, snapshot.CpuState, snapshot.DeviceState, (uint)pages));
+        recorder.Note((sequence, at) => new SnapshotStateEvent(sequence, at, cpu, devices, (uint)pages));
         var ram = _machine.Memory.Ram;
         int page = 0;
         while (page < pages)

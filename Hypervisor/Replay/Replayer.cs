@@ -50,7 +50,8 @@ public sealed class Replayer(PcMachine machine)
             case SnapshotStateEvent snapshot:
                 // The recording's snapshot must hold the state the replay reached (its pages are
                 // checked by the hash of the checkpoint recorded with it when a debugger restores it).
-                if (!Serialized(machine.Cpu.SaveState).SequenceEqual(snapshot.CpuState) || !Serialized(machine.SaveDeviceState).SequenceEqual(snapshot.DeviceState))
+                var (cpu, devices) = machine.SaveStateBytes();
+                if (!cpu.AsSpan().SequenceEqual(snapshot.CpuState) || !devices.AsSpan().SequenceEqual(snapshot.DeviceState))
                     throw new DivergenceException($"the recording's snapshot #{snapshot.Sequence} at position {snapshot.Position} differs from the replayed CPU or device state", snapshot.Position, snapshot.Sequence);
                 break;
             default:
@@ -58,13 +59,6 @@ public sealed class Replayer(PcMachine machine)
                 _applied++;
                 break;
         }
-    }
-
-    private static byte[] Serialized(Action<BinaryWriter> save)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream)) save(writer);
-        return stream.ToArray();
     }
 
     /// <summary>Runs the machine to the event's position; the guest must not stop or idle before it.</summary>

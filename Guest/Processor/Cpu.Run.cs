@@ -57,7 +57,8 @@ public sealed unsafe partial class Cpu
         {
             try
             {
-                return RunLoop(untilPosition);
+                // Two copies of the loop, so that a run without a debugger pays nothing for one.
+                return _traps is null ? RunLoop<WithoutTraps>(untilPosition) : RunLoop<WithTraps>(untilPosition);
             }
             catch (CpuFault fault)
             {
@@ -85,7 +86,22 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    private CpuExit RunLoop(ulong untilPosition)
+    private interface ITrapCheck
+    {
+        static abstract bool Enabled { get; }
+    }
+
+    private struct WithoutTraps : ITrapCheck
+    {
+        public static bool Enabled => false;
+    }
+
+    private struct WithTraps : ITrapCheck
+    {
+        public static bool Enabled => true;
+    }
+
+    private CpuExit RunLoop<TTraps>(ulong untilPosition) where TTraps : struct, ITrapCheck
     {
         while (true)
         {
@@ -104,7 +120,7 @@ public sealed unsafe partial class Cpu
             }
             if (_halted) return CpuExit.Halted;
             if (_position >= untilPosition) return CpuExit.PositionReached;
-            if (_traps is not null && TrapDue()) return CpuExit.DebugTrap;
+            if (TTraps.Enabled && TrapDue()) return CpuExit.DebugTrap;
             _interruptShadow = false;
 
             _startEip = _eip;

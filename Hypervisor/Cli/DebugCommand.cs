@@ -1,7 +1,7 @@
 using System.CommandLine;
-using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Debugging.Terminal;
-using VmFt.ReplayLog.Format;
+using VmFt.Hypervisor.Debugging;
+using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Cli;
@@ -127,23 +127,7 @@ public static class DebugCommand
     /// </summary>
     private static RecordingContents ReadRecording(string path)
     {
-        RecordingContents contents;
-        try
-        {
-            contents = RecordingReader.ReadFile(path, allowTruncated: true);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new UsageException($"{path}: no such file");
-        }
-        catch (LogFormatException e)
-        {
-            throw new UsageException($"{path}: {e.Message}");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read: {e.Message}");
-        }
+        var contents = RecordingFile.Read(path, allowTruncated: true);
         if (!contents.IsComplete)
             Console.Error.WriteLine($"vmft debug: warning: {path}: the recording is truncated ({contents.Truncation!.Message}); debugging what it holds");
         return contents;

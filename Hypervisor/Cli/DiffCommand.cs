@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Text;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Debugging;
+using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Events;
-using VmFt.ReplayLog.Format;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Cli;
@@ -52,31 +52,11 @@ public static class DiffCommand
         return command;
     }
 
-    /// <summary>Reads a whole recording; a missing, corrupt or truncated file is one line naming it and the offset.</summary>
-    private static RecordingContents Read(string path)
-    {
-        try
-        {
-            // A truncated recording is refused: its last stretch is missing, so any difference found near its end would be meaningless.
-            return RecordingReader.ReadFile(path, allowTruncated: false);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new UsageException($"{path}: no such file");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new UsageException($"{path}: no such file");
-        }
-        catch (LogFormatException e)
-        {
-            throw new UsageException($"{path}: {e.Message}");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read: {e.Message}");
-        }
-    }
+    /// <summary>
+    /// A truncated recording is refused: its last stretch is missing, so any difference found near
+    /// its end would be meaningless.
+    /// </summary>
+    private static RecordingContents Read(string path) => RecordingFile.Read(path, allowTruncated: false);
 
     public static void Print(TextWriter o, string pathA, string pathB, RecordingDiffResult r)
     {

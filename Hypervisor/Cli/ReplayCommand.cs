@@ -3,8 +3,6 @@ using System.Diagnostics;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Replay;
-using VmFt.ReplayLog.Format;
-using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -22,23 +20,7 @@ public static class ReplayCommand
         command.SetAction(parse => CliErrors.Guard("replay", () =>
         {
             string path = parse.GetValue(file)!;
-            RecordingContents contents;
-            try
-            {
-                contents = RecordingReader.ReadFile(path, allowTruncated: true);
-            }
-            catch (FileNotFoundException)
-            {
-                throw new UsageException($"{path}: no such file");
-            }
-            catch (LogFormatException e)
-            {
-                throw new UsageException($"{path}: {e.Message}");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException($"{path}: cannot read: {e.Message}");
-            }
+            var contents = RecordingFile.Read(path, allowTruncated: true);
             var machine = RecordedMachine.Build(contents.Header, path);
             if (parse.GetValue(showOutput)) machine.SerialOutput = b => Console.Out.Write((char)b);
             var replayer = new Replayer(machine);

@@ -5,7 +5,6 @@ using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Events;
-using VmFt.ReplayLog.Format;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Debugging;
@@ -53,31 +52,8 @@ public sealed class ReplaySession
     }
 
     /// <summary>Opens a recording file. Bad files throw <see cref="UsageException"/> with one line naming the file and the offset.</summary>
-    public static ReplaySession Open(string path, SnapshotOptions? options = null)
-    {
-        RecordingContents contents;
-        try
-        {
-            contents = RecordingReader.ReadFile(path, allowTruncated: true);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new UsageException($"{path}: no such file");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new UsageException($"{path}: no such file");
-        }
-        catch (LogFormatException e)
-        {
-            throw new UsageException($"{path}: {e.Message}");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read: {e.Message}");
-        }
-        return new ReplaySession(contents, path, options);
-    }
+    public static ReplaySession Open(string path, SnapshotOptions? options = null) =>
+        new(RecordingFile.Read(path, allowTruncated: true), path, options);
 
     public ReplaySession(RecordingContents contents, string path, SnapshotOptions? options = null)
     {

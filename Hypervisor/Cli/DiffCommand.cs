@@ -33,23 +33,51 @@ public static class DiffCommand
             if (pathB is null == !again)
                 throw new UsageException(again ? "give either a second recording or --rerun, not both" : "give a second recording to compare with, or --rerun");
             var a = Read(pathA);
-            if (again)
+            // Ctrl-C stops a long diff at the next slice of replay, with one line and exit 130.
+            using var stop = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
             {
-                var r = RecordingDiff.CompareWithRerun(a, pathA);
-                PrintRerun(Console.Out, pathA, r);
-                return r.Outcome == DiffOutcome.Identical ? SameExit : DifferentExit;
-            }
-            var b = Read(pathB!);
-            var result = RecordingDiff.Compare(a, pathA, b, pathB!);
-            Print(Console.Out, pathA, pathB!, result);
-            return result.Outcome switch
-            {
-                DiffOutcome.Identical => SameExit,
-                DiffOutcome.NotReproducible => ReplayCommand.DivergedExit,
-                _ => DifferentExit,
+                e.Cancel = true;
+                stop.Cancel();
             };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                return Run(pathA, a, pathB, again, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("vmft diff: interrupted");
+                return InterruptedExit;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
         }));
         return command;
+    }
+
+    /// <summary>Exit code when Ctrl-C stopped the diff (128 + SIGINT, as shells report it).</summary>
+    public const int InterruptedExit = 130;
+
+    private static int Run(string pathA, RecordingContents a, string? pathB, bool again, CancellationToken cancellation)
+    {
+        if (again)
+        {
+            var r = RecordingDiff.CompareWithRerun(a, pathA, cancellation);
+            PrintRerun(Console.Out, pathA, r);
+            return r.Outcome == DiffOutcome.Identical ? SameExit : DifferentExit;
+        }
+        var b = Read(pathB!);
+        var result = RecordingDiff.Compare(a, pathA, b, pathB!, cancellation: cancellation);
+        Print(Console.Out, pathA, pathB!, result);
+        return result.Outcome switch
+        {
+            DiffOutcome.Identical => SameExit,
+            DiffOutcome.NotReproducible => ReplayCommand.DivergedExit,
+            _ => DifferentExit,
+        };
     }
 
     /// <summary>

@@ -43,6 +43,11 @@ public sealed partial class DebugInterpreter
                 if (ct.IsCancellationRequested) return new StopInfo(StopReason.Interrupted, _session.Position);
                 stop = motion(ct);
                 if (stop.Reason != StopReason.Reached) break;
+                // As in gdb, a series of steps ends early on a breakpoint it arrives at.
+                if (i + 1 < count && _session.Breakpoints.Contains(_session.CurrentLinearEip))
+                    return new StopInfo(StopReason.Breakpoint, _session.Position, _session.CurrentLinearEip);
+                if (i + 1 < count && _session.PositionBreakpoints.Contains(_session.Position))
+                    return new StopInfo(StopReason.PositionBreakpoint, _session.Position);
             }
             return stop;
         });

@@ -69,6 +69,24 @@ public class DebugInterpreterTests(DebugRecordings recordings) : IClassFixture<D
     }
 
     [Fact]
+    public void A_series_of_steps_ends_early_on_a_breakpoint_both_ways()
+    {
+        var d = Debugger("hello");
+        Assert.True(d.Symbols.TryGetAddress("kmain", out uint kmain));
+        d.Do("break kmain");
+        d.Do("continue");
+        ulong hit = d.Session.Position;
+        d.Do("goto 0");
+        string forwards = d.Do($"stepi {hit + 50}");
+        Assert.Equal(hit, d.Session.Position);
+        Assert.Contains("breakpoint", forwards);
+        d.Do($"goto {hit + 20}");
+        d.Do($"reverse-stepi {hit + 20}");
+        Assert.Equal(hit, d.Session.Position);
+        Assert.Equal(kmain, d.Session.CurrentLinearEip);
+    }
+
+    [Fact]
     public void The_short_forms_and_an_empty_line_repeat_the_last_motion()
     {
         var d = Debugger("selftest");

@@ -74,7 +74,7 @@ public sealed partial class GdbCommandHandler
     {
         ulong here = _session.Position;
         ulong from = here > radius ? here - radius : 0;
-        ulong to = here + radius < here ? ulong.MaxValue : here + radius;
+        ulong to = Math.Min(here + radius < here ? ulong.MaxValue : here + radius, _session.EndPosition);
         var sb = new StringBuilder();
         var list = _session.EventsBetween(from, to).ToList();
         // Keep the lines nearest the current position when there are too many.

@@ -88,8 +88,21 @@ public sealed partial class GdbCommandHandler
         sb.Append($"{list.Count} events in positions {from}..{to} (here: {here})\n");
         for (int i = first; i < Math.Min(list.Count, first + EventLines); i++)
             sb.Append(list[i].Position <= here && (i + 1 == list.Count || list[i + 1].Position > here) ? "> " : "  ").Append(Describe(list[i])).Append('\n');
+        // Interrupts are not in the log (they follow from it): replay a short stretch to list them.
+        if (!_session.IsModified)
+        {
+            ulong near = Math.Min(radius, InterruptRadius);
+            var taken = _session.InterruptsBetween(here > near ? here - near : 0, here + near, limit: int.MaxValue);
+            var nearest = taken.OrderBy(r => r.Position > here ? r.Position - here : here - r.Position).Take(EventLines / 2).OrderBy(r => r.Position).ToList();
+            sb.Append($"{taken.Count} interrupts taken within {near} instructions of here{(nearest.Count < taken.Count ? $", the {nearest.Count} nearest" : "")}\n");
+            foreach (var r in nearest)
+                sb.Append($"  {r.Position,14}  interrupt vector 0x{r.Vector:x2}, interrupting 0x{r.ReturnLinear:x8}\n");
+        }
         return sb.ToString();
     }
+
+    /// <summary>How far either side of here interrupts are listed: about 1 ms of replay each way.</summary>
+    private const ulong InterruptRadius = 100_000;
 
     private static string Describe(LogEvent e) => e switch
     {

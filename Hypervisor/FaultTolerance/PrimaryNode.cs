@@ -26,6 +26,7 @@ public sealed class PrimaryNode : IEventSink
     private readonly List<byte> _pendingInput = [];
     private ulong _pendingInputStart;
     private ulong _released;
+    private ulong _inputLogged;
     private ulong _acked;
     private ulong _lastMarkedOutput;
 
@@ -71,10 +72,22 @@ public sealed class PrimaryNode : IEventSink
         _lastMarkedOutput = output.End;
         _acked = firstSequence - 1;
         _pendingInputStart = inputEnd;
+        _inputLogged = inputEnd; // a former backup's input is in the log it replayed
         _recorder = new Recorder(machine, this, firstSequence) { CheckpointInterval = checkpointInterval };
         machine.SerialOutput = _output.Append;
-        _toRelay.Add(new LiveToRelay(nodeId, generation, inputEnd, output.End));
+        _toRelay.Add(Announcement());
     }
+
+    /// <summary>
+    /// A relay connection was (re)established: announce this node again. Messages lost with the old
+    /// connection come back: the relay re-sends all input not yet logged and says how much output
+    /// the client has, and this node re-sends released output from there.
+    /// </summary>
+    public void RelayReconnected() => _toRelay.Add(Announcement());
+
+    // The input end announced is what the backup has acknowledged, never merely what arrived: the
+    // relay forgets input up to it, and input only this node holds would die with it.
+    private LiveToRelay Announcement() => new(NodeId, Generation, _inputLogged, _released);
 
     void IEventSink.Append(LogEvent logEvent) => _outgoingLog.Add(logEvent);
 
@@ -202,6 +215,10 @@ public sealed class PrimaryNode : IEventSink
         ulong inputLogged = 0;
         while (_unackedInput.Count > 0 && _unackedInput.Peek().Sequence <= _acked)
             inputLogged = _unackedInput.Dequeue().InputEnd;
-        if (inputLogged > 0) _toRelay.Add(new InputLoggedToRelay(NodeId, Generation, inputLogged));
+        if (inputLogged > 0)
+        {
+            _inputLogged = inputLogged;
+            _toRelay.Add(new InputLoggedToRelay(NodeId, Generation, inputLogged));
+        }
     }
 }

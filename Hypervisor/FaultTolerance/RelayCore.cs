@@ -42,10 +42,13 @@ public sealed class RelayCore
     {
         switch (message)
         {
-            case LiveToRelay live when live.Generation > Generation || (LiveNode is null && live.Generation >= Generation):
+            // A new live node, or the live one again after its connection to the relay broke (what
+            // was in flight on the old connection is lost either way).
+            case LiveToRelay live when live.Generation > Generation || (LiveNode is null && live.Generation >= Generation)
+                                       || (live.NodeId == LiveNode && live.Generation == Generation):
                 LiveNode = live.NodeId;
                 Generation = live.Generation;
-                // Re-send every input byte the new primary has not logged, and tell it what the client has.
+                // Re-send every input byte the node has not logged, and tell it what the client has.
                 if (live.InputEnd > _inputStart) Trim(live.InputEnd);
                 _toNodes.Add((live.NodeId, new DeliveredFromRelay(_delivered)));
                 if (_input.Count > 0)

@@ -39,8 +39,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 sampleClock.Restart();
                 status(Statistics.Sample(node.Machine));
             }
-            if (relay.TakeNewConnection())
-                relay.Send(new LiveToRelay(node.NodeId, node.Generation, node.InputEnd, 0));
+            if (relay.TakeNewConnection()) node.RelayReconnected();
             while (relay.TryTake(out var message)) node.OnRelay(message);
 
             if (haveBackup)

@@ -25,6 +25,8 @@ public sealed class FtSimulation
     {
         private readonly Queue<(int Due, T Message)> _queue = new();
         private int _lastDue;
+        private int _stalledUntil;
+        /// <summary>Messages sent while cut are lost.</summary>
         public bool Cut { get; set; }
 
         public void Send(int step, T message)
@@ -37,22 +39,32 @@ public sealed class FtSimulation
 
         public IEnumerable<T> Deliver(int step)
         {
+            if (step < _stalledUntil) yield break;
             while (_queue.Count > 0 && _queue.Peek().Due <= step)
-            {
-                var (_, m) = _queue.Dequeue();
-                if (!Cut) yield return m;
-            }
+                yield return _queue.Dequeue().Message;
         }
 
+        /// <summary>Nothing arrives before <paramref name="step"/>; then everything queued meanwhile does, in order.</summary>
+        public void StallUntil(int step) => _stalledUntil = Math.Max(_stalledUntil, step);
+
         /// <summary>
-        /// The sender died: of what it had in flight, a random prefix still arrives (a stream
-        /// connection delivers a prefix of what was written, never a subsequence).
+        /// The connection broke (its sender died, or the network between): of what was in flight, a
+        /// random prefix still arrives (a stream delivers a prefix of what was written, never a
+        /// subsequence). Together with a fault at any step this puts crash points at every message
+        /// boundary.
         /// </summary>
         public void LoseSomeInFlight()
         {
             var kept = _queue.Take(random.Next(_queue.Count + 1)).ToList();
             _queue.Clear();
             foreach (var m in kept) _queue.Enqueue(m);
+        }
+
+        /// <summary>A connection breaks: some of what is in flight is lost, and so is everything sent until <see cref="Cut"/> is cleared.</summary>
+        public void Break()
+        {
+            Cut = true;
+            LoseSomeInFlight();
         }
     }
 
@@ -85,7 +97,9 @@ public sealed class FtSimulation
         var b = new BackupNode("B", Boot(), bOutput);
         PrimaryNode? bLive = null;
         bool aAlive = true, bAlive = true, aHalted = false, bHalted = false;
-        bool crashNewPrimary = plan.Kind == FaultKind.CrashPrimaryThenNewPrimary;
+        bool crashNewPrimary = plan.StopsTheService;
+        bool outputRuleBroken = false;
+        ulong backupHasOutput = 0; // the output the backup's log reproduces: the most the client may have from a primary with a backup
 
         int maxDelay = _options.MaxLinkDelay;
         var aToB = new Link<PeerMessage>(random, maxDelay);
@@ -108,25 +122,48 @@ public sealed class FtSimulation
 
         for (step = 1; step <= _options.MaxSteps; step++)
         {
-            // Faults scheduled for this step.
-            if (step == plan.AtStep)
+            // Faults scheduled for this step (and the ends of the ones that last).
+            foreach (var fault in plan.Faults)
             {
-                switch (plan.Kind)
+                if (step == fault.AtStep)
                 {
-                    case FaultKind.CrashPrimary:
-                    case FaultKind.CrashPrimaryThenNewPrimary:
-                        aAlive = false;
-                        aToB.LoseSomeInFlight();
-                        aToRelay.LoseSomeInFlight();
-                        break;
-                    case FaultKind.CrashBackup:
-                        bAlive = false;
-                        bToA.LoseSomeInFlight();
-                        bToRelay.LoseSomeInFlight();
-                        break;
-                    case FaultKind.Partition:
-                        aToB.Cut = bToA.Cut = true;
-                        break;
+                    switch (fault.Kind)
+                    {
+                        case FaultKind.CrashPrimary:
+                        case FaultKind.CrashPrimaryThenNewPrimary:
+                            aAlive = false;
+                            aToB.LoseSomeInFlight();
+                            aToRelay.LoseSomeInFlight();
+                            break;
+                        case FaultKind.CrashBackup:
+                            bAlive = false;
+                            bToA.LoseSomeInFlight();
+                            bToRelay.LoseSomeInFlight();
+                            break;
+                        case FaultKind.Partition:
+                            aToB.Break();
+                            bToA.Break();
+                            break;
+                        case FaultKind.PartitionOneWay:
+                            (fault.Node == "A" ? aToB : bToA).Break();
+                            break;
+                        case FaultKind.Pause:
+                            aToB.StallUntil(step + fault.Duration);
+                            bToA.StallUntil(step + fault.Duration);
+                            break;
+                        case FaultKind.RelayLinkDrop:
+                            (fault.Node == "A" ? aToRelay : bToRelay).Break();
+                            (fault.Node == "A" ? relayToA : relayToB).Break();
+                            break;
+                    }
+                }
+                else if (fault.Kind == FaultKind.RelayLinkDrop && step == fault.AtStep + fault.Duration)
+                {
+                    // The relay reconnects; a node that is live announces itself again, as its host does.
+                    (fault.Node == "A" ? aToRelay : bToRelay).Cut = false;
+                    (fault.Node == "A" ? relayToA : relayToB).Cut = false;
+                    if (fault.Node == "A" && aAlive && !aHalted) a.RelayReconnected();
+                    if (fault.Node == "B" && bAlive && bLive is not null) bLive.RelayReconnected();
                 }
             }
 
@@ -141,9 +178,19 @@ public sealed class FtSimulation
             {
                 if (!bAlive || bHalted || bLive is not null) continue;
                 lastHeardByB = step;
-                if (m is LogBatch batch) b.OnLog(batch.Events);
+                if (m is not LogBatch batch) continue;
+                b.OnLog(batch.Events);
+                foreach (var e in batch.Events)
+                    if (e is OutputMarkerEvent marker) backupHasOutput = Math.Max(backupHasOutput, marker.OutputEnd);
             }
             foreach (var m in aToRelay.Deliver(step)) relay.OnNode(m);
+            // The output rule itself: while A has a backup, the client never has output that the
+            // backup could not produce again if A died now.
+            if (relay.LiveNode == "A" && !a.Alone && relay.OutputDelivered > backupHasOutput && !outputRuleBroken)
+            {
+                outputRuleBroken = true; // once is enough: the run goes on to show what the client sees
+                violations.Add($"step {step}: output rule broken: the client has {relay.OutputDelivered} output bytes, the backup's log covers {backupHasOutput}");
+            }
             foreach (var m in bToRelay.Deliver(step)) relay.OnNode(m);
             foreach (var m in relayToA.Deliver(step)) if (aAlive && !aHalted) a.OnRelay(m);
             foreach (var m in relayToB.Deliver(step))

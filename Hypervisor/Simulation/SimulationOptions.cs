@@ -5,7 +5,7 @@ public sealed record SimulationOptions
 {
     public required byte[] Image { get; init; }
     public string ImageName { get; init; } = "guest";
-    public uint RamSize { get; init; } = 16u << 20;
+    public uint RamSize { get; init; } = 4u << 20;
     public int Seed { get; init; }
     /// <summary>Lines the client types, one every <see cref="ClientInterval"/> steps.</summary>
     public string[] ClientLines { get; init; } = [];

@@ -1,4 +1,3 @@
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Simulation;
 using Xunit;
 
@@ -6,15 +5,62 @@ namespace VmFt.Hypervisor.Tests.FaultTolerance;
 
 public class ScheduleExplorationTests
 {
+    private static readonly FaultKind[] Every = [.. ScheduleExplorer.Scenarios.Values];
+
     [Fact]
     public void Ten_thousand_fault_schedules_run_without_a_violation()
     {
         var report = new StringWriter();
-        int exit = SimulateCommand.Explore(10_000, 50_000,
-            [FaultKind.CrashPrimary, FaultKind.CrashBackup, FaultKind.Partition, FaultKind.CrashPrimaryThenNewPrimary], report);
+        int violations = ScheduleExplorer.Explore(10_000, 50_000, Every, report);
         string text = report.ToString();
-        Assert.True(exit == 0, text);
-        Assert.Contains("10000 runs", text);
+        Assert.True(violations == 0, text);
+        Assert.Contains("simulate: 10000 runs", text);
         Assert.Contains(", 0 violations", text);
+    }
+
+    [Fact]
+    public void The_default_budget_catches_output_released_before_the_ack()
+    {
+        // vmft simulate's defaults: 1000 runs from seed 1, every scenario.
+        var report = new StringWriter();
+        int violations = ScheduleExplorer.Explore(1000, 1, Every, report, breakOutputRule: true);
+        string text = report.ToString();
+        Assert.True(violations > 0, text);
+        Assert.Contains("output rule broken", text);
+        // Not only the direct check of the rule: some runs show the client what it costs (a reply
+        // the serving node never produced, or a transcript other than the failure-free one).
+        Assert.Matches("VIOLATION .*(the live node B produced|transcript differs|did not complete)", text);
+        Assert.Contains("--break-output-rule]", text);
+    }
+
+    [Fact]
+    public void Plans_draw_every_kind_and_sometimes_two_faults()
+    {
+        var kinds = new HashSet<FaultKind>();
+        int pairs = 0;
+        for (int seed = 0; seed < 500; seed++)
+        {
+            var plan = ScheduleExplorer.Plan(new Random(seed), Every, failureTimeout: 20);
+            foreach (var f in plan.Faults)
+            {
+                kinds.Add(f.Kind);
+                Assert.InRange(f.AtStep, 1, 60);
+                if (f.Kind is FaultKind.Pause or FaultKind.RelayLinkDrop) Assert.True(f.Duration > 0, plan.ToString());
+            }
+            if (plan.Faults.Count == 2)
+            {
+                pairs++;
+                Assert.Equal(FaultKind.RelayLinkDrop, plan.Faults[1].Kind);
+            }
+        }
+        Assert.Equal(Every.ToHashSet(), kinds);
+        Assert.InRange(pairs, 50, 250);
+    }
+
+    [Fact]
+    public void Timing_fields_are_blanked_and_nothing_else()
+    {
+        Assert.Equal("c3 1 STATS keys=2 requests=4 uptime_ticks=* tsc=*\nc1 1 OK\n",
+            ScheduleExplorer.WithoutTiming("c3 1 STATS keys=2 requests=4 uptime_ticks=17 tsc=123456789\nc1 1 OK\n"));
     }
 }

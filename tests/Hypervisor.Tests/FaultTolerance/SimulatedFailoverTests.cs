@@ -74,6 +74,67 @@ public class SimulatedFailoverTests
     }
 
     [Theory]
+    [InlineData("A", 3, 5)]
+    [InlineData("A", 12, 20)]
+    [InlineData("A", 25, 8)]
+    [InlineData("B", 3, 5)]
+    [InlineData("B", 12, 20)]
+    public void A_broken_relay_connection_loses_nothing_once_the_relay_reconnects(string node, int atStep, int duration)
+    {
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var result = new FtSimulation(Options(seed)).Run(new FaultPlan(new Fault(FaultKind.RelayLinkDrop, atStep, duration, node)));
+            Assert.Empty(result.Violations);
+            Assert.True(result.Completed, $"seed {seed}: service did not complete; transcript so far:\n{result.Transcript}");
+            Assert.Equal(Baseline(seed), result.Transcript);
+            Assert.Null(result.FailoverStep); // the logging channel was fine: nobody failed over
+        }
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(28)]
+    public void The_new_primary_survives_a_broken_relay_connection_right_after_going_live(int atStep)
+    {
+        // The backup goes live about FailureTimeout steps after the crash, while its relay link is down:
+        // its announcement is lost and only the re-announcement on reconnecting brings the relay over.
+        var plan = new FaultPlan(new Fault(FaultKind.CrashPrimary, atStep), new Fault(FaultKind.RelayLinkDrop, atStep + 15, 15, "B"));
+        var result = new FtSimulation(Options(1)).Run(plan);
+        Assert.Empty(result.Violations);
+        Assert.True(result.Completed, $"service did not complete; transcript so far:\n{result.Transcript}");
+        Assert.Equal(Baseline(1), result.Transcript);
+        Assert.Equal("B", result.LiveNodeAtEnd);
+    }
+
+    [Theory]
+    [InlineData("A")]
+    [InlineData("B")]
+    public void A_one_way_partition_leaves_exactly_one_live_node_and_the_same_transcript(string deafSide)
+    {
+        foreach (int at in new[] { 2, 9, 20 })
+        {
+            var result = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.PartitionOneWay, at, 0, deafSide)));
+            Assert.Empty(result.Violations);
+            Assert.True(result.Completed, $"from {deafSide} at {at}: did not complete");
+            Assert.Equal(Baseline(1), result.Transcript);
+        }
+    }
+
+    [Fact]
+    public void A_pause_shorter_than_the_failure_timeout_changes_nothing_and_a_longer_one_still_gives_the_same_transcript()
+    {
+        var brief = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.Pause, 8, 10)));
+        Assert.Empty(brief.Violations);
+        Assert.Null(brief.FailoverStep);
+        Assert.Equal(Baseline(1), brief.Transcript);
+
+        var longer = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.Pause, 8, 40)));
+        Assert.Empty(longer.Violations);
+        Assert.True(longer.Completed);
+        Assert.Equal(Baseline(1), longer.Transcript);
+    }
+
+    [Theory]
     [InlineData(5)]
     [InlineData(17)]
     [InlineData(30)]

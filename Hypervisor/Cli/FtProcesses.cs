@@ -30,6 +30,9 @@ public sealed class FtProcesses : IDisposable
     /// </summary>
     public Func<IPEndPoint, IPEndPoint>? LogRoute { get; init; }
 
+    /// <summary>Where the relay reaches the primary's relay port, given where it listens (default: straight there).</summary>
+    public Func<IPEndPoint, IPEndPoint>? PrimaryRelayRoute { get; init; }
+
     /// <summary>Arguments only the primary gets.</summary>
     public IReadOnlyList<string> PrimaryArgs { get; init; } = [];
 
@@ -45,7 +48,9 @@ public sealed class FtProcesses : IDisposable
         var primaryLog = LogRoute?.Invoke(backupLog) ?? backupLog;
         Backup = Start("backup", ["backup", .. machineArgs, "--listen", $"127.0.0.1:{logPort}", "--relay-port", backupRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
         Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
-        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"127.0.0.1:{primaryRelay},127.0.0.1:{backupRelay}"]);
+        var primaryRelayEnd = new IPEndPoint(IPAddress.Loopback, primaryRelay);
+        var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelayEnd) ?? primaryRelayEnd;
+        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"{relayToPrimary},127.0.0.1:{backupRelay}"]);
         return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
     }
 

@@ -38,17 +38,22 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         Verbose?.WriteLine($"{Now(),9:F1} ms [bench] {what}");
     }
 
-    private bool Saw(string who, string text)
+    /// <summary>Whether <paramref name="who"/> printed <paramref name="text"/>, after the bench's own line <paramref name="after"/> when given.</summary>
+    private bool Saw(string who, string text, string? after = null)
     {
-        lock (_lines) return _lines.Exists(l => l.Who == who && l.Text.Contains(text, StringComparison.Ordinal));
+        lock (_lines)
+        {
+            int from = after is null ? 0 : _lines.FindLastIndex(l => l.Who == NodeTimeline.Bench && l.Text == after) + 1;
+            return _lines.FindIndex(from, l => l.Who == who && l.Text.Contains(text, StringComparison.Ordinal)) >= 0;
+        }
     }
 
-    private async Task<bool> WaitFor(string who, string text, TimeSpan timeout)
+    private async Task<bool> WaitFor(string who, string text, TimeSpan timeout, string? after = null)
     {
         var until = Now() + timeout.TotalMilliseconds;
         while (Now() < until)
         {
-            if (Saw(who, text)) return true;
+            if (Saw(who, text, after)) return true;
             await Task.Delay(2).ConfigureAwait(false);
         }
         return false;
@@ -61,6 +66,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         var random = new Random(seed);
         var result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
         ChannelProxy? proxy = null;
+        ChannelProxy? relayProxy = null;
         ProcessThrottle? throttle = null;
         var trace = new ClientTrace();
         double loadStart = 0, loadEnd = 0;
@@ -74,6 +80,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 Verbose?.WriteLine($"{Now(),9:F1} ms [{who}] {text}");
             },
             LogRoute = backup => (proxy = ChannelProxy.Start(backup)).LocalEndPoint,
+            PrimaryRelayRoute = scenario == FaultScenario.RelayReset ? node => (relayProxy = ChannelProxy.Start(node)).LocalEndPoint : null,
             PrimaryArgs = scenario == FaultScenario.SlowBackup ? ["--stats-ms", "100", "--send-window", SlowBackupWindow] : ["--stats-ms", "100"],
         };
         // Ctrl-C or a termination signal must not leave the children running.
@@ -134,7 +141,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             var load = workload == FaultWorkload.Cpubench
                 ? WaitForCpubenchAsync(generator, trace, cts.Token)
                 : generator.RunLoadAsync(options.Duration, cts.Token);
-            var fault = InjectAsync(faultAt, cluster, proxy!, generator, result);
+            var fault = InjectAsync(faultAt, cluster, proxy!, relayProxy, generator, result);
             await Task.WhenAll(load, fault).ConfigureAwait(false);
             loadEnd = Now();
 
@@ -158,6 +165,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             AppDomain.CurrentDomain.ProcessExit -= Cleanup;
             Console.CancelKeyPress -= CancelCleanup;
             proxy?.Dispose();
+            relayProxy?.Dispose();
             result.WallSeconds = _clock.Elapsed.TotalSeconds;
         }
         Judge(result, trace, loadStart, loadEnd, soloCpubenchSeconds, cpubenchReference);
@@ -175,7 +183,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
     }
 
-    private async Task InjectAsync(TimeSpan at, FtProcesses cluster, ChannelProxy proxy, LoadGenerator generator, FaultRunResult result)
+    private async Task InjectAsync(TimeSpan at, FtProcesses cluster, ChannelProxy proxy, ChannelProxy? relayProxy, LoadGenerator generator, FaultRunResult result)
     {
         await Task.Delay(at).ConfigureAwait(false);
         switch (scenario)
@@ -209,6 +217,14 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             case FaultScenario.Partition:
                 Mark("partition");
                 proxy.Partition();
+                break;
+            case FaultScenario.RelayReset:
+                Mark("relay reset");
+                relayProxy!.Reset();
+                if (await WaitFor("relay", "relay: connected to node primary", TimeSpan.FromSeconds(5), after: "relay reset").ConfigureAwait(false))
+                    result.Notes.Add("the relay reconnected to the primary");
+                else
+                    result.Violations.Add("the relay did not reconnect to the primary within 5 s of the reset");
                 break;
             case FaultScenario.Pause:
                 Mark("pause");

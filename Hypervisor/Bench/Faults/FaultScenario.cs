@@ -23,4 +23,6 @@ public enum FaultScenario
     Pause,
     /// <summary>The backup process gets a fraction of a CPU (SIGSTOP/SIGCONT cycling) and a small send window: back-pressure.</summary>
     SlowBackup,
+    /// <summary>The connection between the relay and the primary is reset (both nodes and the logging channel fine): the relay reconnects and nothing may be lost.</summary>
+    RelayReset,
 }

@@ -17,6 +17,7 @@ public static class FaultScenarios
         FaultScenario.Throttle => "throttle",
         FaultScenario.Pause => "pause",
         FaultScenario.SlowBackup => "slow-backup",
+        FaultScenario.RelayReset => "relay-reset",
         _ => throw new ArgumentOutOfRangeException(nameof(s)),
     };
 

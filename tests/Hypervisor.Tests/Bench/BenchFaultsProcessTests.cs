@@ -32,6 +32,28 @@ public class BenchFaultsProcessTests
         }
     }
 
+    [Fact]
+    public void A_reset_relay_connection_loses_no_request()
+    {
+        string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", "relay-reset", "--workload", "kvstore",
+                "--duration", "2", "--seed", "11", "--rate", "100", "--out", dir);
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
+            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.Equal("PASS", run.GetProperty("verdict").GetString());
+            var notes = run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
+            Assert.Contains("the relay reconnected to the primary", notes);
+            Assert.DoesNotContain("the backup went live", notes); // a relay reset is no reason to fail over
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("--scenario", "nope")]
     [InlineData("--workload", "nope")]

@@ -67,7 +67,7 @@ public sealed partial class LogChannel
         }).ConfigureAwait(false);
     }
 
-    /// <summary>Acknowledges every log event up to <paramref name="sequence"/> as received and applied (backup only).</summary>
+    /// <summary>Acknowledges every log event up to <paramref name="sequence"/> as received: the backup has it (backup only).</summary>
     public ValueTask SendAckAsync(ulong sequence, CancellationToken cancellationToken = default)
     {
         if (LocalRole != ChannelRole.Backup)

@@ -92,10 +92,17 @@ public static class NodeCommands
     {
         var shared = new Shared();
         var listen = new Option<string>("--listen") { Description = "HOST:PORT where the primary's logging channel connects", Required = true };
-        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen };
+        var maxLag = new Option<ulong>("--max-lag-instructions")
+        {
+            Description = "how far the backup's replay may trail what it acknowledges, in instructions (bounds the replay a failover must do first)",
+            DefaultValueFactory = _ => 50_000_000,
+        };
+        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen, maxLag };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("backup", () =>
         {
+            ulong lag = parse.GetValue(maxLag);
+            if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
             var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
@@ -111,7 +118,7 @@ public static class NodeCommands
                 throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
             }
             using var cts = StopOnCtrlC();
-            return (int)RunBackupAsync(machine, id, logListener, options, relayListener, arbiter, vmId, cts.Token).GetAwaiter().GetResult();
+            return (int)RunBackupAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -225,7 +232,7 @@ public static class NodeCommands
     }
 
     private static async Task<NodeExit> RunBackupAsync(Guest.Machine.PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
-        TcpChannelListener relayListener, IArbiter arbiter, string vmId, CancellationToken token)
+        TcpChannelListener relayListener, IArbiter arbiter, string vmId, ulong maxReplayLag, CancellationToken token)
     {
         using var _ = relayListener;
         using var __ = logListener;
@@ -251,7 +258,7 @@ public static class NodeCommands
         Say($"{id}: logging channel from the primary is up");
         await using (channel.ConfigureAwait(false))
         {
-            var host = new BackupHost(new BackupNode(id, machine), channel, relay, wake, arbiter, vmId, Say);
+            var host = new BackupHost(new BackupNode(id, machine) { MaxReplayLag = maxReplayLag }, channel, relay, wake, arbiter, vmId, Say);
             var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft backup: halted: the primary continues alone (lost the arbiter for generation 1)");
             return exit;

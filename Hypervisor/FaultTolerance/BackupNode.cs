@@ -16,14 +16,26 @@ public sealed class BackupNode
     private readonly Replayer _replayer;
     private readonly OutputStream _output;
     private readonly Queue<LogEvent> _received = new();
+    // Received events not yet acknowledged, with their positions.
+    private readonly Queue<(ulong Sequence, ulong Position)> _unacknowledged = new();
     private ulong _highestReceived;
+    private ulong _acknowledged;
     private ulong _inputEnd;
 
     public string NodeId { get; }
     public PcMachine Machine => _machine;
-    /// <summary>Highest contiguous log sequence received: what the acknowledgement says.</summary>
-    public ulong Acknowledged => _highestReceived;
+    /// <summary>Highest contiguous log sequence received (go-live replays all of it).</summary>
+    public ulong Received => _highestReceived;
     public ulong Replayed { get; private set; }
+
+    /// <summary>
+    /// How far ahead of its replay the backup acknowledges the log, in instructions. An
+    /// acknowledgement only says "I have it", so it need not wait for the replay; but a backup that
+    /// acknowledged everything it received could fall behind without bound, and a failover must
+    /// replay all of that first. Beyond this lag the acknowledgements wait for the replay, the
+    /// primary's send window fills and the primary slows down: back-pressure.
+    /// </summary>
+    public ulong MaxReplayLag { get; init; } = 50_000_000;
     public bool PrimaryExited { get; private set; }
 
     public BackupNode(string nodeId, PcMachine machine, OutputStream? output = null)
@@ -44,8 +56,24 @@ public sealed class BackupNode
             if (e.Sequence != _highestReceived + 1)
                 throw new InvalidDataException($"log event #{e.Sequence} after #{_highestReceived}: the channel lost or reordered events");
             _received.Enqueue(e);
+            _unacknowledged.Enqueue((e.Sequence, e.Position));
             _highestReceived = e.Sequence;
         }
+    }
+
+    /// <summary>
+    /// The sequence to acknowledge now: every received event up to the first that lies more than
+    /// <see cref="MaxReplayLag"/> instructions beyond the replay. Never goes backwards.
+    /// </summary>
+    public ulong Acknowledge()
+    {
+        ulong limit = _machine.Cpu.Position + MaxReplayLag;
+        while (_unacknowledged.TryPeek(out var e) && e.Position <= limit)
+        {
+            _acknowledged = e.Sequence;
+            _unacknowledged.Dequeue();
+        }
+        return _acknowledged;
     }
 
     public void OnRelay(RelayToNode message)
@@ -53,17 +81,24 @@ public sealed class BackupNode
         if (message is DeliveredFromRelay delivered) _output.Confirm(delivered.OutputEnd);
     }
 
-    /// <summary>Replays everything received so far (the machine then waits at the last event's position).</summary>
-    public void Step()
+    /// <summary>
+    /// Replays what has been received, the whole of it or until about
+    /// <paramref name="instructionBudget"/> instructions have run (so a host can acknowledge new
+    /// log in between). True if received events remain unreplayed.
+    /// </summary>
+    public bool Step(ulong instructionBudget = ulong.MaxValue)
     {
+        ulong start = _machine.Cpu.Position;
         while (_received.Count > 0)
         {
+            if (_machine.Cpu.Position - start >= instructionBudget) return true;
             var e = _received.Dequeue();
             _replayer.Feed(e);
             Replayed = e.Sequence;
             if (e is SerialInputEvent s) _inputEnd = s.InputOffset + (ulong)s.Data.Length;
             if (e is GuestExitEvent) PrimaryExited = true;
         }
+        return false;
     }
 
     /// <summary>

@@ -6,14 +6,17 @@ using VmFt.ReplayLog.Format;
 namespace VmFt.Hypervisor.Nodes;
 
 /// <summary>
-/// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them, replays
-/// them, and passes the relay's delivery confirmations on. When the primary goes silent or its
+/// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them as they
+/// arrive, replays them in slices, and passes the relay's delivery confirmations on. When the primary goes silent or its
 /// connection fails: arbiter, drain, go live as generation 1 and carry on as a primary alone.
 /// </summary>
 public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
 {
     /// <summary>Slice of the primary this node becomes.</summary>
     public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
+    public ulong ReplaySliceInstructions { get; init; } = 2_000_000;
 
     /// <summary>Set once the node went live.</summary>
     public PrimaryNode? Live { get; private set; }
@@ -38,21 +41,14 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
 
         while (!cancellationToken.IsCancellationRequested)
         {
+            // Acknowledge on receipt, not after the replay: the output rule needs the backup to
+            // have the log, and the primary's output waits for exactly this.
             Receive();
+            lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
             while (relay.TryTake(out var message)) node.OnRelay(message);
             relay.TakeNewConnection(); // a backup has nothing to announce
-            node.Step();
-            if (node.Acknowledged > lastAck && channel.IsOpen)
-            {
-                lastAck = node.Acknowledged;
-                try
-                {
-                    await channel.SendAckAsync(lastAck, cancellationToken).ConfigureAwait(false);
-                }
-                catch (ChannelClosedException)
-                {
-                }
-            }
+            bool behind = node.Step(ReplaySliceInstructions);
+            lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
             if (node.PrimaryExited)
             {
                 status($"{node.NodeId}: the primary's guest exited; replayed to #{node.Replayed}");
@@ -69,9 +65,24 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
                 }
                 return await FailOverAsync(closure, cancellationToken).ConfigureAwait(false);
             }
-            await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+            if (!behind) await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
         }
         return NodeExit.Stopped;
+    }
+
+    /// <summary>Sends what <see cref="BackupNode.Acknowledge"/> allows, if it is new; returns the acknowledged sequence.</summary>
+    private async Task<ulong> AcknowledgeAsync(ulong lastAck, CancellationToken cancellationToken)
+    {
+        ulong ack = node.Acknowledge();
+        if (ack <= lastAck || !channel.IsOpen) return lastAck;
+        try
+        {
+            await channel.SendAckAsync(ack, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+        }
+        return ack;
     }
 
     private void Receive()

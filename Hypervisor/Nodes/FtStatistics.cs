@@ -14,6 +14,9 @@ public sealed class FtStatistics
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Queue<(ulong Sequence, ulong Position, double ShippedMs, bool Marker)> _unacked = new();
     private readonly List<double> _holdMs = [];
+    // Since the last Sample: a benchmark takes its figures over the window it measures.
+    private readonly List<double> _recentHoldMs = [];
+    private double _recentMaxLagMs;
     private long _logBytes;
     private ulong _maxLagInstructions;
     private double _maxLagMs;
@@ -49,8 +52,13 @@ public sealed class FtStatistics
         while (_unacked.Count > 0 && _unacked.Peek().Sequence <= sequence)
         {
             var e = _unacked.Dequeue();
-            if (e.Marker) _holdMs.Add(now - e.ShippedMs);
+            if (e.Marker)
+            {
+                _holdMs.Add(now - e.ShippedMs);
+                _recentHoldMs.Add(now - e.ShippedMs);
+            }
             _maxLagMs = Math.Max(_maxLagMs, now - e.ShippedMs);
+            _recentMaxLagMs = Math.Max(_recentMaxLagMs, now - e.ShippedMs);
             _maxLagInstructions = Math.Max(_maxLagInstructions, primaryPosition - e.Position);
         }
     }
@@ -58,14 +66,21 @@ public sealed class FtStatistics
     /// <summary>
     /// One machine-readable line of the figures so far (<c>ft stats: key=value ...</c>), printed
     /// periodically when asked for, so that a benchmark still has them when the primary is killed.
+    /// <c>recent_max_lag_ms</c> and <c>recent_holds</c> (every hold time, comma-separated) cover
+    /// only the time since the previous line, so a benchmark can leave out a warm-up.
     /// </summary>
     public string Sample(PcMachine machine)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         ulong position = machine.Cpu.Position;
-        return string.Create(c, $"ft stats: instructions={position} guest_s={machine.Now / 1e9:F4} log_bytes={_logBytes} " +
+        string recent = string.Join(',', _recentHoldMs.Select(h => h.ToString("F3", c)));
+        string line = string.Create(c, $"ft stats: instructions={position} guest_s={machine.Now / 1e9:F4} log_bytes={_logBytes} " +
             $"lag_ms={CurrentLagMs:F2} lag_instructions={CurrentLagInstructions(position)} max_lag_ms={_maxLagMs:F2} " +
-            $"hold_p50={HoldPercentile(0.5):F3} hold_p99={HoldPercentile(0.99):F3} hold_p999={HoldPercentile(0.999):F3} releases={_holdMs.Count}");
+            $"hold_p50={HoldPercentile(0.5):F3} hold_p99={HoldPercentile(0.99):F3} hold_p999={HoldPercentile(0.999):F3} releases={_holdMs.Count} " +
+            $"recent_max_lag_ms={_recentMaxLagMs:F2} recent_holds={recent}");
+        _recentHoldMs.Clear();
+        _recentMaxLagMs = 0;
+        return line;
     }
 
     public string Summary(PcMachine machine)

@@ -32,6 +32,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         bool haveBackup = channel is not null;
         ulong lastAck = 0;
         var sampleClock = Stopwatch.StartNew();
+        if (channel is not null) _ = WakeOnAcksAsync(channel, cancellationToken);
         while (!cancellationToken.IsCancellationRequested)
         {
             if (haveBackup && StatsInterval is { } every && sampleClock.Elapsed >= every)
@@ -101,8 +102,8 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms).
             if (node.IdleUntil != 0 && !node.InputReady)
             {
-                // Idle: wait for the timer, input or an ack, polling acks while output is held.
-                var wait = TimeSpan.FromMilliseconds(haveBackup && node.Acked < node.LogEnd ? 2 : 20);
+                // Idle: wait for the timer, input or an ack (each one wakes this loop).
+                var wait = TimeSpan.FromMilliseconds(20);
                 if (node.IdleUntil != ulong.MaxValue && node.HostClock is { } clock)
                 {
                     ulong now = clock();
@@ -114,5 +115,24 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         }
         if (channel is not null) status(Statistics.Summary(node.Machine));
         return NodeExit.Stopped;
+    }
+
+    /// <summary>Wakes the loop on every new acknowledgement (held output can go) and when the channel ends.</summary>
+    private async Task WakeOnAcksAsync(LogChannel channel, CancellationToken cancellationToken)
+    {
+        try
+        {
+            ulong seen = 0;
+            while (true)
+            {
+                await channel.WaitForAckAsync(seen + 1, cancellationToken).ConfigureAwait(false);
+                seen = channel.AcknowledgedSequence ?? seen;
+                wake.Set();
+            }
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+            wake.Set();
+        }
     }
 }

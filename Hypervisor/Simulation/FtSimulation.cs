@@ -224,7 +224,7 @@ public sealed class FtSimulation
                 if (bLive is null)
                 {
                     b.Step();
-                    bToA.Send(step, new AckMessage(b.Acknowledged));
+                    bToA.Send(step, new AckMessage(b.Acknowledge()));
                     if (step - lastHeardByB > _options.FailureTimeout)
                     {
                         if (arbiter.TryAcquire("vm", 1, "B"))

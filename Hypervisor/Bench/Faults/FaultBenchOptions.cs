@@ -12,6 +12,9 @@ public sealed record FaultBenchOptions
     /// <summary>How long the client load (or the idle wait) lasts in a kvstore or idle run.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Open-loop load before the measured load of a kvstore run (see <see cref="LoadGenerator.WarmUpAsync"/>); zero: none.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Seed of run 0; run i uses Seed + i, so one run is reproduced with <c>--runs 1 --seed (Seed + i)</c>.</summary>
     public int Seed { get; init; }
 

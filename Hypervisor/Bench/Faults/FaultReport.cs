@@ -14,7 +14,7 @@ public static class FaultReport
     /// <summary>The command that repeats run <paramref name="r"/> on its own.</summary>
     public static string ReproduceCommand(FaultRunResult r, FaultBenchOptions o) =>
         $"vmft bench faults --scenario {FaultScenarios.Name(r.Scenario)} --workload {FaultScenarios.Name(r.Workload)} --runs 1 --seed {r.Seed}" +
-        $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
+        $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --warmup {o.Warmup.TotalSeconds.ToString("0.###", C)} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
 
     /// <summary>One line per (scenario, workload): the figures over its runs.</summary>
     public static string SummaryTable(IReadOnlyList<FaultRunResult> results)
@@ -45,6 +45,7 @@ public static class FaultReport
         sb.AppendLine("# vmft bench faults");
         sb.AppendLine();
         sb.AppendLine($"{results.Count} runs, {failed} failed. Seed {o.Seed} (run i uses seed {o.Seed} + i); load {o.Duration.TotalSeconds.ToString("0.###", C)} s per kvstore/idle run " +
+            $"(kvstore after a {o.Warmup.TotalSeconds.ToString("0.###", C)} s warm-up whose replies are checked but whose latencies are not figures) " +
             $"at {o.RequestRate.ToString("0.###", C)} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
             $"cpubench {o.CpubenchIterations} iterations.");
         sb.AppendLine();
@@ -53,7 +54,7 @@ public static class FaultReport
             "every request got one reply per send in order with per-client INCR counters going 1, 2, 3... (nothing executed twice), and no two nodes could release output at the same moment.");
         sb.AppendLine();
         sb.AppendLine("Figures: failover = the client's last byte from the old primary to its first byte from the new one; detection = fault to the survivor declaring its peer dead; " +
-            "drain = that to the first output after it; logging rate, backup lag and output hold from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
+            "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
             "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT.");
         sb.AppendLine();
         sb.AppendLine("## Summary");
@@ -104,6 +105,7 @@ public static class FaultReport
             w.WriteStartObject();
             w.WriteNumber("seed", o.Seed);
             w.WriteNumber("duration_s", o.Duration.TotalSeconds);
+            w.WriteNumber("warmup_s", o.Warmup.TotalSeconds);
             w.WriteNumber("request_rate", o.RequestRate);
             w.WriteNumber("clients", o.Clients);
             w.WriteNumber("failed", results.Count(r => !r.Passed));

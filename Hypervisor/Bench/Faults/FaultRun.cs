@@ -115,8 +115,18 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             var generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
             var reader = new Thread(generator.ReadAll) { IsBackground = true, Name = "fault-bench client" };
             reader.Start();
+            if (workload == FaultWorkload.Kvstore && options.Warmup > TimeSpan.Zero)
+            {
+                Mark("warm-up");
+                if (!await generator.WarmUpAsync(options.Warmup, TimeSpan.FromSeconds(15), CancellationToken.None).ConfigureAwait(false))
+                {
+                    result.Violations.Add("the warm-up requests did not all get a reply within 15 s");
+                    return result;
+                }
+            }
 
             // Faults that last the whole run start with the load.
+            Mark("load");
             loadStart = Now();
             switch (scenario)
             {
@@ -316,25 +326,35 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             result.DrainMs = (after ?? alone) - timeline.BackupLostMs;
         }
 
-        // The primary's own figures: its last periodic sample (it may have been killed).
+        // The primary's own figures, from its periodic samples (it may have been killed) over the
+        // measured load: a sample covers the time since the one before, so the first counted is
+        // the first after the load began.
         if (timeline.Samples.Count > 0)
         {
+            var measured = timeline.Samples.Where(x => x.Ms > loadStart).ToList();
+            var before = timeline.Samples.LastOrDefault(x => x.Ms <= loadStart);
             var last = timeline.Samples[^1];
-            result.LogMbit = last.LogMbit;
-            result.MaxLagMs = Math.Max(last.MaxLagMs, timeline.Samples.Max(s => s.LagMs));
-            if (last.Releases > 0)
+            result.LogMbit = before is not null && last.GuestSeconds > before.GuestSeconds
+                ? (last.LogBytes - before.LogBytes) * 8 / 1e6 / (last.GuestSeconds - before.GuestSeconds)
+                : last.LogMbit;
+            if (measured.Count > 0)
             {
-                result.HoldP50Ms = last.HoldP50;
-                result.HoldP99Ms = last.HoldP99;
-                result.HoldP999Ms = last.HoldP999;
+                result.MaxLagMs = measured.Max(x => Math.Max(x.RecentMaxLagMs, x.LagMs));
+                var holds = measured.SelectMany(x => x.RecentHolds).ToList();
+                if (holds.Count > 0)
+                {
+                    result.HoldP50Ms = Percentiles.Of(holds, 0.5);
+                    result.HoldP99Ms = Percentiles.Of(holds, 0.99);
+                    result.HoldP999Ms = Percentiles.Of(holds, 0.999);
+                }
             }
-            foreach (var s in timeline.Samples) result.Lag.Add((s.Ms - loadStart, s.LagMs));
+            foreach (var x in timeline.Samples) result.Lag.Add((x.Ms - loadStart, x.LagMs));
         }
 
         // The client's figures.
         foreach (var r in trace.Requests)
         {
-            if (r.LatencyMs is { } l) result.Latencies.Add(l);
+            if (r.LatencyMs is { } l && !r.Warmup) result.Latencies.Add(l);
             result.Retries += r.Sends - 1;
         }
         result.Requests = trace.Requests.Count;

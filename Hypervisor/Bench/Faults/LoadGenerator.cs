@@ -30,6 +30,7 @@ public sealed class LoadGenerator
     private readonly StringBuilder _partialLine = new();
     private int _cursor;
     private bool _broken;
+    private bool _warmingUp;
 
     public LoadGenerator(Stream stream, ClientTrace trace, Func<double> nowMs, int clients, double rate, TimeSpan retryTimeout, int seed)
     {
@@ -111,8 +112,32 @@ public sealed class LoadGenerator
             for (int i = 0; i < _clientCount; i++) _backlog.Enqueue((_now(), true));
     }
 
+    /// <summary>
+    /// Load before the measured load: every client's first request (its large PUT) and the open loop
+    /// for <paramref name="duration"/>, then every reply. Freshly started nodes run the guest's request
+    /// path for the first time (code still being compiled, caches cold); what that costs is start-up,
+    /// not fault tolerance, and stays out of the latency figures. False if not all replies came.
+    /// </summary>
+    public async Task<bool> WarmUpAsync(TimeSpan duration, TimeSpan timeout, CancellationToken token)
+    {
+        _warmingUp = true;
+        try
+        {
+            lock (_gate)
+                for (int i = 0; i < _clientCount; i++) _backlog.Enqueue((_now(), false));
+            await RunLoadAsync(duration, token, scheduled: false).ConfigureAwait(false);
+            return await DrainAsync(timeout, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _warmingUp = false;
+        }
+    }
+
     /// <summary>The open loop for <paramref name="duration"/>: arrivals, sends and retries.</summary>
-    public async Task RunLoadAsync(TimeSpan duration, CancellationToken token)
+    public Task RunLoadAsync(TimeSpan duration, CancellationToken token) => RunLoadAsync(duration, token, scheduled: true);
+
+    private async Task RunLoadAsync(TimeSpan duration, CancellationToken token, bool scheduled)
     {
         double start = _now(), end = start + duration.TotalMilliseconds;
         double next = start + NextGap();
@@ -124,7 +149,7 @@ public sealed class LoadGenerator
                 while (_rate > 0 && next <= now && next < end)
                 {
                     _backlog.Enqueue((next, false));
-                    _trace.Scheduled++;
+                    if (scheduled) _trace.Scheduled++;
                     next += NextGap();
                 }
             }
@@ -174,7 +199,7 @@ public sealed class LoadGenerator
                 _cursor = (client + 1) % _clientCount;
                 var (arrival, burst) = _backlog.Dequeue();
                 long id = _nextId[client]++;
-                var request = new ClientRequest($"c{client}", id, Compose(client, id, burst), arrival, burst);
+                var request = new ClientRequest($"c{client}", id, Compose(client, id, burst), arrival, burst, _warmingUp);
                 _outstanding[client] = request;
                 _trace.Requests.Add(request);
                 toSend.Add(request);

@@ -44,7 +44,7 @@ public sealed class NodeTimeline
                 if (s == "kill primary") t.PrimaryKilledMs ??= l.Ms;
                 if (s == "kill backup" || s == "kill new primary") backupKilled ??= l.Ms;
                 if (s == "partition") partition ??= l.Ms;
-                if (s.StartsWith("kill", StringComparison.Ordinal) || s is "partition" or "pause" or "delay" or "throttle" or "slow backup") t.FaultMs ??= l.Ms;
+                if (s.StartsWith("kill", StringComparison.Ordinal) || s is "partition" or "pause" or "delay" or "throttle" or "slow backup" or "relay reset") t.FaultMs ??= l.Ms;
                 continue;
             }
             if (StatsSample.TryParse(l.Ms, s) is { } sample && l.Who == "primary") t.Samples.Add(sample);

@@ -75,10 +75,20 @@ public sealed partial class LogChannel
         return SendAsync(Frame.Ack(sequence), cancellationToken, null);
     }
 
+    private long _windowStalls;
+    private long _windowStallTicks;
+
+    /// <summary>How often a send waited for the window (back-pressure engaged), since the channel opened.</summary>
+    public long WindowStalls => Interlocked.Read(ref _windowStalls);
+
+    /// <summary>How long sends waited for the window in all.</summary>
+    public TimeSpan WindowStallTime => TimeSpan.FromTicks(Interlocked.Read(ref _windowStallTicks));
+
     /// <summary>Returns once the unacknowledged log bytes are below the window.</summary>
     public async ValueTask WaitForWindowAsync(CancellationToken cancellationToken = default)
     {
         bool paused = false;
+        long since = 0;
         while (true)
         {
             Task wait;
@@ -94,12 +104,17 @@ public sealed partial class LogChannel
             if (!paused)
             {
                 paused = true;
+                since = System.Diagnostics.Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref _windowStalls);
                 ChannelLog.WindowFull(_logger, unacknowledged, _options.SendWindowBytes);
             }
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         if (paused)
+        {
+            Interlocked.Add(ref _windowStallTicks, System.Diagnostics.Stopwatch.GetElapsedTime(since).Ticks);
             ChannelLog.WindowReopened(_logger, UnacknowledgedBytes);
+        }
     }
 
     /// <summary>Returns once the backup acknowledged <paramref name="sequence"/>: the output rule waits here.</summary>

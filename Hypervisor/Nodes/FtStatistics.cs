@@ -66,10 +66,12 @@ public sealed class FtStatistics
     /// <summary>
     /// One machine-readable line of the figures so far (<c>ft stats: key=value ...</c>), printed
     /// periodically when asked for, so that a benchmark still has them when the primary is killed.
-    /// <c>recent_max_lag_ms</c> and <c>recent_holds</c> (every hold time, comma-separated) cover
+    /// <c>window_stalls</c> and <c>window_stall_ms</c> count the sends that waited for a full send
+    /// window. <c>recent_max_lag_ms</c> and <c>recent_holds</c> (every hold time, comma-separated) cover
     /// only the time since the previous line, so a benchmark can leave out a warm-up.
     /// </summary>
-    public string Sample(PcMachine machine)
+    /// <param name="channel">The logging channel, whose send-window stalls (back-pressure) the line reports too.</param>
+    public string Sample(PcMachine machine, VmFt.Channel.LogChannel? channel = null)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         ulong position = machine.Cpu.Position;
@@ -77,6 +79,7 @@ public sealed class FtStatistics
         string line = string.Create(c, $"ft stats: instructions={position} guest_s={machine.Now / 1e9:F4} log_bytes={_logBytes} " +
             $"lag_ms={CurrentLagMs:F2} lag_instructions={CurrentLagInstructions(position)} max_lag_ms={_maxLagMs:F2} " +
             $"hold_p50={HoldPercentile(0.5):F3} hold_p99={HoldPercentile(0.99):F3} hold_p999={HoldPercentile(0.999):F3} releases={_holdMs.Count} " +
+            $"window_stalls={channel?.WindowStalls ?? 0} window_stall_ms={channel?.WindowStallTime.TotalMilliseconds ?? 0:F1} " +
             $"recent_max_lag_ms={_recentMaxLagMs:F2} recent_holds={recent}");
         _recentHoldMs.Clear();
         _recentMaxLagMs = 0;

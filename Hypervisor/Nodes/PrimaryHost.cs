@@ -38,7 +38,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             if (haveBackup && StatsInterval is { } every && sampleClock.Elapsed >= every)
             {
                 sampleClock.Restart();
-                status(Statistics.Sample(node.Machine));
+                status(Statistics.Sample(node.Machine, channel));
             }
             if (relay.TakeNewConnection()) node.RelayReconnected();
             while (relay.TryTake(out var message)) node.OnRelay(message);

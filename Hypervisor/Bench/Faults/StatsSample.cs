@@ -9,6 +9,10 @@ public sealed record StatsSample(double Ms, ulong Instructions, double GuestSeco
     /// <summary>The largest lag since the previous sample, in milliseconds.</summary>
     public double RecentMaxLagMs { get; init; }
 
+    /// <summary>Sends that waited for a full send window since the channel opened, and how long in all.</summary>
+    public long WindowStalls { get; init; }
+    public double WindowStallMs { get; init; }
+
     /// <summary>Every output-hold time since the previous sample, in milliseconds.</summary>
     public IReadOnlyList<double> RecentHolds { get; init; } = [];
 
@@ -37,6 +41,8 @@ public sealed record StatsSample(double Ms, ulong Instructions, double GuestSeco
             D("max_lag_ms"), D("hold_p50"), D("hold_p99"), D("hold_p999"), (long)U("releases"))
         {
             RecentMaxLagMs = D("recent_max_lag_ms"),
+            WindowStalls = (long)U("window_stalls"),
+            WindowStallMs = D("window_stall_ms"),
             RecentHolds = holds,
         };
     }

@@ -32,26 +32,40 @@ public class BenchFaultsProcessTests
         }
     }
 
-    [Fact]
-    public void A_reset_relay_connection_loses_no_request()
+    /// <summary>One run of <paramref name="scenario"/> under kvstore load; its notes, once it passed.</summary>
+    private static List<string?> PassingRunNotes(string scenario, string seed)
     {
         string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
         try
         {
-            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", "relay-reset", "--workload", "kvstore",
-                "--duration", "2", "--seed", "11", "--rate", "100", "--out", dir);
+            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", scenario, "--workload", "kvstore",
+                "--duration", "2", "--seed", seed, "--out", dir);
             Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
             using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
             var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
             Assert.Equal("PASS", run.GetProperty("verdict").GetString());
-            var notes = run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
-            Assert.Contains("the relay reconnected to the primary", notes);
-            Assert.DoesNotContain("the backup went live", notes); // a relay reset is no reason to fail over
+            return run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void A_reset_relay_connection_loses_no_request()
+    {
+        var notes = PassingRunNotes("relay-reset", "11");
+        Assert.Contains("the relay reconnected to the primary", notes);
+        Assert.DoesNotContain("the backup went live", notes); // a relay reset is no reason to fail over
+    }
+
+    [Fact]
+    public void A_slow_backup_makes_the_primary_wait_on_its_send_window()
+    {
+        var notes = PassingRunNotes("slow-backup", "12");
+        Assert.Contains(notes, n => n!.StartsWith("back-pressure: the primary waited ", StringComparison.Ordinal));
+        Assert.DoesNotContain("the backup went live", notes);
     }
 
     [Theory]

@@ -40,7 +40,9 @@ public static class ReplayCommand
             Console.Out.Flush();
             if (!contents.IsComplete)
                 Console.Error.WriteLine($"vmft replay: {path}: the recording is truncated ({contents.Truncation!.Message}); replayed what it holds");
-            Console.WriteLine($"replay OK: {r.Position} instructions, state hash {r.StateHash:X16} ({r.CheckpointsVerified} checkpoints verified, {r.EventsApplied} events, {seconds:F2} s, {r.Position / Math.Max(seconds, 1e-9) / 1e6:F1} MIPS)");
+            // "OK" only for a whole recording: a prefix that replays is not a run that did.
+            string verdict = contents.IsComplete ? "replay OK" : "replay of a truncated recording";
+            Console.WriteLine($"{verdict}: {r.Position} instructions, state hash {r.StateHash:X16} ({r.CheckpointsVerified} checkpoints verified, {r.EventsApplied} events, {seconds:F2} s, {r.Position / Math.Max(seconds, 1e-9) / 1e6:F1} MIPS)");
             return contents.IsComplete ? 0 : DivergedExit;
         }));
         return command;

@@ -57,10 +57,12 @@ public class RecordReplayCommandTests : IDisposable
         string path = Record("", "cpubench", "--clock", "virtual", "--cmdline", "iterations=300", "--checkpoint-interval", "100000");
         byte[] bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 30)]);
-        var (exit, _, stderr) = VmftProcess.Run("", "replay", path);
+        var (exit, stdout, stderr) = VmftProcess.Run("", "replay", path);
         Assert.Equal(3, exit);
         Assert.Contains("truncated", stderr);
         Assert.Contains("offset", stderr);
+        Assert.StartsWith("replay of a truncated recording: ", stdout);
+        Assert.DoesNotContain("replay OK", stdout);
     }
 
     [Fact]

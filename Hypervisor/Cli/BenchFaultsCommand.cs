@@ -18,13 +18,18 @@ public static class BenchFaultsCommand
         var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
         var duration = new Option<double>("--duration") { Description = "seconds of client load (or idle time) per run", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "seconds of kvstore load before the measured load, left out of the latency figures (0: none)", DefaultValueFactory = _ => 1 };
+        var iterations = new Option<int>("--cpubench-iterations")
+        {
+            Description = "cpubench's length (about 44,500 instructions an iteration; 1, 10, 100, 1000 and 11000 have reference checksums); short runs measure start-up as much as FT",
+            DefaultValueFactory = _ => 1000,
+        };
         var seed = new Option<int?>("--seed") { Description = "seed of run 0 (run i uses seed + i; default: random)" };
         var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
         var rate = new Option<double>("--rate") { Description = "kvstore requests per second, open loop, over all clients", DefaultValueFactory = _ => 200 };
         var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
         var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
         var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup, relay reset; verdict and figures per run, a report with plots")
-            { runs, scenario, workload, duration, warmup, seed, output, rate, clients, verbose };
+            { runs, scenario, workload, duration, warmup, iterations, seed, output, rate, clients, verbose };
         command.SetAction(parse => CliErrors.Guard("bench faults", () =>
         {
             int n = parse.GetValue(runs);
@@ -33,6 +38,8 @@ public static class BenchFaultsCommand
             if (!(d >= 0.5 && d <= 3600)) throw new UsageException($"--duration {d.ToString(CultureInfo.InvariantCulture)}: between 0.5 and 3600 seconds");
             double w = parse.GetValue(warmup);
             if (!(w >= 0 && w <= 600)) throw new UsageException($"--warmup {w.ToString(CultureInfo.InvariantCulture)}: between 0 and 600 seconds");
+            int it = parse.GetValue(iterations);
+            if (it is < 1 or > 1_000_000) throw new UsageException($"--cpubench-iterations {it}: between 1 and 1000000");
             double r = parse.GetValue(rate);
             if (!(r > 0 && r <= 100_000)) throw new UsageException($"--rate {r.ToString(CultureInfo.InvariantCulture)}: between 0 (exclusive) and 100000 requests per second");
             int c = parse.GetValue(clients);
@@ -46,6 +53,7 @@ public static class BenchFaultsCommand
                 Matrix = matrix,
                 Duration = TimeSpan.FromSeconds(d),
                 Warmup = TimeSpan.FromSeconds(w),
+                CpubenchIterations = it,
                 Seed = parse.GetValue(seed) ?? Random.Shared.Next(1, 1_000_000),
                 OutDirectory = outDir,
                 RequestRate = r,

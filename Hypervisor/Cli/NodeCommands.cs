@@ -71,10 +71,17 @@ public static class NodeCommands
         var shared = new Shared();
         var backup = new Option<string>("--backup") { Description = "HOST:PORT of the backup's logging channel", Required = true };
         var statsMs = new Option<int>("--stats-ms") { Description = "print an 'ft stats:' line (log bytes, backup lag, output hold so far) this often; 0: never", DefaultValueFactory = _ => 0 };
-        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, statsMs };
+        var checkpoints = new Option<ulong>("--checkpoint-interval")
+        {
+            Description = "instructions between state-hash checkpoints in the log (the backup checks each one)",
+            DefaultValueFactory = _ => PrimaryNode.DefaultCheckpointInterval,
+        };
+        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, statsMs, checkpoints };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("primary", () =>
         {
+            ulong checkpointInterval = parse.GetValue(checkpoints);
+            if (checkpointInterval == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
@@ -83,7 +90,7 @@ public static class NodeCommands
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, cts.Token).GetAwaiter().GetResult();
+            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -178,7 +185,7 @@ public static class NodeCommands
         }, token);
 
     private static async Task<NodeExit> RunPrimaryAsync(Guest.Machine.PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
-        TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, CancellationToken token)
+        TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval, CancellationToken token)
     {
         using var _ = relayListener;
         var wake = new WakeSignal();
@@ -203,7 +210,7 @@ public static class NodeCommands
         AcceptRelays(relayListener, relay, token);
         await using (channel.ConfigureAwait(false))
         {
-            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
+            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
             var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, Say) { StatsInterval = statsInterval };
             var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");

@@ -16,7 +16,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     public ulong SliceInstructions { get; init; } = 20_000;
 
     /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
-    public ulong ReplaySliceInstructions { get; init; } = 2_000_000;
+    public ulong ReplaySliceInstructions { get; init; } = 200_000;
 
     /// <summary>Set once the node went live.</summary>
     public PrimaryNode? Live { get; private set; }

@@ -14,7 +14,7 @@ public static class FaultReport
     /// <summary>The command that repeats run <paramref name="r"/> on its own.</summary>
     public static string ReproduceCommand(FaultRunResult r, FaultBenchOptions o) =>
         $"vmft bench faults --scenario {FaultScenarios.Name(r.Scenario)} --workload {FaultScenarios.Name(r.Workload)} --runs 1 --seed {r.Seed}" +
-        $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --warmup {o.Warmup.TotalSeconds.ToString("0.###", C)} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
+        $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --warmup {o.Warmup.TotalSeconds.ToString("0.###", C)} --cpubench-iterations {o.CpubenchIterations} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
 
     /// <summary>One line per (scenario, workload): the figures over its runs.</summary>
     public static string SummaryTable(IReadOnlyList<FaultRunResult> results)

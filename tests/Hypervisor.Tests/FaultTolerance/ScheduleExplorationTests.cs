@@ -58,6 +58,35 @@ public class ScheduleExplorationTests
     }
 
     [Fact]
+    public void A_seed_repeats_exactly_and_so_does_an_exploration_run_on_every_core()
+    {
+        foreach (int seed in new[] { 7, 1234, 99_999 })
+        {
+            SimulationResult Once()
+            {
+                var pick = new Random(seed);
+                var options = ScheduleExplorer.Options(seed, pick);
+                return new FtSimulation(options).Run(ScheduleExplorer.Plan(pick, Every, options.FailureTimeout));
+            }
+            var a = Once();
+            var b = Once();
+            Assert.Equal(a.Transcript, b.Transcript);
+            Assert.Equal((a.Steps, a.FailoverStep, a.LiveAgainStep, a.LiveNodeAtEnd), (b.Steps, b.FailoverStep, b.LiveAgainStep, b.LiveNodeAtEnd));
+            Assert.Equal(a.Violations, b.Violations);
+        }
+        // Broken on purpose, so that there are violation lines to compare: same lines, same order.
+        static string ViolationLines()
+        {
+            var report = new StringWriter();
+            ScheduleExplorer.Explore(150, 300, Every, report, breakOutputRule: true);
+            return string.Join('\n', report.ToString().Split('\n').Where(l => l.StartsWith("VIOLATION", StringComparison.Ordinal)));
+        }
+        string x = ViolationLines();
+        Assert.NotEmpty(x);
+        Assert.Equal(x, ViolationLines());
+    }
+
+    [Fact]
     public void Timing_fields_are_blanked_and_nothing_else()
     {
         Assert.Equal("c3 1 STATS keys=2 requests=4 uptime_ticks=* tsc=*\nc1 1 OK\n",

@@ -47,12 +47,16 @@ public static partial class ScheduleExplorer
         BreakOutputRuleForTesting = breakOutputRule,
     };
 
-    /// <summary>The faults of run <paramref name="pick"/>: one of <paramref name="kinds"/>, and with several kinds, a third of the time a relay-link drop as well.</summary>
-    public static FaultPlan Plan(Random pick, IReadOnlyList<FaultKind> kinds, int failureTimeout)
+    /// <summary>
+    /// The faults of run <paramref name="pick"/>: one of <paramref name="kinds"/>, and with several
+    /// kinds, a third of the time a relay-link drop as well, each at any step of a failure-free run
+    /// of <paramref name="runSteps"/> steps.
+    /// </summary>
+    public static FaultPlan Plan(Random pick, IReadOnlyList<FaultKind> kinds, int failureTimeout, int runSteps)
     {
         Fault Draw(FaultKind kind)
         {
-            int at = 1 + pick.Next(60);
+            int at = 1 + pick.Next(runSteps);
             string node = pick.Next(2) == 0 ? "A" : "B";
             return kind switch
             {
@@ -84,11 +88,12 @@ public static partial class ScheduleExplorer
     {
         var clock = Stopwatch.StartNew();
         // Up to the timing fields, the failure-free transcript depends only on the script.
-        string baseline = WithoutTiming(new FtSimulation(Options(firstSeed, new Random(firstSeed))).Run(FaultPlan.None).Transcript);
+        var failureFree = new FtSimulation(Options(firstSeed, new Random(firstSeed))).Run(FaultPlan.None);
+        string baseline = WithoutTiming(failureFree.Transcript);
         string scenario = kinds.Count == 1 ? $" --scenario {Scenarios.First(s => s.Value == kinds[0]).Key}" : "";
-        int violations = 0, failovers = 0, completed = 0;
+        int violations = 0, failovers = 0, completed = 0, struck = 0;
         const int Chunk = 100;
-        var outcomes = new (bool Completed, bool FailedOver, string? Violation)[Chunk];
+        var outcomes = new (bool Completed, bool FailedOver, bool Struck, string? Violation)[Chunk];
         for (int done = 0; done < count; done += Chunk)
         {
             int n = Math.Min(Chunk, count - done);
@@ -97,7 +102,7 @@ public static partial class ScheduleExplorer
                 int seed = firstSeed + done + i;
                 var pick = new Random(seed);
                 var options = Options(seed, pick, breakOutputRule);
-                var plan = Plan(pick, kinds, options.FailureTimeout);
+                var plan = Plan(pick, kinds, options.FailureTimeout, failureFree.Steps);
                 var r = new FtSimulation(options).Run(plan);
                 var problems = new List<string>(r.Violations);
                 string got = WithoutTiming(r.Transcript);
@@ -105,12 +110,15 @@ public static partial class ScheduleExplorer
                     problems.Add(r.Completed ? "transcript differs from the failure-free run" : "service did not complete: transcript is not the failure-free one");
                 string? violation = problems.Count == 0 ? null
                     : $"VIOLATION seed {seed} ({plan}): {string.Join("; ", problems)}  [repeat: vmft simulate --seed {seed} --runs 1{scenario}{(breakOutputRule ? " --break-output-rule" : "")}]";
-                outcomes[i] = (r.Completed, r.FailoverStep is not null, violation);
+                // A fault drawn for a step after the work was done never happened.
+                bool allStruck = plan.Faults.All(f => f.AtStep <= r.Steps);
+                outcomes[i] = (r.Completed, r.FailoverStep is not null, allStruck, violation);
             });
-            foreach (var (runCompleted, failedOver, violation) in outcomes.AsSpan(0, n))
+            foreach (var (runCompleted, failedOver, allStruck, violation) in outcomes.AsSpan(0, n))
             {
                 if (runCompleted) completed++;
                 if (failedOver) failovers++;
+                if (allStruck) struck++;
                 if (violation is null) continue;
                 violations++;
                 output.WriteLine(violation);
@@ -118,7 +126,7 @@ public static partial class ScheduleExplorer
             output.WriteLine($"  {done + n}/{count} runs, {violations} violations");
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        output.WriteLine($"simulate: {count} runs in {seconds:F1} s ({count / seconds * 60:F0} schedules/min), {completed} completed, {failovers} failovers, {violations} violations");
+        output.WriteLine($"simulate: {count} runs in {seconds:F1} s ({count / seconds * 60:F0} schedules/min; faults at any of the failure-free run's {failureFree.Steps} steps), {struck} with every fault striking before the end, {completed} completed, {failovers} failovers, {violations} violations");
         return violations;
     }
 }

@@ -40,7 +40,7 @@ public class ScheduleExplorationTests
         int pairs = 0;
         for (int seed = 0; seed < 500; seed++)
         {
-            var plan = ScheduleExplorer.Plan(new Random(seed), Every, failureTimeout: 20);
+            var plan = ScheduleExplorer.Plan(new Random(seed), Every, failureTimeout: 20, runSteps: 60);
             foreach (var f in plan.Faults)
             {
                 kinds.Add(f.Kind);
@@ -66,7 +66,7 @@ public class ScheduleExplorationTests
             {
                 var pick = new Random(seed);
                 var options = ScheduleExplorer.Options(seed, pick);
-                return new FtSimulation(options).Run(ScheduleExplorer.Plan(pick, Every, options.FailureTimeout));
+                return new FtSimulation(options).Run(ScheduleExplorer.Plan(pick, Every, options.FailureTimeout, runSteps: 60));
             }
             var a = Once();
             var b = Once();

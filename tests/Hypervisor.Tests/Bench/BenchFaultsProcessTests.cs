@@ -74,6 +74,8 @@ public class BenchFaultsProcessTests
     [InlineData("--runs", "0")]
     [InlineData("--duration", "0")]
     [InlineData("--clients", "65")]
+    [InlineData("--warmup", "-1")]
+    [InlineData("--cpubench-iterations", "0")]
     public void BadFlagIsOneLineAndExitTwo(string flag, string value)
     {
         var (exit, _, stderr) = VmftProcess.Run("", "bench", "faults", flag, value);

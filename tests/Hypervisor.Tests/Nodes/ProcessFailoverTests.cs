@@ -126,6 +126,15 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         var (exit, err) = Run(["primary", "kvstore", "--backup", "nohostport", "--relay-port", "0", "--arbiter", Path.GetTempPath()]);
         Assert.Equal(2, exit);
         Assert.Equal("vmft primary: --backup: 'nohostport' is not HOST:PORT", err.Trim());
+
+        (exit, err) = Run(["primary", "kvstore", "--backup", "127.0.0.1:1", "--relay-port", "0", "--arbiter", Path.GetTempPath(), "--checkpoint-interval", "0"]);
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft primary: --checkpoint-interval: must be at least 1", err.Trim());
+
+        (exit, err) = Run(["backup", "kvstore", "--listen", "127.0.0.1:0", "--relay-port", "0", "--arbiter", Path.GetTempPath(), "--max-lag-instructions", "5"]);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("vmft backup: --max-lag-instructions 5: at least 100000", err.Trim());
+        Assert.Single(err.Trim().Split('\n'));
     }
 
     private static (int Exit, string Stderr) Run(string[] args)

@@ -7,8 +7,9 @@ namespace VmFt.Hypervisor.Nodes;
 
 /// <summary>
 /// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them as they
-/// arrive, replays them in slices, and passes the relay's delivery confirmations on. When the primary goes silent or its
-/// connection fails: arbiter, drain, go live as generation 1 and carry on as a primary alone.
+/// arrive, replays them in slices, and passes the relay's delivery confirmations on. When the
+/// primary goes silent or its connection fails: arbiter, drain, go live as generation 1 and carry
+/// on as a primary alone.
 /// </summary>
 public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
 {

@@ -6,9 +6,9 @@ namespace VmFt.Hypervisor.Bench.Faults;
 
 /// <summary>
 /// A TCP proxy on loopback between the primary and the backup's logging channel (or between the
-/// relay and a node), which can delay, throttle, pause, partition or reset the stream. Each direction has a reader
-/// (socket to a queue, stamping each chunk with its arrival time) and a writer (queue to socket),
-/// so a delay shifts the stream in time without cutting its rate.
+/// relay and a node), which can delay, throttle, pause, partition or reset the stream. Each
+/// direction has a reader (socket to a queue, stamping each chunk with its arrival time) and a
+/// writer (queue to socket), so a delay shifts the stream in time without cutting its rate.
 /// <para>A partition is a black hole, as a broken network is: bytes are read and dropped, both
 /// connections stay open, and only the peers' heartbeat timeouts can notice. When one end closes
 /// (a node died), the other end is closed too, as the kernel would have told it directly.</para>
@@ -74,9 +74,6 @@ public sealed class ChannelProxy : IDisposable
     /// <summary>Drops everything from now on, both directions; connections stay open.</summary>
     public void Partition() => _partitioned = true;
 
-    /// <summary>Connections broken so far by <see cref="Reset"/>.</summary>
-    public int Resets { get; private set; }
-
     /// <summary>
     /// Breaks every open connection now, both ends, as a network reset would: what was queued in
     /// the proxy is lost; the peers see their connection end. New connections are served as before.
@@ -90,7 +87,6 @@ public sealed class ChannelProxy : IDisposable
             _sockets.Clear();
         }
         Close(open);
-        Resets++;
     }
 
     private async Task AcceptLoopAsync()

@@ -106,6 +106,7 @@ public static class FaultReport
             w.WriteNumber("seed", o.Seed);
             w.WriteNumber("duration_s", o.Duration.TotalSeconds);
             w.WriteNumber("warmup_s", o.Warmup.TotalSeconds);
+            w.WriteNumber("cpubench_iterations", o.CpubenchIterations);
             w.WriteNumber("request_rate", o.RequestRate);
             w.WriteNumber("clients", o.Clients);
             w.WriteNumber("failed", results.Count(r => !r.Passed));

@@ -14,6 +14,7 @@ public sealed class FtProcesses : IDisposable
     private readonly TaskCompletionSource<string> _relayAddress = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Process? Backup { get; private set; }
+    /// <summary>The primary (or, after <see cref="StartSoloAsync"/>, the guest running alone).</summary>
     public Process? Primary { get; private set; }
     public Process? Relay { get; private set; }
     public string ArbiterDirectory { get; } = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
@@ -54,6 +55,21 @@ public sealed class FtProcesses : IDisposable
         return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// No fault tolerance, for comparison: the guest alone (<c>vmft run</c>) with its serial console
+    /// on a TCP port, in real time, started once the client connects. Returns the client address
+    /// once it listens.
+    /// </summary>
+    public async Task<string> StartSoloAsync(IReadOnlyList<string> machineArgs, TimeSpan timeout)
+    {
+        int port = FreePort();
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Primary = Start("solo", ["run", .. machineArgs, "--clock", "realtime", "--serial", $"tcp:127.0.0.1:{port},wait"],
+            line => { if (line.StartsWith("vmft: serial console on tcp:", StringComparison.Ordinal)) listening.TrySetResult(); });
+        await listening.Task.WaitAsync(timeout).ConfigureAwait(false);
+        return $"127.0.0.1:{port}";
+    }
+
     public static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -79,7 +95,7 @@ public sealed class FtProcesses : IDisposable
         return info;
     }
 
-    private Process Start(string name, IEnumerable<string> args)
+    private Process Start(string name, IEnumerable<string> args, Action<string>? onLine = null)
     {
         var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
         _children.Add(process);
@@ -92,7 +108,9 @@ public sealed class FtProcesses : IDisposable
         };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is not null) Line?.Invoke(name, e.Data);
+            if (e.Data is null) return;
+            onLine?.Invoke(e.Data);
+            Line?.Invoke(name, e.Data);
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -16,7 +16,7 @@ public static class RunCommand
     public static Command Create()
     {
         var options = new MachineOptions();
-        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT (listen for one client)", DefaultValueFactory = _ => "stdio" };
+        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT[,wait] (listen for one client; wait: start the guest only once it is connected)", DefaultValueFactory = _ => "stdio" };
         var tracePorts = new Option<string[]>("--trace-port") { Description = "print every write to this port on stderr (repeatable)", AllowMultipleArgumentsPerToken = false };
         var command = new Command("run", "Run a guest image alone (no fault tolerance)");
         options.AddTo(command);
@@ -47,24 +47,31 @@ public static class RunCommand
         if (spec.StartsWith("tcp:", StringComparison.Ordinal))
         {
             string hostPort = spec[4..];
+            bool wait = hostPort.EndsWith(",wait", StringComparison.Ordinal);
+            if (wait) hostPort = hostPort[..^",wait".Length];
             int colon = hostPort.LastIndexOf(':');
             if (colon < 0 || !int.TryParse(hostPort[(colon + 1)..], out int port) || port is < 0 or > 65535)
-                throw new UsageException($"--serial: '{spec}' is not tcp:HOST:PORT");
+                throw new UsageException($"--serial: '{spec}' is not tcp:HOST:PORT[,wait]");
             string host = hostPort[..colon];
             var address = host.Length == 0 ? IPAddress.Loopback
                 : IPAddress.TryParse(host, out var a) ? a
                 : host == "localhost" ? IPAddress.Loopback
                 : throw new UsageException($"--serial: '{host}' is not an IP address");
+            TcpSerialBackend backend;
             try
             {
-                return new TcpSerialBackend(new IPEndPoint(address, port));
+                backend = new TcpSerialBackend(new IPEndPoint(address, port));
             }
             catch (System.Net.Sockets.SocketException e)
             {
                 throw new UsageException($"--serial: cannot listen on {address}:{port}: {e.Message}");
             }
+            // With port 0 this is the only way to learn the port.
+            Console.Error.WriteLine($"vmft: serial console on tcp:{backend.LocalEndPoint}{(wait ? ", waiting for a client" : "")}");
+            if (wait) backend.WaitForClient();
+            return backend;
         }
-        throw new UsageException($"--serial: '{spec}' is not a serial backend (stdio or tcp:HOST:PORT)");
+        throw new UsageException($"--serial: '{spec}' is not a serial backend (stdio or tcp:HOST:PORT[,wait])");
     }
 
     /// <summary>Prints how the run ended (a diagnostic for abnormal ends) and returns the exit code.</summary>

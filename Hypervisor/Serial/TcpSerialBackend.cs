@@ -5,7 +5,8 @@ namespace VmFt.Hypervisor.Serial;
 
 /// <summary>
 /// The serial console on a TCP port, as QEMU's <c>-serial tcp::PORT,server</c>: listens, serves
-/// one client at a time; output while no client is connected is dropped, as on an unplugged line.
+/// one client at a time; output while no client is connected is dropped, as on an unplugged line
+/// (<see cref="WaitForClient"/> holds the start until the first one is there, as QEMU's <c>wait</c>).
 /// </summary>
 public sealed class TcpSerialBackend : QueuedSerialBackend
 {
@@ -13,6 +14,7 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
     private readonly object _gate = new();
     private NetworkStream? _client;
     private readonly MemoryStream _pending = new();
+    private readonly ManualResetEventSlim _connected = new();
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
@@ -38,6 +40,7 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
             client.NoDelay = true;
             var stream = client.GetStream();
             lock (_gate) _client = stream;
+            _connected.Set();
             try
             {
                 int n;
@@ -49,6 +52,9 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
             client.Dispose();
         }
     }
+
+    /// <summary>Blocks until a client has connected (at once if one already did).</summary>
+    public void WaitForClient() => _connected.Wait();
 
     public override void Write(byte value) => _pending.WriteByte(value);
 
@@ -67,6 +73,7 @@ public sealed class TcpSerialBackend : QueuedSerialBackend
     {
         Flush();
         _listener.Stop();
+        _connected.Dispose();
         base.Dispose();
     }
 }

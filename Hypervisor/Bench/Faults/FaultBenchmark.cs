@@ -55,6 +55,12 @@ public static class FaultBenchmark
         output.WriteLine();
         output.Write(FaultReport.SummaryTable(results));
         output.WriteLine();
+        string versus = FaultReport.SoloComparison(results);
+        if (versus.Length > 0)
+        {
+            output.Write(versus);
+            output.WriteLine();
+        }
         if (plots.Count == 0) output.WriteLine(note);
         output.WriteLine($"bench faults: {results.Count} runs, {results.Count(r => !r.Passed)} failed; report in {Path.Combine(options.OutDirectory, "report.md")} (runs.json, runs.csv{(plots.Count > 0 ? ", plots" : "")})");
         return results;

@@ -38,6 +38,36 @@ public static class FaultReport
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Fault tolerance against no fault tolerance, for every workload that ran both the solo and
+    /// the baseline scenario in this session (side by side, on the same machine): client latency
+    /// (medians over runs) and throughput, FT over solo. Empty when there is no such pair.
+    /// </summary>
+    public static string SoloComparison(IReadOnlyList<FaultRunResult> results)
+    {
+        var sb = new StringBuilder();
+        foreach (var workload in results.Select(r => r.Workload).Distinct())
+        {
+            var solo = results.Where(r => r.Workload == workload && r.Scenario == FaultScenario.Solo && r.Passed).ToList();
+            var ft = results.Where(r => r.Workload == workload && r.Scenario == FaultScenario.Baseline && r.Passed).ToList();
+            if (solo.Count == 0 || ft.Count == 0) continue;
+            static double? Median(List<FaultRunResult> runs, Func<FaultRunResult, double?> f) =>
+                Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), 0.5);
+            static string Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? (x / y).ToString("F2", C) : "-";
+            double? s50 = Median(solo, r => r.LatencyP50Ms), s99 = Median(solo, r => r.LatencyP99Ms);
+            double? f50 = Median(ft, r => r.LatencyP50Ms), f99 = Median(ft, r => r.LatencyP99Ms);
+            // Both throughput ratios are against the same reference, so their quotient is FT over solo.
+            double? st = Median(solo, r => r.ThroughputRatio), fth = Median(ft, r => r.ThroughputRatio);
+            if (sb.Length == 0)
+            {
+                sb.AppendLine("| workload | solo latency ms p50/p99 | FT latency ms p50/p99 | latency FT/solo p50 | p99 | throughput FT/solo |");
+                sb.AppendLine("|---|---|---|---:|---:|---:|");
+            }
+            sb.AppendLine($"| {FaultScenarios.Name(workload)} | {F(s50)}/{F(s99)} | {F(f50)}/{F(f99)} | {Ratio(f50, s50)} | {Ratio(f99, s99)} | {Ratio(fth, st)} |");
+        }
+        return sb.ToString();
+    }
+
     public static string Markdown(IReadOnlyList<FaultRunResult> results, FaultBenchOptions o, string plotsNote, IReadOnlyList<string> plots)
     {
         var sb = new StringBuilder();
@@ -49,18 +79,28 @@ public static class FaultReport
             $"at {o.RequestRate.ToString("0.###", C)} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
             $"cpubench {o.CpubenchIterations} iterations.");
         sb.AppendLine();
-        sb.AppendLine("Each run starts `vmft backup`, `vmft primary` and `vmft relay` as processes on loopback, the logging channel through a fault-injecting proxy. " +
+        sb.AppendLine("Each run starts `vmft backup`, `vmft primary` and `vmft relay` as processes on loopback, the logging channel through a fault-injecting proxy (the solo scenario: the guest alone). " +
             "A run passes when the client's transcript is byte-identical to a failure-free run of the same input (a prefix of it for kill-new-primary, where the service must stop), " +
             "every request got one reply per send in order with per-client INCR counters going 1, 2, 3... (nothing executed twice), and no two nodes could release output at the same moment.");
         sb.AppendLine();
         sb.AppendLine("Figures: failover = the client's last byte from the old primary to its first byte from the new one; detection = fault to the survivor declaring its peer dead; " +
             "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
-            "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT.");
+            "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT (short cpubench runs mostly measure freshly started processes; `--cpubench-iterations 11000` measures FT).");
         sb.AppendLine();
         sb.AppendLine("## Summary");
         sb.AppendLine();
         sb.Append(SummaryTable(results));
         sb.AppendLine();
+        string versus = SoloComparison(results);
+        if (versus.Length > 0)
+        {
+            sb.AppendLine("## Fault tolerance against a solo run");
+            sb.AppendLine();
+            sb.AppendLine("The baseline (FT, no fault) beside the solo scenario (the guest alone, `vmft run`, its serial console on TCP, under the same load), both from this session.");
+            sb.AppendLine();
+            sb.Append(versus);
+            sb.AppendLine();
+        }
         sb.AppendLine("## Runs");
         sb.AppendLine();
         sb.AppendLine("| # | run | seed | verdict | failover ms | detection ms | drain ms | max lag ms | log Mbit/s | hold ms p50/p99/p99.9 | latency ms p50/p99/p99.9 | throughput | requests | retries | notes |");

@@ -10,7 +10,8 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// One run: backup, primary and relay as real processes on loopback (<see cref="FtProcesses"/>),
 /// the logging channel through a <see cref="ChannelProxy"/> (in every scenario, so the baseline
 /// pays the same hop), the workload's client on the relay, the fault at a seeded random moment,
-/// then the verdict against a failure-free run of the same input.
+/// then the verdict against a failure-free run of the same input. The solo scenario runs the guest
+/// alone instead, its serial console on TCP, for the figures FT is compared with.
 /// </summary>
 public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, FaultWorkload workload, int seed, int index)
 {
@@ -98,17 +99,19 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             string address;
             try
             {
-                address = await cluster.StartAsync(machineArgs, nodeArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                address = scenario == FaultScenario.Solo
+                    ? await cluster.StartSoloAsync(machineArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false)
+                    : await cluster.StartAsync(machineArgs, nodeArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                result.Violations.Add("the relay did not start within 30 s");
+                result.Violations.Add(scenario == FaultScenario.Solo ? "the solo guest did not listen within 30 s" : "the relay did not start within 30 s");
                 return result;
             }
             using var client = new TcpClient { NoDelay = true };
             client.Connect(EndPointParser.Parse(address, "relay"));
             // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
-            if (!await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+            if (scenario != FaultScenario.Solo && !await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
             {
                 string last;
                 lock (_lines) last = string.Join(" / ", _lines.Where(l => l.Who == "primary").TakeLast(2).Select(l => l.Text));

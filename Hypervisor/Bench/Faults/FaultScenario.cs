@@ -3,6 +3,8 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// <summary>What a fault-injection run does to the FT pair (see <see cref="FaultScenarios"/> for names and expectations).</summary>
 public enum FaultScenario
 {
+    /// <summary>No fault tolerance at all: the guest alone (<c>vmft run</c>) under the same load, the reference for what FT costs.</summary>
+    Solo,
     /// <summary>No fault: the reference for throughput, log rate and latency.</summary>
     Baseline,
     /// <summary>SIGKILL the primary at a random moment.</summary>

@@ -7,6 +7,7 @@ public static class FaultScenarios
 
     public static string Name(FaultScenario s) => s switch
     {
+        FaultScenario.Solo => "solo",
         FaultScenario.Baseline => "baseline",
         FaultScenario.KillPrimary => "kill-primary",
         FaultScenario.KillBackup => "kill-backup",

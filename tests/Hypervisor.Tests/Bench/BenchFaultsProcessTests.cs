@@ -61,6 +61,13 @@ public class BenchFaultsProcessTests
     }
 
     [Fact]
+    public void The_guest_alone_under_the_same_load_passes_with_no_node_in_sight()
+    {
+        var notes = PassingRunNotes("solo", "13");
+        Assert.DoesNotContain(notes, n => n!.Contains("went live") || n.Contains("back-pressure"));
+    }
+
+    [Fact]
     public void A_slow_backup_makes_the_primary_wait_on_its_send_window()
     {
         var notes = PassingRunNotes("slow-backup", "12");

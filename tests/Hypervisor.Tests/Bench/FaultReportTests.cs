@@ -67,5 +67,33 @@ public class FaultReportTests
         Assert.Contains("## Failures", md);
         Assert.Contains("--runs 1 --seed 41", md);
         Assert.Contains("Plots skipped: gnuplot is not installed.", md);
+        Assert.DoesNotContain("against a solo run", md); // no solo run to compare with
+    }
+
+    [Fact]
+    public void Solo_and_baseline_runs_of_a_workload_are_compared_side_by_side()
+    {
+        FaultRunResult Run(FaultScenario s, FaultWorkload w, double? p50, double? p99, double? throughput, params string[] violations)
+        {
+            var r = new FaultRunResult { Scenario = s, Workload = w, LatencyP50Ms = p50, LatencyP99Ms = p99, ThroughputRatio = throughput };
+            r.Violations.AddRange(violations);
+            return r;
+        }
+        List<FaultRunResult> results =
+        [
+            Run(FaultScenario.Solo, FaultWorkload.Kvstore, 4, 10, 1.0),
+            Run(FaultScenario.Solo, FaultWorkload.Kvstore, 6, 30, 1.0),
+            Run(FaultScenario.Baseline, FaultWorkload.Kvstore, 10, 40, 1.0),
+            Run(FaultScenario.Baseline, FaultWorkload.Kvstore, 900, 900, 0.1, "a failed run is no figure"),
+            Run(FaultScenario.Solo, FaultWorkload.Cpubench, null, null, 1.0),
+            Run(FaultScenario.Baseline, FaultWorkload.Cpubench, null, null, 0.8),
+            Run(FaultScenario.KillPrimary, FaultWorkload.Idle, null, null, null),
+        ];
+        string table = FaultReport.SoloComparison(results);
+        var rows = table.TrimEnd('\n').Split('\n');
+        Assert.Equal(4, rows.Length); // header, rule, kvstore, cpubench: idle has no pair
+        Assert.Equal("| kvstore | 4.0/10.0 | 10.0/40.0 | 2.50 | 4.00 | 1.00 |", rows[2]);
+        Assert.Equal("| cpubench | -/- | -/- | - | - | 0.80 |", rows[3]);
+        Assert.Contains("## Fault tolerance against a solo run", FaultReport.Markdown(results, Options, "", []));
     }
 }

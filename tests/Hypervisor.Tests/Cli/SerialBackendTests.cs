@@ -38,4 +38,47 @@ public class SerialBackendTests
         Assert.Contains("t1 1 OK", received.ToString());
         Assert.Contains("t1 2 VALUE 42", received.ToString());
     }
+
+    [Fact]
+    public async Task With_wait_the_guest_starts_only_once_a_client_is_there_so_it_gets_the_banner()
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "vmft.dll"), "run", "kvstore", "--serial", "tcp:127.0.0.1:0,wait" })
+            info.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        try
+        {
+            _ = process.StandardOutput.ReadToEndAsync();
+            string? line = await process.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            var match = System.Text.RegularExpressions.Regex.Match(line ?? "", @"^vmft: serial console on tcp:127\.0\.0\.1:(\d+), waiting for a client$");
+            Assert.True(match.Success, line);
+            await Task.Delay(500); // a guest that did not wait would have printed its banner to nobody by now
+            Assert.False(process.HasExited);
+
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, int.Parse(match.Groups[1].Value));
+            var stream = client.GetStream();
+            var received = new StringBuilder();
+            var buffer = new byte[4096];
+            while (!received.ToString().Contains("kvstore ready\n"))
+            {
+                int n = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromMinutes(1));
+                Assert.True(n > 0, $"connection ended after: {received}");
+                received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+            Assert.StartsWith("kvstore ready\n", received.ToString().Replace("\r", ""));
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("SHUTDOWN\n"));
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.Equal(1, process.ExitCode); // kvstore's clean exit: debug-exit status 0
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
 }

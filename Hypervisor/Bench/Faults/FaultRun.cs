@@ -318,16 +318,21 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
         else if (timeline.PrimaryAloneMs is { } alone)
         {
-            // The primary carries on: the client's gap spans the detection and the arbiter.
+            // The primary carries on: the client's gap spans the detection and the arbiter. The
+            // status line saying so can reach the bench after the output it released, so the gap
+            // is the longest silence between the fault and shortly after that line.
             double? before = null, after = null;
+            double from = faultMs ?? timeline.BackupLostMs ?? alone, until = alone + 500;
+            double? previous = null;
             foreach (var c in trace.Chunks)
             {
-                if (c.Ms <= alone) before = c.Ms;
-                else
+                if (c.Ms > until) break;
+                if (previous is { } p && c.Ms >= from && (after is null || c.Ms - p > after - before))
                 {
+                    before = p;
                     after = c.Ms;
-                    break;
                 }
+                previous = c.Ms;
             }
             if (before is { } a && after is { } b && workload == FaultWorkload.Kvstore) result.FailoverMs = b - a;
             result.DetectionMs = timeline.BackupLostMs - faultMs;

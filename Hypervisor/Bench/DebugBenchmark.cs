@@ -25,18 +25,22 @@ public static class DebugBenchmark
         double ForwardSeconds,
         long RecordingBytes,
         double[] ReverseStepMs,
+        double[] FollowingReverseStepMs,
         SnapshotStatistics Snapshots,
         double OpenSeconds,
         double GotoEndSeconds)
     {
         public double RecordOverhead => RecordSeconds / SoloSeconds - 1;
         public double ReplayRatio => SoloSeconds / ReplaySeconds;
-        public double Percentile(double p)
+        public static double Percentile(double[] samples, double p)
         {
-            var sorted = ReverseStepMs.Order().ToArray();
-            return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+            var sorted = samples.Order().ToArray();
+            return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
         }
     }
+
+    /// <summary>Steps back taken in a row after the first at each sampled position.</summary>
+    private const int FollowingSteps = 10;
 
     /// <summary>cpubench instructions per iteration (its own loop), to size the run.</summary>
     private const ulong InstructionsPerIteration = 44_600;
@@ -87,18 +91,31 @@ public static class DebugBenchmark
 
             var random = new Random(seed);
             var latencies = new double[samples];
+            var following = new List<double>();
             for (int i = 0; i < samples; i++)
             {
-                ulong position = 1 + (ulong)random.NextInt64((long)session.EndPosition);
+                ulong position = FollowingSteps + 1 + (ulong)random.NextInt64((long)session.EndPosition - FollowingSteps);
+                // Arrive going forwards from the grid snapshot below, as a continue or a step would:
+                // a backward goto would leave nearby snapshots that make the first step back cheap.
+                ulong interval = session.SnapshotStatistics.Interval;
+                session.Goto(position - position % interval);
                 session.Goto(position);
                 progress($"reverse-stepi {i + 1}/{samples} at position {position}");
                 clock.Restart();
                 session.ReverseStepInstruction();
                 latencies[i] = clock.Elapsed.TotalMilliseconds;
                 if (session.Position != position - 1) throw new InvalidOperationException($"reverse-stepi from {position} arrived at {session.Position}");
+                // Then more steps back in a row, as gdb makes for one reverse-step.
+                for (int k = 0; k < FollowingSteps; k++)
+                {
+                    clock.Restart();
+                    session.ReverseStepInstruction();
+                    following.Add(clock.Elapsed.TotalMilliseconds);
+                }
+                if (session.Position != position - 1 - FollowingSteps) throw new InvalidOperationException($"reverse-stepi from {position} went astray to {session.Position}");
             }
             return new Figures(soloOutcome.Instructions, soloOutcome.Elapsed.TotalSeconds, recordOutcome.Elapsed.TotalSeconds, replaySeconds,
-                forwardSeconds, new FileInfo(path).Length, latencies, session.SnapshotStatistics, openSeconds, endSeconds);
+                forwardSeconds, new FileInfo(path).Length, latencies, [.. following], session.SnapshotStatistics, openSeconds, endSeconds);
         }
         finally
         {

@@ -29,6 +29,16 @@ public sealed class ReplaySession
     /// <summary>Instructions per run slice: how often a long motion looks at its cancellation token (about 30 ms).</summary>
     private const ulong SliceInstructions = 5_000_000;
 
+    /// <summary>
+    /// Nearby snapshots: a backward move lands by replaying up to a whole grid interval, and the
+    /// next one (gdb steps backwards one instruction at a time, many times for one reverse-step)
+    /// would replay nearly as much again. So on the way there the session also snapshots the point
+    /// of a finer grid (a hundredth of the interval) just below the target: the following steps
+    /// back replay at most that much. Only the last few are kept.
+    /// </summary>
+    private const int NearbySnapshotsKept = 8;
+    private readonly Queue<ulong> _nearby = new();
+
     private readonly PcMachine _machine;
     private readonly RecordingContents _contents;
     private readonly string _path;
@@ -176,7 +186,11 @@ public sealed class ReplaySession
     {
         position = Math.Min(position, EndPosition);
         var best = SnapshotAtOrBefore(position);
-        if (IsModified || position < Position || best.Snapshot.Position > Position) Restore(best);
+        if (IsModified || position < Position || best.Snapshot.Position > Position)
+        {
+            Restore(best);
+            if (ApproachTakingNearbySnapshot(position, cancellation) is { } interrupted) return interrupted;
+        }
         var stop = RunForward(position, _userTraps, useTraps: false, cancellation);
         return stop.Reason == StopReason.Reached && position == EndPosition ? stop with { Reason = StopReason.EndOfRecording } : stop;
     }
@@ -636,6 +650,31 @@ public sealed class ReplaySession
             }
             entry.Verified = true;
         }
+    }
+
+    /// <summary>
+    /// After a restore on the way back to <paramref name="target"/>: replays to the point of the
+    /// finer grid just below it and snapshots it (see <see cref="NearbySnapshotsKept"/>). Null, or
+    /// the stop if Ctrl-C came first.
+    /// </summary>
+    private StopInfo? ApproachTakingNearbySnapshot(ulong target, CancellationToken cancellation)
+    {
+        ulong fine = _interval / 100;
+        if (IsModified || fine < 10_000) return null; // below that a replay is quicker than a snapshot
+        ulong point = target - target % fine;
+        if (point <= Position || point >= target || _snapshots.ContainsKey(point)) return null;
+        var stop = RunForward(point, _userTraps, useTraps: false, cancellation);
+        if (stop.Reason == StopReason.Interrupted) return stop;
+        if (_snapshots.ContainsKey(point)) return null; // on the main grid: already taken
+        AddSnapshot(pinned: false);
+        _nearby.Enqueue(point);
+        while (_nearby.Count > NearbySnapshotsKept)
+        {
+            ulong old = _nearby.Dequeue();
+            if (_snapshots.TryGetValue(old, out var entry) && !entry.Pinned && old % _interval != 0) RemoveSnapshot(old);
+        }
+        EnforceBudget();
+        return null;
     }
 
     private void AddSnapshot(bool pinned)

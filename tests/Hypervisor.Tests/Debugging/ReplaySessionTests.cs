@@ -125,6 +125,37 @@ public class ReplaySessionTests
     }
 
     [Fact]
+    public void Steps_back_in_a_row_use_a_nearby_snapshot_and_reach_the_reference_states()
+    {
+        // cpubench, 1.3 million instructions; a grid of 1,000,000, so nearby snapshots fall on a grid of 10,000.
+        var contents = Record("cpubench", "iterations=30", ClockMode.Virtual);
+        var session = Open(contents, new SnapshotOptions { Interval = 1_000_000 });
+        ulong end = session.EndPosition;
+        Assert.True(end > 1_000_000, $"recording too short: {end}");
+        ulong target = end / 2 - end / 2 % 10_000 + 5; // five instructions above a nearby point
+        session.Goto(end);
+        int before = session.SnapshotStatistics.Count;
+        session.Goto(target);
+        Assert.Equal(before + 1, session.SnapshotStatistics.Count); // the nearby one, below the target
+        for (ulong k = 1; k <= 12; k++) // across the nearby point and below it
+        {
+            Assert.Equal(StopReason.Reached, session.ReverseStepInstruction().Reason);
+            Assert.Equal(target - k, session.Position);
+            if (k is 1 or 5 or 6 or 12) Assert.Equal(ReferenceAt(contents, target - k).StateHash(), session.Machine.StateHash());
+        }
+        // Landing far away again and again keeps only the last few nearby snapshots.
+        for (int i = 1; i <= 12; i++)
+        {
+            session.Goto(end);
+            ulong p = end * (ulong)i / 13 + 7;
+            session.Goto(p);
+            Assert.Equal(p, session.Position);
+        }
+        Assert.InRange(session.SnapshotStatistics.Count, before + 1, before + 8);
+        Assert.Equal(ReferenceAt(contents, session.Position).StateHash(), session.Machine.StateHash());
+    }
+
+    [Fact]
     public void Breakpoints_stop_forwards_and_backwards_on_every_hit_in_order()
     {
         var contents = Kvstore.Value;

@@ -263,8 +263,15 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var pages = new byte[count][];
         int fresh = 0;
         var previous = sharePagesWith is not null && sharePagesWith.Pages.Count == count ? sharePagesWith.Pages : null;
+        // Sharing with the clean base, a page nothing wrote since is the base's page as it is.
+        bool fromBase = previous is not null && ReferenceEquals(sharePagesWith, _cleanBase);
         for (int i = 0; i < count; i++)
         {
+            if (fromBase && !Memory.WasWritten(i))
+            {
+                pages[i] = previous![i];
+                continue;
+            }
             var current = ram.AsSpan(i * MachineSnapshot.PageSize, MachineSnapshot.PageSize);
             if (previous is not null && current.SequenceEqual(previous[i]))
             {
@@ -274,7 +281,19 @@ public sealed class PcMachine : ICpuBus, IGuestClock
             pages[i] = current.ToArray();
             fresh++;
         }
-        return new MachineSnapshot(Cpu.Position, cpu, devices, pages, _pendingExit, ExitStatus, fresh);
+        var snapshot = new MachineSnapshot(Cpu.Position, cpu, devices, pages, _pendingExit, ExitStatus, fresh);
+        StartCleanInterval(snapshot);
+        return snapshot;
+    }
+
+    // RAM equals this snapshot's pages but for the pages PhysicalMemory notes as written since.
+    private MachineSnapshot? _cleanBase;
+
+    private void StartCleanInterval(MachineSnapshot snapshot)
+    {
+        _cleanBase = snapshot;
+        Memory.ClearWritten();
+        Cpu.MarkWritablePagesWritten();
     }
 
     /// <summary>CPU and device state (everything but RAM) as <see cref="Processor.Cpu.SaveState"/> and <see cref="SaveDeviceState"/> write them.</summary>
@@ -300,12 +319,19 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var ram = Memory.Ram;
         if (snapshot.Pages.Count != ram.Length / MachineSnapshot.PageSize)
             throw new ArgumentException("the snapshot was taken of a machine with a different RAM size", nameof(snapshot));
+        // A page nothing wrote since the clean base, where the base and the snapshot share the
+        // page, already holds it.
+        var basePages = _cleanBase is not null && _cleanBase.Pages.Count == snapshot.Pages.Count ? _cleanBase.Pages : null;
         for (int i = 0; i < snapshot.Pages.Count; i++)
+        {
+            if (basePages is not null && ReferenceEquals(basePages[i], snapshot.Pages[i]) && !Memory.WasWritten(i)) continue;
             snapshot.Pages[i].CopyTo(ram, i * MachineSnapshot.PageSize);
+        }
         using (var r = new BinaryReader(new MemoryStream(snapshot.DeviceState))) LoadDeviceState(r);
         using (var r = new BinaryReader(new MemoryStream(snapshot.CpuState))) Cpu.LoadState(r);
         _pendingExit = snapshot.PendingExit;
         ExitStatus = snapshot.ExitStatus;
+        StartCleanInterval(snapshot);
     }
 
     /// <summary>Device state (not CPU, not RAM) for snapshots and state hashes.</summary>

@@ -41,14 +41,40 @@ public sealed class PhysicalMemory
     /// </summary>
     public Action<uint>? PageWrittenExternally { get; set; }
 
+    // RAM pages written since the last ClearWritten; everything counts as written before the first.
+    private readonly bool[] _written;
+    private bool _tracking;
+
     public PhysicalMemory(uint ramSize)
     {
         if (ramSize < 1024 * 1024 || ramSize % PageSize != 0)
             throw new ArgumentOutOfRangeException(nameof(ramSize), "RAM must be at least 1 MiB and a multiple of 4 KiB");
         Ram = new byte[ramSize];
         uint ramPages = ramSize >> PageShift;
+        _written = new bool[ramPages];
         for (uint p = 0; p < PageCount; p++)
             _kinds[p] = p < ramPages ? PageKind.Ram : PageKind.Unmapped;
+    }
+
+    /// <summary>
+    /// Whether RAM page <paramref name="page"/> may have changed since <see cref="ClearWritten"/>
+    /// (always true before the first): snapshots copy only such pages. A page counts as written
+    /// when anything stores to it, and for as long as the CPU holds a write translation for it,
+    /// whose stores bypass this class (<see cref="VmFt.Guest.Processor.Cpu.MarkWritablePagesWritten"/>).
+    /// </summary>
+    public bool WasWritten(int page) => !_tracking || _written[page];
+
+    /// <summary>Starts a new interval in which written pages are noted (the CPU must then mark its writable pages).</summary>
+    public void ClearWritten()
+    {
+        Array.Clear(_written);
+        _tracking = true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkWritten(uint page)
+    {
+        if (page < (uint)_written.Length) _written[page] = true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -132,7 +158,10 @@ public sealed class PhysicalMemory
     {
         switch (_kinds[address >> PageShift])
         {
-            case PageKind.Ram: Ram[address] = value; break;
+            case PageKind.Ram:
+                Ram[address] = value;
+                _written[address >> PageShift] = true;
+                break;
             case PageKind.Mmio:
             {
                 var r = FindRegion(address)!;
@@ -154,7 +183,9 @@ public sealed class PhysicalMemory
     /// <summary>Tells the code caches that RAM in [address, address+length) changed behind the CPU's back.</summary>
     public void NotifyWritten(uint address, uint length)
     {
-        if (PageWrittenExternally is not { } hook || length == 0) return;
+        if (length == 0) return;
+        for (uint page = address >> PageShift; page <= (address + length - 1) >> PageShift; page++) MarkWritten(page);
+        if (PageWrittenExternally is not { } hook) return;
         for (uint page = address >> PageShift; page <= (address + length - 1) >> PageShift; page++)
             hook(page);
     }

@@ -63,6 +63,18 @@ public sealed unsafe partial class Cpu
         _fetchPage = null;
     }
 
+    /// <summary>
+    /// After <see cref="PhysicalMemory.ClearWritten"/>: every page this CPU can still store to
+    /// without asking counts as written again (no entry is dropped: translations are state a replay
+    /// must keep exactly, since refilling one sets accessed bits).
+    /// </summary>
+    public void MarkWritablePagesWritten()
+    {
+        for (int kind = KindSupWrite; kind <= KindUserWrite; kind += 2)
+            for (int i = kind * TlbSize; i < (kind + 1) * TlbSize; i++)
+                if (_tlbTag[i] != TlbEmpty) _memory.MarkWritten(_tlbPhys[i] >> 12);
+    }
+
     /// <summary>Drops write entries for every page: done when a page first receives decoded code.</summary>
     private void FlushTlbWrites()
     {
@@ -127,10 +139,12 @@ public sealed unsafe partial class Cpu
             int index = (int)(page & (TlbSize - 1));
             int readKind = user ? KindUserRead : KindSupRead;
             Fill(readKind * TlbSize + index, page, physPage, global);
-            if (write && !IsCodePage(physPage >> 12))
+            // A write entry lets stores bypass PhysicalMemory: the page counts as written from now.
+            if ((write && !IsCodePage(physPage >> 12)) || (!write && writable && !IsCodePage(physPage >> 12) && (_cr0 & CR0_PG) == 0))
+            {
                 Fill((readKind + 1) * TlbSize + index, page, physPage, global);
-            else if (!write && writable && !IsCodePage(physPage >> 12) && (_cr0 & CR0_PG) == 0)
-                Fill((readKind + 1) * TlbSize + index, page, physPage, global);
+                _memory.MarkWritten(physPage >> 12);
+            }
         }
         return physical;
     }
@@ -308,6 +322,8 @@ public sealed unsafe partial class Cpu
                 case 2: Unsafe.WriteUnaligned(ref _ram[physical], (ushort)value); break;
                 default: Unsafe.WriteUnaligned(ref _ram[physical], value); break;
             }
+            _memory.MarkWritten(physical >> 12);
+            _memory.MarkWritten((physical + (uint)size - 1) >> 12);
             NoteRamWrite(physical, size);
             return;
         }

@@ -15,7 +15,7 @@ public static class DebugCommand
     public static Command Create()
     {
         var file = new Argument<string>("recording") { Description = "a recording made by vmft record" };
-        var interval = new Option<ulong?>("--snapshot-interval") { Description = "instructions between automatic snapshots (default 10000000)" };
+        var interval = new Option<ulong?>("--snapshot-interval") { Description = $"instructions between automatic snapshots (default {new SnapshotOptions().Interval})" };
         var budget = new Option<string?>("--snapshot-budget") { Description = "memory the snapshots may use, e.g. 512M (default 1G)" };
         var symbols = new Option<string?>("--symbols") { Description = "an ELF file with the guest's symbols (default: the recorded image)" };
         var commands = new Option<string?>("--commands", "-x") { Description = "run the debugger commands in this file first" };

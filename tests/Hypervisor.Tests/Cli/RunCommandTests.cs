@@ -43,6 +43,8 @@ public class RunCommandTests
     [InlineData("--mem 512K hello", "--mem: 512K is too small")]
     [InlineData("--clock sundial hello", "--clock: 'sundial' is not a clock mode")]
     [InlineData("--serial carrier-pigeon hello", "--serial: 'carrier-pigeon' is not a serial backend")]
+    [InlineData("--serial tcp:127.0.0.1:port,wait hello", "--serial: 'tcp:127.0.0.1:port,wait' is not tcp:HOST:PORT[,wait]")]
+    [InlineData("--serial tcp:127.0.0.1:4000,nowait hello", "--serial: 'tcp:127.0.0.1:4000,nowait' is not tcp:HOST:PORT[,wait]")]
     [InlineData("--trace-port 0xZZ hello", "--trace-port: '0xZZ' is not a port number")]
     public void Bad_input_is_one_line_and_exit_code_2(string args, string expected)
     {

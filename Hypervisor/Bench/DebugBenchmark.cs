@@ -32,11 +32,6 @@ public static class DebugBenchmark
     {
         public double RecordOverhead => RecordSeconds / SoloSeconds - 1;
         public double ReplayRatio => SoloSeconds / ReplaySeconds;
-        public static double Percentile(double[] samples, double p)
-        {
-            var sorted = samples.Order().ToArray();
-            return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-        }
     }
 
     /// <summary>Steps back taken in a row after the first at each sampled position.</summary>

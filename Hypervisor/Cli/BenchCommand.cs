@@ -82,7 +82,7 @@ public static class BenchCommand
             Console.WriteLine($"  replay    {f.ReplaySeconds,7:F2} s  {mips(f.ReplaySeconds),6:F1} MIPS  replay/solo speed {f.ReplayRatio:F3}");
             Console.WriteLine($"  debugger  open {f.OpenSeconds:F2} s, goto end {f.GotoEndSeconds:F2} s (from the recording's snapshots); from 0 to the end {f.ForwardSeconds:F2} s = {mips(f.ForwardSeconds):F1} MIPS, taking snapshots");
             static string Spread(double[] ms) =>
-                $"p50 {Bench.DebugBenchmark.Figures.Percentile(ms, 0.5):F1} ms, p90 {Bench.DebugBenchmark.Figures.Percentile(ms, 0.9):F1} ms, max {ms.Max():F1} ms";
+                $"p50 {Bench.Faults.Percentiles.Of(ms, 0.5):F1} ms, p90 {Bench.Faults.Percentiles.Of(ms, 0.9):F1} ms, max {ms.Max():F1} ms";
             Console.WriteLine($"  reverse-stepi, the first at {f.ReverseStepMs.Length} random positions arrived at going forwards: {Spread(f.ReverseStepMs)}");
             Console.WriteLine($"  reverse-stepi, the {f.FollowingReverseStepMs.Length} that followed (10 in a row at each): {Spread(f.FollowingReverseStepMs)}");
             Console.WriteLine($"  snapshots: {f.Snapshots.Count}, {f.Snapshots.Bytes / 1048576.0:F1} MiB of a {f.Snapshots.BudgetBytes / 1048576.0:F0} MiB budget, every {f.Snapshots.Interval} instructions");

@@ -51,7 +51,9 @@ public sealed class FtProcesses : IDisposable
         Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
         var primaryRelayEnd = new IPEndPoint(IPAddress.Loopback, primaryRelay);
         var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelayEnd) ?? primaryRelayEnd;
-        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"{relayToPrimary},127.0.0.1:{backupRelay}"]);
+        const string marker = "relay: clients connect to ";
+        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"{relayToPrimary},127.0.0.1:{backupRelay}"],
+            line => { if (line.StartsWith(marker, StringComparison.Ordinal)) _relayAddress.TrySetResult(line[marker.Length..]); });
         return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
     }
 
@@ -95,23 +97,19 @@ public sealed class FtProcesses : IDisposable
         return info;
     }
 
+    /// <param name="onLine">Sees every line the child prints, on either stream (how readiness is noticed).</param>
     private Process Start(string name, IEnumerable<string> args, Action<string>? onLine = null)
     {
         var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
         _children.Add(process);
-        process.OutputDataReceived += (_, e) =>
+        void Received(string? line)
         {
-            if (e.Data is null) return;
-            const string marker = "relay: clients connect to ";
-            if (name == "relay" && e.Data.StartsWith(marker, StringComparison.Ordinal)) _relayAddress.TrySetResult(e.Data[marker.Length..]);
-            Line?.Invoke(name, e.Data);
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            onLine?.Invoke(e.Data);
-            Line?.Invoke(name, e.Data);
-        };
+            if (line is null) return;
+            onLine?.Invoke(line);
+            Line?.Invoke(name, line);
+        }
+        process.OutputDataReceived += (_, e) => Received(e.Data);
+        process.ErrorDataReceived += (_, e) => Received(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;

@@ -329,6 +329,8 @@ public sealed class CmosRtc : IPortDevice, ITimedDevice, IStatefulDevice
         UpdateIrq();
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w)
     {
         w.Write(_ram);

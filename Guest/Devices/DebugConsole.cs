@@ -6,7 +6,7 @@ namespace VmFt.Guest.Devices;
 /// The Bochs/QEMU debug console at port 0xE9: each byte written goes to the sink; a read returns
 /// 0xE9, which is how guests detect that the port is there.
 /// </summary>
-public sealed class DebugConsole : IPortDevice, IStatefulDevice
+public sealed class DebugConsole : IPortDevice
 {
     public const ushort Port = 0xE9;
 
@@ -20,8 +20,4 @@ public sealed class DebugConsole : IPortDevice, IStatefulDevice
 
     public void Write(ushort port, int size, uint value) => _sink((byte)value);
 
-    // Stateless: nothing to save.
-    public void SaveState(BinaryWriter w) { }
-
-    public void LoadState(BinaryReader r) { }
 }

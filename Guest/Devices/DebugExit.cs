@@ -7,7 +7,7 @@ namespace VmFt.Guest.Devices;
 /// (v &lt;&lt; 1) | 1, so that a guest test can report success or failure to the host.
 /// The value is the written width's worth of bits.
 /// </summary>
-public sealed class DebugExit : IPortDevice, IStatefulDevice
+public sealed class DebugExit : IPortDevice
 {
     public const ushort Port = 0xF4;
 
@@ -25,8 +25,4 @@ public sealed class DebugExit : IPortDevice, IStatefulDevice
         _exit(unchecked((int)((v << 1) | 1)));
     }
 
-    // Stateless: nothing to save.
-    public void SaveState(BinaryWriter w) { }
-
-    public void LoadState(BinaryReader r) { }
 }

@@ -116,6 +116,8 @@ public sealed class DualPic : IPortDevice, IStatefulDevice
         _outputChanged?.Invoke(output);
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w)
     {
         _master.Save(w);

@@ -9,6 +9,13 @@ namespace VmFt.Guest.Devices;
 /// </summary>
 public interface IStatefulDevice
 {
+    /// <summary>
+    /// The version of the layout <see cref="SaveState"/> writes. Bump it whenever a field is added,
+    /// removed or reordered: a snapshot or recording holding another version is then refused with
+    /// one clear line instead of being read into the wrong fields.
+    /// </summary>
+    byte StateVersion { get; }
+
     void SaveState(BinaryWriter w);
 
     void LoadState(BinaryReader r);

@@ -193,6 +193,8 @@ public sealed class Keyboard8042 : IPortDevice, IStatefulDevice
         _irq1(level);
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w)
     {
         w.Write(_queue);

@@ -30,6 +30,8 @@ public sealed class PciConfigSpace : IPortDevice, IStatefulDevice
             _address = value;
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w) => w.Write(_address);
 
     public void LoadState(BinaryReader r) => _address = r.ReadUInt32();

@@ -157,6 +157,8 @@ public sealed class Pit8254 : IPortDevice, ITimedDevice, IStatefulDevice
             _channels[select].WriteControl(value, tick);
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w)
     {
         foreach (PitChannel channel in _channels)

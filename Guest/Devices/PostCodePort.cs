@@ -28,6 +28,8 @@ public sealed class PostCodePort : IPortDevice, IStatefulDevice
         _trace?.Invoke(_last);
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w) => w.Write(_last);
 
     public void LoadState(BinaryReader r) => _last = r.ReadByte();

@@ -37,6 +37,8 @@ public sealed class SystemControlPortA : IPortDevice, IStatefulDevice
             _reset();
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w) => w.Write(_value);
 
     public void LoadState(BinaryReader r) => _value = r.ReadByte();

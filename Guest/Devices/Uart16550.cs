@@ -299,6 +299,8 @@ public sealed class Uart16550 : IPortDevice, ITimedDevice, IStatefulDevice
         return (byte)(((_mcr & 0x02) << 3) | ((_mcr & 0x01) << 5) | ((_mcr & 0x04) << 4) | ((_mcr & 0x08) << 4));
     }
 
+    public byte StateVersion => 1;
+
     public void SaveState(BinaryWriter w)
     {
         w.Write(_rx);

@@ -23,7 +23,7 @@ public sealed class PcMachine : ICpuBus, IGuestClock
 {
     private readonly MachineConfiguration _config;
     private readonly ITimedDevice[] _timed;
-    private readonly IStatefulDevice[] _stateful;
+    private readonly DeviceStateSet _devices;
     private ulong _anchorPosition;
     private ulong _anchorNanoseconds;
     private MachineExitReason? _pendingExit;
@@ -87,7 +87,10 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         post.Register(Ports);
 
         _timed = [Pit, Com1, Com2, Rtc];
-        _stateful = [Pic, Pit, Com1, Com2, Rtc, keyboard, portA, debugExit, debugConsole, pci, post];
+        // The tags name each device's state in snapshots and recordings: never rename or reuse one.
+        _devices = new DeviceStateSet(
+            ("clock", new GuestClockState(this)), ("pic", Pic), ("pit", Pit), ("com1", Com1), ("com2", Com2),
+            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post));
     }
 
     /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>
@@ -319,6 +322,18 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var ram = Memory.Ram;
         if (snapshot.Pages.Count != ram.Length / MachineSnapshot.PageSize)
             throw new ArgumentException("the snapshot was taken of a machine with a different RAM size", nameof(snapshot));
+        // CPU and devices first, so that state this machine cannot take is refused before RAM changes,
+        // and the CPU and devices are put back as they were.
+        var (cpuBefore, devicesBefore) = SaveStateBytes();
+        try
+        {
+            LoadCpuAndDevices(snapshot.CpuState, snapshot.DeviceState);
+        }
+        catch (MachineStateException)
+        {
+            LoadCpuAndDevices(cpuBefore, devicesBefore);
+            throw;
+        }
         // A page nothing wrote since the clean base, where the base and the snapshot share the
         // page, already holds it.
         var basePages = _cleanBase is not null && _cleanBase.Pages.Count == snapshot.Pages.Count ? _cleanBase.Pages : null;
@@ -327,25 +342,47 @@ public sealed class PcMachine : ICpuBus, IGuestClock
             if (basePages is not null && ReferenceEquals(basePages[i], snapshot.Pages[i]) && !Memory.WasWritten(i)) continue;
             snapshot.Pages[i].CopyTo(ram, i * MachineSnapshot.PageSize);
         }
-        using (var r = new BinaryReader(new MemoryStream(snapshot.DeviceState))) LoadDeviceState(r);
-        using (var r = new BinaryReader(new MemoryStream(snapshot.CpuState))) Cpu.LoadState(r);
         _pendingExit = snapshot.PendingExit;
         ExitStatus = snapshot.ExitStatus;
         StartCleanInterval(snapshot);
     }
 
-    /// <summary>Device state (not CPU, not RAM) for snapshots and state hashes.</summary>
-    public void SaveDeviceState(BinaryWriter w)
+    private void LoadCpuAndDevices(byte[] cpu, byte[] devices)
     {
-        w.Write(_anchorPosition);
-        w.Write(_anchorNanoseconds);
-        foreach (var d in _stateful) d.SaveState(w);
+        _devices.Load(devices);
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(cpu));
+            Cpu.LoadState(r);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new MachineStateException($"CPU state: its {cpu.Length} bytes are shorter than version {Processor.Cpu.StateVersion}'s layout");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new MachineStateException(e.Message);
+        }
     }
 
-    public void LoadDeviceState(BinaryReader r)
+    /// <summary>Device state (not CPU, not RAM) for snapshots and state hashes, in <see cref="DeviceStateSet"/>'s layout.</summary>
+    public void SaveDeviceState(BinaryWriter w) => _devices.Save(w);
+
+    /// <summary>Guest time's anchor, saved with the devices whose timers it drives.</summary>
+    private sealed class GuestClockState(PcMachine machine) : IStatefulDevice
     {
-        _anchorPosition = r.ReadUInt64();
-        _anchorNanoseconds = r.ReadUInt64();
-        foreach (var d in _stateful) d.LoadState(r);
+        public byte StateVersion => 1;
+
+        public void SaveState(BinaryWriter w)
+        {
+            w.Write(machine._anchorPosition);
+            w.Write(machine._anchorNanoseconds);
+        }
+
+        public void LoadState(BinaryReader r)
+        {
+            machine._anchorPosition = r.ReadUInt64();
+            machine._anchorNanoseconds = r.ReadUInt64();
+        }
     }
 }

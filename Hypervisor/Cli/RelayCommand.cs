@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Relay;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -36,9 +36,7 @@ public static class RelayCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            var server = new RelayServer { Status = Say };
-            Say($"relay: clients connect to {listener.LocalEndPoint}");
-            server.RunTcpAsync(listener, nodeEnds, cts.Token).GetAwaiter().GetResult();
+            RelayProcess.RunAsync(listener, nodeEnds, Say, cts.Token).GetAwaiter().GetResult();
             return 0;
         }));
         return command;

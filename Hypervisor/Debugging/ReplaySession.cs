@@ -1,7 +1,6 @@
 using Iced.Intel;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Events;
@@ -61,15 +60,15 @@ public sealed class ReplaySession
         public bool Verified { get; set; }
     }
 
-    /// <summary>Opens a recording file. Bad files throw <see cref="UsageException"/> with one line naming the file and the offset.</summary>
+    /// <summary>Opens a recording file. Bad files throw <see cref="RecordingFormatException"/> with one line naming the file and the offset.</summary>
     public static ReplaySession Open(string path, SnapshotOptions? options = null) =>
         new(RecordingFile.Read(path, allowTruncated: true), path, options);
 
     public ReplaySession(RecordingContents contents, string path, SnapshotOptions? options = null)
     {
         options ??= new SnapshotOptions();
-        if (options.Interval == 0) throw new UsageException("snapshot interval: must be at least 1 instruction");
-        if (options.MemoryBudgetBytes <= 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
+        ArgumentOutOfRangeException.ThrowIfZero(options.Interval, "options.Interval");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MemoryBudgetBytes, "options.MemoryBudgetBytes");
         _contents = contents;
         _path = path;
         _interval = options.Interval;
@@ -84,9 +83,9 @@ public sealed class ReplaySession
         for (int i = 0; i < events.Count; i++)
         {
             if (events[i].Sequence != (ulong)i + 1)
-                throw new UsageException($"{path}: event #{events[i].Sequence} where #{i + 1} was due: the log has a gap or is out of order");
+                throw new RecordingFormatException($"{path}: event #{events[i].Sequence} where #{i + 1} was due: the log has a gap or is out of order");
             if (i > 0 && events[i].Position < events[i - 1].Position)
-                throw new UsageException($"{path}: event #{events[i].Sequence} at position {events[i].Position} comes after one at {events[i - 1].Position}");
+                throw new RecordingFormatException($"{path}: event #{events[i].Sequence} at position {events[i].Position} comes after one at {events[i - 1].Position}");
         }
         EndPosition = events.Count == 0 ? 0 : events[^1].Position;
         AddSnapshot(pinned: true);
@@ -109,14 +108,14 @@ public sealed class ReplaySession
             if (events[i] is not SnapshotStateEvent state) continue;
             string where = $"{_path}: the recording's snapshot at position {state.Position} (event #{state.Sequence})";
             if (state.RamPages != pages.Length)
-                throw new UsageException($"{where} has {state.RamPages} RAM pages; the machine has {pages.Length}");
+                throw new RecordingFormatException($"{where} has {state.RamPages} RAM pages; the machine has {pages.Length}");
             ulong? expected = i > 0 && events[i - 1] is CheckpointEvent c && c.Position == state.Position ? c.StateHash : null;
             var current = (byte[][])pages.Clone();
             int fresh = 0, next = i + 1;
             for (; next < events.Count && events[next] is SnapshotPagesEvent run && run.Position == state.Position; next++)
             {
                 if ((ulong)run.FirstPage + run.PageCount > (ulong)pages.Length)
-                    throw new UsageException($"{where}: pages {run.FirstPage}+{run.PageCount} (event #{run.Sequence}) lie outside RAM");
+                    throw new RecordingFormatException($"{where}: pages {run.FirstPage}+{run.PageCount} (event #{run.Sequence}) lie outside RAM");
                 byte[] data;
                 try
                 {
@@ -124,7 +123,7 @@ public sealed class ReplaySession
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new UsageException($"{where}: event #{run.Sequence}: {e.Message}");
+                    throw new RecordingFormatException($"{where}: event #{run.Sequence}: {e.Message}");
                 }
                 for (int k = 0; k < run.PageCount; k++)
                     current[run.FirstPage + k] = data.AsSpan(k * MachineSnapshot.PageSize, MachineSnapshot.PageSize).ToArray();

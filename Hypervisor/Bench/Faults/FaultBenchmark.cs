@@ -1,5 +1,4 @@
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Nodes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
@@ -29,7 +28,7 @@ public static class FaultBenchmark
         {
             // cpubench alone, in-process and in virtual time: its run time is the throughput
             // reference, its output (TSC cycles masked) the failure-free transcript.
-            var (outcome, _) = BenchCommand.RunCpubench(options.CpubenchIterations);
+            var (outcome, _) = CpuBenchmark.RunCpubench(options.CpubenchIterations);
             soloSeconds = outcome.Elapsed.TotalSeconds;
             cpuReference = VerdictChecker.Normalize(SoloTranscript.Run(BundledImages.Get("cpubench"), "cpubench", 64 << 20, [], 3,
                 maxSteps: 10_000_000, commandLine: $"iterations={options.CpubenchIterations}"));

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Nodes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
@@ -109,7 +109,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 return result;
             }
             using var client = new TcpClient { NoDelay = true };
-            client.Connect(EndPointParser.Parse(address, "relay"));
+            client.Connect(System.Net.IPEndPoint.Parse(address));
             // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
             if (scenario != FaultScenario.Solo && !await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
             {

@@ -4,7 +4,6 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Live;
@@ -397,7 +396,7 @@ public class ReplaySessionTests
         int index = events.FindIndex(e => e is SnapshotPagesEvent);
         var original = (SnapshotPagesEvent)events[index];
         events[index] = original with { Encoding = SnapshotPageEncoding.Deflate, Data = [1, 2, 3] };
-        var e = Assert.Throws<UsageException>(() => Open(new RecordingContents(contents.Header, events, null)));
+        var e = Assert.Throws<RecordingFormatException>(() => Open(new RecordingContents(contents.Header, events, null)));
         Assert.Contains($"event #{original.Sequence}", e.Message);
         Assert.DoesNotContain("\n", e.Message);
     }

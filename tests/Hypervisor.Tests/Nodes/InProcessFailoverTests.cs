@@ -5,8 +5,8 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Nodes;
 using VmFt.Hypervisor.Relay;
 using Xunit;
@@ -33,7 +33,7 @@ public class InProcessFailoverTests(ITestOutputHelper log)
     [InlineData(17)]
     public async Task PrimaryStoppedMidScriptGivesTheFailureFreeTranscript(int killAt)
     {
-        string[] lines = DemoCommand.Script(30);
+        string[] lines = FailoverDemo.Script(30);
         int expected = lines.Length + 1;
         string baseline = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, lines, expected);
         Assert.Equal(expected, baseline.Count(c => c == '\n'));
@@ -48,7 +48,7 @@ public class InProcessFailoverTests(ITestOutputHelper log)
         }
         var options = (ChannelRole role) => new LogChannelOptions
         {
-            VmId = NodeCommands.VmGuid("vm"),
+            VmId = NodeProcess.VmGuid("vm"),
             LocalRole = role,
             SharedSecret = Encoding.UTF8.GetBytes("s"),
             HeartbeatInterval = TimeSpan.FromMilliseconds(100),

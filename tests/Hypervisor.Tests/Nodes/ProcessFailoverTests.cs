@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Nodes;
 using Xunit;
 using Xunit.Abstractions;
@@ -32,7 +33,7 @@ public class ProcessFailoverTests(ITestOutputHelper log)
     [Fact]
     public async Task KilledPrimaryProcessLeavesTheTranscriptUnchanged()
     {
-        string[] lines = DemoCommand.Script(30);
+        string[] lines = FailoverDemo.Script(30);
         int expected = lines.Length + 1;
         string baseline = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, lines, expected);
         var output = new StringBuilder();

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace VmFt.Hypervisor.Cli;
+namespace VmFt.Hypervisor.FaultTolerance.Processes;
 
 /// <summary>
 /// Backup, primary and relay as child processes of this vmft (<c>dotnet vmft.dll ...</c>) on free
@@ -51,9 +51,8 @@ public sealed class FtProcesses : IDisposable
         Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
         var primaryRelayEnd = new IPEndPoint(IPAddress.Loopback, primaryRelay);
         var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelayEnd) ?? primaryRelayEnd;
-        const string marker = "relay: clients connect to ";
         Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"{relayToPrimary},127.0.0.1:{backupRelay}"],
-            line => { if (line.StartsWith(marker, StringComparison.Ordinal)) _relayAddress.TrySetResult(line[marker.Length..]); });
+            line => { if (line.StartsWith(RelayProcess.ListeningLine, StringComparison.Ordinal)) _relayAddress.TrySetResult(line[RelayProcess.ListeningLine.Length..]); });
         return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
     }
 

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Text;
 using VmFt.Channel;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Live;
 

@@ -2,8 +2,11 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Arbitration;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Backup;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.ReplayLog.Events;
 
 namespace VmFt.Hypervisor.Simulation;

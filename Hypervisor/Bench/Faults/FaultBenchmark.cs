@@ -1,5 +1,5 @@
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using VmFt.Guest.Images;
+using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Processes;
-using VmFt.Hypervisor.Nodes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 

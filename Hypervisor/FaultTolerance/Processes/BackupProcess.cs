@@ -1,8 +1,9 @@
 using VmFt.Channel;
 using VmFt.Channel.Transport;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Backup;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Nodes;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 

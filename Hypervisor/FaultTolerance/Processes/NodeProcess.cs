@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 

@@ -2,8 +2,9 @@ using System.Net;
 using VmFt.Channel;
 using VmFt.Channel.Transport;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Relay;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 

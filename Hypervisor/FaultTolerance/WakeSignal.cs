@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance;
 
 /// <summary>Wakes a node's loop when something arrives (auto-reset: one wait consumes all earlier sets).</summary>
 public sealed class WakeSignal

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using VmFt.Guest.Machine;
 using VmFt.ReplayLog.Events;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance.Primary;
 
 /// <summary>
 /// The figures a primary reports at the end of an FT run: log volume and rate per guest second,

@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Arbitration;
+namespace VmFt.Hypervisor.FaultTolerance.Arbitration;
 
 /// <summary>An arbiter for nodes in one process (tests, the simulator).</summary>
 public sealed class InMemoryArbiter : IArbiter

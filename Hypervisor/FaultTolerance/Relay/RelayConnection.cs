@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 
-namespace VmFt.Hypervisor.Relay;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>
 /// One node&lt;-&gt;relay connection over any duplex pipe: <see cref="Post"/> queues a message (sent in

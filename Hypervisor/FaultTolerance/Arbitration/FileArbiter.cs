@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Arbitration;
+namespace VmFt.Hypervisor.FaultTolerance.Arbitration;
 
 /// <summary>
 /// The default arbiter: a file on a path both nodes reach (shared storage). Creating a file with

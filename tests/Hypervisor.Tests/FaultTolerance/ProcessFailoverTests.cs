@@ -3,12 +3,12 @@ using System.Net.Sockets;
 using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Processes;
-using VmFt.Hypervisor.Nodes;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace VmFt.Hypervisor.Tests.Nodes;
+namespace VmFt.Hypervisor.Tests.FaultTolerance;
 
 /// <summary>
 /// <c>vmft backup</c>, <c>vmft primary</c> and <c>vmft relay</c> as real processes on loopback: the

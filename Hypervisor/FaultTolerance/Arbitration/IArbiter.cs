@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Arbitration;
+namespace VmFt.Hypervisor.FaultTolerance.Arbitration;
 
 /// <summary>
 /// The atomic test-and-set that prevents split brain: for one VM and one generation, the first

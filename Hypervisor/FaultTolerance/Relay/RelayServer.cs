@@ -1,9 +1,8 @@
 using System.IO.Pipelines;
 using System.Net;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.FaultTolerance;
 
-namespace VmFt.Hypervisor.Relay;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>
 /// The relay process around <see cref="RelayCore"/>: node connections (each starts with a

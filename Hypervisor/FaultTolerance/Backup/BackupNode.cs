@@ -1,8 +1,10 @@
 using VmFt.Guest.Machine;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.Hypervisor.Replay;
 using VmFt.ReplayLog.Events;
 
-namespace VmFt.Hypervisor.FaultTolerance;
+namespace VmFt.Hypervisor.FaultTolerance.Backup;
 
 /// <summary>
 /// The backup: replays the primary's log on an identical machine, never running past the last

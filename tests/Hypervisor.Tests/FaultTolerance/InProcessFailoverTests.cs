@@ -4,15 +4,16 @@ using VmFt.Channel.Transport;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Arbitration;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Backup;
+using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Processes;
-using VmFt.Hypervisor.Nodes;
-using VmFt.Hypervisor.Relay;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace VmFt.Hypervisor.Tests.Nodes;
+namespace VmFt.Hypervisor.Tests.FaultTolerance;
 
 /// <summary>
 /// The real node hosts and relay server in one process, over in-memory transports (no sockets):

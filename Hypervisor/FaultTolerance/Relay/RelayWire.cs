@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
-using VmFt.Hypervisor.FaultTolerance;
 
-namespace VmFt.Hypervisor.Relay;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>
 /// The node&lt;-&gt;relay wire format: length-prefixed binary frames. A frame is a u32 little-endian

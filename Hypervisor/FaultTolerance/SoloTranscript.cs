@@ -2,9 +2,10 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance;
 
 /// <summary>
 /// The failure-free reference: one machine alone (no backup, no relay, virtual time) fed the

@@ -1,9 +1,10 @@
 using VmFt.Channel;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.ReplayLog.Format;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance.Backup;
 
 /// <summary>
 /// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them as they

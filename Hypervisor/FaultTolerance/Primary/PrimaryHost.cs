@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using VmFt.Channel;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance.Primary;
 
 /// <summary>
 /// Runs a live <see cref="PrimaryNode"/> in real time: steps the guest, ships each step's log to

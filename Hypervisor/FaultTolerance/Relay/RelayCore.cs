@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.FaultTolerance;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>
 /// The clients' network, transport-agnostic: numbers every input byte and every output byte,

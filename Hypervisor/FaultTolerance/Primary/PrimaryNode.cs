@@ -1,8 +1,9 @@
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Determinism;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.ReplayLog.Events;
 
-namespace VmFt.Hypervisor.FaultTolerance;
+namespace VmFt.Hypervisor.FaultTolerance.Primary;
 
 /// <summary>
 /// The live node: runs the guest on input from the relay, logs every nondeterministic event for

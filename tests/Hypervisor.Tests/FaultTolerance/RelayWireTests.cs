@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using VmFt.Hypervisor.FaultTolerance;
-using VmFt.Hypervisor.Relay;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using Xunit;
 
-namespace VmFt.Hypervisor.Tests.Nodes;
+namespace VmFt.Hypervisor.Tests.FaultTolerance;
 
 public class RelayWireTests
 {

@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.FaultTolerance;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>What a node tells the relay. Offsets are positions in the guest's output stream or the client's input stream.</summary>
 public abstract record NodeToRelay(string NodeId, ulong Generation);

@@ -3,7 +3,7 @@ using VmFt.Channel;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance;
 
 /// <summary>Log batches as LogData frame bodies: one or more checksummed blocks.</summary>
 public static class LogBlocks

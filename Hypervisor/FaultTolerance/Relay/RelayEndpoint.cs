@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
-using VmFt.Hypervisor.FaultTolerance;
-using VmFt.Hypervisor.Relay;
 
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
 /// <summary>
 /// A node's side of the relay link: the relay connects (and reconnects) to the node; the newest

@@ -1,4 +1,4 @@
-namespace VmFt.Hypervisor.Nodes;
+namespace VmFt.Hypervisor.FaultTolerance;
 
 /// <summary>How a node host ended; the process exit code follows from it.</summary>
 public enum NodeExit

@@ -119,7 +119,7 @@ public sealed class ReplaySession
                 byte[] data;
                 try
                 {
-                    data = RecordingSnapshotter.Decode(run);
+                    data = SnapshotPageCodec.Decode(run);
                 }
                 catch (InvalidDataException e)
                 {

@@ -377,7 +377,7 @@ public class ReplaySessionTests
         var events = contents.Events.ToList();
         int index = events.FindLastIndex(e => e is SnapshotPagesEvent);
         var original = (SnapshotPagesEvent)events[index];
-        var pages = RecordingSnapshotter.Decode(original).ToArray();
+        var pages = SnapshotPageCodec.Decode(original).ToArray();
         pages[100] ^= 0x55;
         events[index] = original with { Encoding = SnapshotPageEncoding.Raw, Data = pages };
         var session = Open(new RecordingContents(contents.Header, events, null), new SnapshotOptions { Interval = 1UL << 40 });

@@ -3,6 +3,7 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Bench;
 

@@ -9,6 +9,7 @@ using VmFt.Hypervisor.FaultTolerance.Backup;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
 

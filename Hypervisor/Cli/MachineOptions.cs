@@ -5,6 +5,7 @@ using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 

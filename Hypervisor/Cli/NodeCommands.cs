@@ -6,6 +6,7 @@ using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 

@@ -30,7 +30,7 @@ public static class RecordCommand
             if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             string path = parse.GetValue(output)!;
             var machine = options.Build(parse, out var image, out var name);
-            var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
+            var header = RecordedMachine.HeaderFor(machine, clock, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
             using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!);
             RecordingWriter writer;
             try

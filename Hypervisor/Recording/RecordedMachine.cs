@@ -1,6 +1,7 @@
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Images;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Recording;
@@ -8,7 +9,7 @@ namespace VmFt.Hypervisor.Recording;
 /// <summary>Between a machine and a recording's header: what to write down, and how to build the same machine again.</summary>
 public static class RecordedMachine
 {
-    public static RecordingHeader HeaderFor(PcMachine machine, bool realtime, string imageName, byte[] image, string commandLine, bool embedImage)
+    public static RecordingHeader HeaderFor(PcMachine machine, ClockMode clock, string imageName, byte[] image, string commandLine, bool embedImage)
     {
         var c = machine.Configuration;
         return new RecordingHeader
@@ -17,7 +18,7 @@ public static class RecordedMachine
             NanosecondsPerInstruction = c.NanosecondsPerInstruction,
             BootTimeUnixNanoseconds = (c.BootTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100,
             TscHz = c.TscHz,
-            ClockMode = realtime ? RecordingClockMode.Realtime : RecordingClockMode.Virtual,
+            ClockMode = clock,
             ImageName = imageName,
             ImageSha256 = RecordingHeader.HashImage(image),
             Image = embedImage ? image : null,

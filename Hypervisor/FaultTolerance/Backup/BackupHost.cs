@@ -2,6 +2,7 @@ using VmFt.Channel;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Format;
 
 namespace VmFt.Hypervisor.FaultTolerance.Backup;
@@ -120,7 +121,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             return NodeExit.GuestExited;
         }
         status($"{node.NodeId}: drained the log to #{node.Replayed} at instruction {node.Machine.Cpu.Position}");
-        var live = node.GoLive(1, SliceInstructions, PrimaryHost.ClockFrom(node.Machine.Now));
+        var live = node.GoLive(1, SliceInstructions, ClockMode.Realtime);
         live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
         status($"{node.NodeId}: live as generation 1 (input offset {live.InputEnd}), {failover.Elapsed.TotalMilliseconds:F1} ms after the loss was detected; announcing to the relay");

@@ -2,6 +2,7 @@ using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.Hypervisor.Replay;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 
 namespace VmFt.Hypervisor.FaultTolerance.Backup;
@@ -107,13 +108,13 @@ public sealed class BackupNode
     /// Go live: drain the log, then continue as the primary of <paramref name="generation"/> from
     /// exactly this state. The caller must have won the arbiter.
     /// </summary>
-    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, Func<ulong>? hostClock = null)
+    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, ClockMode clock = ClockMode.Virtual)
     {
         Step();
         return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
         {
             SliceInstructions = sliceInstructions,
-            HostClock = hostClock,
+            Clock = clock,
         };
     }
 }

@@ -20,13 +20,6 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     /// <summary>When set (and a backup is attached): print <see cref="FtStatistics.Sample"/> this often.</summary>
     public TimeSpan? StatsInterval { get; init; }
 
-    /// <summary>A host clock for <see cref="PrimaryNode.HostClock"/> that starts at <paramref name="from"/> guest nanoseconds.</summary>
-    public static Func<ulong> ClockFrom(ulong from)
-    {
-        var wall = Stopwatch.StartNew();
-        return () => from + (ulong)(wall.ElapsedTicks * (1_000_000_000.0 / Stopwatch.Frequency));
-    }
-
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
     {
         bool haveBackup = channel is not null;
@@ -104,12 +97,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             {
                 // Idle: wait for the timer, input or an ack (each one wakes this loop).
                 var wait = TimeSpan.FromMilliseconds(20);
-                if (node.IdleUntil != ulong.MaxValue && node.HostClock is { } clock)
-                {
-                    ulong now = clock();
-                    var untilTimer = node.IdleUntil > now ? TimeSpan.FromTicks((long)Math.Min((node.IdleUntil - now) / 100, 10_000_000)) : TimeSpan.Zero;
-                    if (untilTimer < wait) wait = untilTimer;
-                }
+                if (node.UntilTimer < wait) wait = node.UntilTimer;
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -1,5 +1,7 @@
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Determinism;
+using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.ReplayLog.Events;
 
@@ -47,13 +49,29 @@ public sealed class PrimaryNode : IEventSink
     public ulong SliceInstructions { get; init; } = 20_000;
 
     /// <summary>
-    /// Realtime mode: the host clock (guest nanoseconds), sampled and logged at every step; an idle
-    /// guest then waits for it (<see cref="IdleUntil"/>). Null: virtual time, idle skips to the next timer.
+    /// Realtime: the host clock (from the guest time of the first step) is sampled and logged at
+    /// every step, and an idle guest waits for it (<see cref="IdleUntil"/>). Virtual: an idle guest
+    /// skips to its next timer. The rules are <see cref="SliceClock"/>'s, as for a solo run.
     /// </summary>
-    public Func<ulong>? HostClock { get; init; }
+    public ClockMode Clock { get; init; } = ClockMode.Virtual;
+
+    private SliceClock? _sliceClock;
+    private SliceClock TimeRules => _sliceClock ??= new SliceClock(_machine, _recorder, Clock);
 
     /// <summary>After a step that left the guest idle in realtime mode: the guest time it waits for (ulong.MaxValue: only input).</summary>
-    public ulong IdleUntil { get; private set; }
+    public ulong IdleUntil => _sliceClock?.IdleUntil ?? 0;
+
+    /// <summary>Host time until the idle guest's timer is due, at most a second (realtime mode, after a step that left it idle).</summary>
+    public TimeSpan UntilTimer
+    {
+        get
+        {
+            ulong until = IdleUntil;
+            if (until == 0 || until == ulong.MaxValue) return TimeSpan.MaxValue;
+            ulong now = TimeRules.HostNow;
+            return until > now ? TimeSpan.FromTicks((long)Math.Min((until - now) / 100, 10_000_000)) : TimeSpan.Zero;
+        }
+    }
     /// <summary>Highest log sequence the backup acknowledged.</summary>
     public ulong Acked => _acked;
 
@@ -153,14 +171,7 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
-        if (HostClock is { } clock)
-        {
-            // While the guest idles, a clock sample that reaches no timer changes nothing but the
-            // log: sample only when the guest was running, its timer is due, or input is waiting.
-            ulong now = clock();
-            if (IdleUntil == 0 || now >= IdleUntil || _pendingInput.Count > 0) _recorder.SetTime(now);
-        }
-        IdleUntil = 0;
+        TimeRules.BeginSlice(always: _pendingInput.Count > 0);
         FeedInput();
         ulong position = _machine.Cpu.Position;
         var reason = _machine.RunUntil(position + SliceInstructions);
@@ -176,10 +187,7 @@ public sealed class PrimaryNode : IEventSink
             case MachineExitReason.PositionReached:
                 break;
             case MachineExitReason.Idle:
-                ulong deadline = _machine.NextDeadline;
-                if (HostClock is not null) IdleUntil = deadline; // the host waits; the next step samples the clock
-                // Virtual time: jump to the next timer. With none, only input can wake the guest.
-                else if (deadline != ulong.MaxValue) _recorder.SetTime(Math.Max(deadline, _machine.Now));
+                TimeRules.Idle(); // realtime: the host waits, the next step samples the clock
                 break;
             default:
                 Exited = reason;

@@ -5,6 +5,7 @@ using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 
@@ -46,7 +47,7 @@ public static class PrimaryProcess
         NodeProcess.AcceptRelays(relayListener, relay, token);
         await using (channel.ConfigureAwait(false))
         {
-            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
+            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { Clock = ClockMode.Realtime };
             var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, status) { StatsInterval = statsInterval };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) error($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");

@@ -10,6 +10,7 @@ using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Replay;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Recording;
 using Xunit;
@@ -65,7 +66,7 @@ public class ReplaySessionTests
         var snapshots = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
         new LiveRunner(machine, clock, serial, log) { CheckpointInterval = 5_000, SliceInstructions = 2_000, Snapshots = snapshots }.Run(4_000_000_000);
         var image = BundledImages.Get(guest);
-        var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, guest, image, cmdline, embedImage: true);
+        var header = RecordedMachine.HeaderFor(machine, clock, guest, image, cmdline, embedImage: true);
         return new RecordingContents(header with { RamSize = 16u << 20 }, log.Events, null);
     }
 

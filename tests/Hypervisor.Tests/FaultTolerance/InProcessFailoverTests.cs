@@ -10,6 +10,7 @@ using VmFt.Hypervisor.FaultTolerance.Backup;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -79,7 +80,7 @@ public class InProcessFailoverTests(ITestOutputHelper log)
 
         var primaryMachine = Boot();
         var primary = new PrimaryHost(
-            new PrimaryNode("A", 0, primaryMachine, new OutputStream(), 1, 0) { HostClock = PrimaryHost.ClockFrom(0) },
+            new PrimaryNode("A", 0, primaryMachine, new OutputStream(), 1, 0) { Clock = ClockMode.Realtime },
             primaryChannel, primaryRelay, primaryWake, arbiter, "vm", Status);
         var backup = new BackupHost(new BackupNode("B", Boot()), backupChannel, backupRelay, backupWake, arbiter, "vm", Status);
         var primaryRun = Task.Run(() => primary.RunAsync(primaryStop.Token));

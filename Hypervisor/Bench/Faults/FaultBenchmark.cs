@@ -1,5 +1,6 @@
 using VmFt.Guest.Images;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.Faults;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -12,9 +13,9 @@ public static class FaultBenchmark
     /// <summary>The default matrix: every scenario with kvstore, and a primary kill with cpubench and with an idle guest.</summary>
     public static IReadOnlyList<(FaultScenario, FaultWorkload)> DefaultMatrix()
     {
-        var m = FaultScenarios.All.Select(s => (s, FaultWorkload.Kvstore)).ToList();
-        m.Add((FaultScenario.KillPrimary, FaultWorkload.Cpubench));
-        m.Add((FaultScenario.KillPrimary, FaultWorkload.Idle));
+        var m = ProcessFaults.Scenarios.Select(s => (s, FaultWorkload.Kvstore)).ToList();
+        m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Cpubench));
+        m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Idle));
         return m;
     }
 
@@ -41,7 +42,7 @@ public static class FaultBenchmark
         {
             var (scenario, workload) = plan[i];
             int seed = unchecked(options.Seed + i);
-            progress.Starting(i, $"{FaultScenarios.Name(scenario)}/{FaultScenarios.Name(workload)}");
+            progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
             var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
             result.Reproduce = FaultReport.ReproduceCommand(result, options);
             results.Add(result);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -70,7 +71,9 @@ public static class BenchCommand
             long bytes = (long)Math.Min(SizeParser.Parse(parse.GetValue(budget)!, "--snapshot-budget"), long.MaxValue);
             if (bytes == 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
             var options = new Debugging.SnapshotOptions { Interval = parse.GetValue(interval), MemoryBudgetBytes = bytes };
-            var f = Bench.DebugBenchmark.Run(n, count, options, parse.GetValue(seed), line => Console.Error.WriteLine($"bench debug: {line}"));
+            using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the report
+            var progress = logging.CreateLogger(ShellLog.BenchCategory);
+            var f = Bench.DebugBenchmark.Run(n, count, options, parse.GetValue(seed), line => ShellLog.DebugBenchProgress(progress, line));
             double mips(double seconds) => f.Instructions / seconds / 1e6;
             Console.WriteLine($"bench debug: cpubench, {f.Instructions} instructions");
             Console.WriteLine($"  solo      {f.SoloSeconds,7:F2} s  {mips(f.SoloSeconds),6:F1} MIPS");

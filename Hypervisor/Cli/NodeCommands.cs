@@ -12,7 +12,7 @@ namespace VmFt.Hypervisor.Cli;
 
 /// <summary>
 /// <c>vmft primary</c> and <c>vmft backup</c>: the two FT nodes as processes. Status lines go to
-/// stdout; exit 0 when the guest exited or on Ctrl-C, 1 when the logging channel was refused or
+/// stdout, warnings and errors to stderr (<see cref="CliLogging"/>); exit 0 when the guest exited or on Ctrl-C, 1 when the logging channel was refused or
 /// broken, 2 for bad input, 3 when the node lost the arbiter and halted.
 /// </summary>
 public static class NodeCommands
@@ -55,13 +55,6 @@ public static class NodeCommands
         }
     }
 
-    private static void Say(string line)
-    {
-        Console.Out.WriteLine(line);
-        Console.Out.Flush();
-    }
-
-    private static void Complain(string line) => Console.Error.WriteLine(line);
 
     public static Command CreatePrimary()
     {
@@ -86,8 +79,9 @@ public static class NodeCommands
             int every = parse.GetValue(statsMs);
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, Say, Complain, cts.Token).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -122,7 +116,8 @@ public static class NodeCommands
                 throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
             }
             using var cts = StopOnCtrlC();
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, Say, Complain, cts.Token).GetAwaiter().GetResult();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }

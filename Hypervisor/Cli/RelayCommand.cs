@@ -36,15 +36,10 @@ public static class RelayCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            RelayProcess.RunAsync(listener, nodeEnds, Say, cts.Token).GetAwaiter().GetResult();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
+            RelayProcess.RunAsync(listener, nodeEnds, logging, cts.Token).GetAwaiter().GetResult();
             return 0;
         }));
         return command;
-    }
-
-    private static void Say(string line)
-    {
-        Console.Out.WriteLine(line);
-        Console.Out.Flush();
     }
 }

@@ -36,18 +36,21 @@ public static class FaultBenchmark
         }
         var plan = new List<(FaultScenario Scenario, FaultWorkload Workload)>();
         for (int i = 0; i < options.Runs; i++) plan.AddRange(options.Matrix);
-        var progress = new ProgressBar(output, plan.Count, interactive);
         var results = new List<FaultRunResult>();
-        for (int i = 0; i < plan.Count; i++)
+        // Verbose lines stream from other threads: a live display would tear them, so they get plain lines.
+        RunProgress.Show(output, interactive && !options.Verbose, plan.Count, progress =>
         {
-            var (scenario, workload) = plan[i];
-            int seed = unchecked(options.Seed + i);
-            progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
-            var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
-            result.Reproduce = FaultReport.ReproduceCommand(result, options);
-            results.Add(result);
-            progress.Finished(i + 1, result);
-        }
+            for (int i = 0; i < plan.Count; i++)
+            {
+                var (scenario, workload) = plan[i];
+                int seed = unchecked(options.Seed + i);
+                progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
+                var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
+                result.Reproduce = FaultReport.ReproduceCommand(result, options);
+                results.Add(result);
+                progress.Finished(i + 1, result);
+            }
+        });
         var (plots, note) = FaultPlots.Draw(results, options.OutDirectory);
         File.WriteAllText(Path.Combine(options.OutDirectory, "report.md"), FaultReport.Markdown(results, options, note, plots));
         File.WriteAllText(Path.Combine(options.OutDirectory, "runs.json"), FaultReport.Json(results, options));

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
 using VmFt.Channel;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Primary;
@@ -13,8 +15,10 @@ namespace VmFt.Hypervisor.FaultTolerance.Backup;
 /// primary goes silent or its connection fails: arbiter, drain, go live as generation 1 and carry
 /// on as a primary alone.
 /// </summary>
-public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
+public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, ILoggerFactory logging)
 {
+    private readonly ILogger _log = logging.CreateLogger(BackupLog.Category);
+
     /// <summary>Slice of the primary this node becomes.</summary>
     public ulong SliceInstructions { get; init; } = 20_000;
 
@@ -54,7 +58,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
             if (node.PrimaryExited)
             {
-                status($"{node.NodeId}: the primary's guest exited; replayed to #{node.Replayed}");
+                BackupLog.PrimaryGuestExited(_log, node.NodeId, node.Replayed);
                 return NodeExit.GuestExited;
             }
             if (channel.Completion.IsCompleted)
@@ -63,7 +67,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
                 if (closure.Reason == ChannelCloseReason.LocalClose) return NodeExit.Stopped;
                 if (closure.Reason == ChannelCloseReason.ProtocolError)
                 {
-                    status($"{node.NodeId}: logging channel failed: {closure}");
+                    BackupLog.ChannelFailed(_log, node.NodeId, closure);
                     return NodeExit.ChannelFailed;
                 }
                 return await FailOverAsync(closure, cancellationToken).ConfigureAwait(false);
@@ -105,27 +109,27 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
 
     private async Task<NodeExit> FailOverAsync(ChannelClosure closure, CancellationToken cancellationToken)
     {
-        status($"{node.NodeId}: primary lost: {closure}");
+        BackupLog.PrimaryLost(_log, node.NodeId, closure);
         var failover = System.Diagnostics.Stopwatch.StartNew();
         Receive(); // everything that arrived before the end
         if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
         {
-            status($"{node.NodeId}: the primary won the arbiter for generation 1: halting");
+            BackupLog.LostArbiter(_log, node.NodeId);
             return NodeExit.Halted;
         }
-        status($"{node.NodeId}: won the arbiter for generation 1");
+        BackupLog.WonArbiter(_log, node.NodeId);
         node.Step();
         if (node.PrimaryExited)
         {
-            status($"{node.NodeId}: the primary's guest had exited; nothing to take over");
+            BackupLog.NothingToTakeOver(_log, node.NodeId);
             return NodeExit.GuestExited;
         }
-        status($"{node.NodeId}: drained the log to #{node.Replayed} at instruction {node.Machine.Cpu.Position}");
+        BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
         var live = node.GoLive(1, SliceInstructions, ClockMode.Realtime);
         live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
-        status($"{node.NodeId}: live as generation 1 (input offset {live.InputEnd}), {failover.Elapsed.TotalMilliseconds:F1} ms after the loss was detected; announcing to the relay");
-        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, status);
+        BackupLog.Live(_log, node.NodeId, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));
+        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, logging);
         return await host.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 }

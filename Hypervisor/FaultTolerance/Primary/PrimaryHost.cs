@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using VmFt.Channel;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Relay;
@@ -11,13 +12,15 @@ namespace VmFt.Hypervisor.FaultTolerance.Primary;
 /// the relay, and when the backup is lost asks the arbiter whether to continue alone or halt.
 /// With no channel (a backup that went live) it runs alone from the start.
 /// </summary>
-public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, Action<string> status)
+public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, ILoggerFactory logging)
 {
+    private readonly ILogger _log = logging.CreateLogger(PrimaryLog.Category);
+
     public PrimaryNode Node => node;
 
     public FtStatistics Statistics { get; } = new();
 
-    /// <summary>When set (and a backup is attached): print <see cref="FtStatistics.Sample"/> this often.</summary>
+    /// <summary>When set (and a backup is attached): log <see cref="FtStatistics.Sample"/> this often.</summary>
     public TimeSpan? StatsInterval { get; init; }
 
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
@@ -31,9 +34,13 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             if (haveBackup && StatsInterval is { } every && sampleClock.Elapsed >= every)
             {
                 sampleClock.Restart();
-                status(Statistics.Sample(node.Machine, channel));
+                PrimaryLog.Stats(_log, Statistics.Sample(node.Machine, channel));
             }
-            if (relay.TakeNewConnection()) node.RelayReconnected();
+            if (relay.TakeNewConnection())
+            {
+                PrimaryLog.RelayReconnected(_log, node.NodeId);
+                node.RelayReconnected();
+            }
             while (relay.TryTake(out var message)) node.OnRelay(message);
 
             if (haveBackup)
@@ -48,14 +55,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 {
                     var closure = channel.Completion.Result;
                     haveBackup = false;
-                    status($"{node.NodeId}: backup lost: {closure}");
-                    status(Statistics.Summary(node.Machine));
+                    PrimaryLog.BackupLost(_log, node.NodeId, closure);
+                    PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
                     if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
                     {
-                        status($"{node.NodeId}: the backup won the arbiter for generation 1: halting");
+                        PrimaryLog.LostArbiter(_log, node.NodeId);
                         return NodeExit.Halted;
                     }
-                    status($"{node.NodeId}: won the arbiter for generation 1: continuing alone");
+                    PrimaryLog.ContinuingAlone(_log, node.NodeId);
                     node.ContinueAlone();
                 }
             }
@@ -84,8 +91,8 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
-                status($"{node.NodeId}: guest exited ({node.Exited})");
-                if (channel is not null) status(Statistics.Summary(node.Machine));
+                PrimaryLog.GuestExited(_log, node.NodeId, node.Exited);
+                if (channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false); // let the relay take the last output
                 if (channel is not null) await channel.CloseAsync("guest exited").ConfigureAwait(false);
                 return NodeExit.GuestExited;
@@ -101,7 +108,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }
-        if (channel is not null) status(Statistics.Summary(node.Machine));
+        if (channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
         return NodeExit.Stopped;
     }
 

@@ -8,6 +8,9 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 /// <summary>What the primary and backup processes share: the VM's channel id, the relay's connections, the end of a run.</summary>
 public static class NodeProcess
 {
+    /// <summary>The logging channel's own log lines (its handshake, failure detection, back-pressure).</summary>
+    public const string ChannelCategory = "VmFt.Channel";
+
     /// <summary>The channel's VM id: the name itself if it is a GUID, else a GUID derived from it.</summary>
     public static Guid VmGuid(string name) =>
         Guid.TryParse(name, out var g) ? g : new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(name)).AsSpan(0, 16));

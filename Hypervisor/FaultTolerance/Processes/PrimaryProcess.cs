@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using VmFt.Channel;
 using VmFt.Channel.Transport;
 using VmFt.Guest.Machine;
@@ -12,8 +13,8 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 /// <summary>
 /// <c>vmft primary</c> once its options are bound: connects the logging channel to the backup
 /// (retrying while it starts), serves the relay's connections, and runs the primary host until the
-/// guest exits, the node halts or it is stopped. Status lines go to <paramref name="status"/>,
-/// failures to <paramref name="error"/>.
+/// guest exits, the node halts or it is stopped. Status lines are logged (<see cref="PrimaryLog"/>;
+/// the logging channel's own under the category VmFt.Channel).
 /// </summary>
 public static class PrimaryProcess
 {
@@ -22,40 +23,41 @@ public static class PrimaryProcess
 
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval,
-        Action<string> status, Action<string> error, CancellationToken token)
+        ILoggerFactory logging, CancellationToken token)
     {
         using var _ = relayListener;
+        var log = logging.CreateLogger(PrimaryLog.Category);
         var wake = new WakeSignal();
-        var relay = new RelayEndpoint(id, wake);
-        status($"{id}: relay port {relayListener.LocalEndPoint}");
+        var relay = new RelayEndpoint(id, wake, log);
+        PrimaryLog.RelayPort(log, id, relayListener.LocalEndPoint);
         LogChannel channel;
         try
         {
-            channel = await ConnectWithRetryAsync(backup, options, token).ConfigureAwait(false);
+            channel = await ConnectWithRetryAsync(backup, options, logging.CreateLogger(NodeProcess.ChannelCategory), token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
         {
-            error($"vmft primary: logging channel to {backup} refused: {e.Message}");
+            PrimaryLog.ChannelRefused(log, backup, e.Message);
             return NodeExit.ChannelFailed;
         }
         catch (TimeoutException e)
         {
-            error($"vmft primary: {e.Message}");
+            PrimaryLog.NoBackup(log, e.Message);
             return NodeExit.ChannelFailed;
         }
-        status($"{id}: logging channel to the backup at {backup} is up");
+        PrimaryLog.ChannelUp(log, id, backup);
         NodeProcess.AcceptRelays(relayListener, relay, token);
         await using (channel.ConfigureAwait(false))
         {
             var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { Clock = ClockMode.Realtime };
-            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, status) { StatsInterval = statsInterval };
+            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
-            if (exit == NodeExit.Halted) error($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");
+            if (exit == NodeExit.Halted) PrimaryLog.Halted(log);
             return exit;
         }
     }
 
-    private static async Task<LogChannel> ConnectWithRetryAsync(EndPoint backup, LogChannelOptions options, CancellationToken token)
+    private static async Task<LogChannel> ConnectWithRetryAsync(EndPoint backup, LogChannelOptions options, ILogger channelLog, CancellationToken token)
     {
         var deadline = DateTime.UtcNow + ConnectTimeout;
         while (true)
@@ -71,7 +73,7 @@ public static class PrimaryProcess
                 await Task.Delay(100, token).ConfigureAwait(false);
                 continue;
             }
-            return await LogChannel.ConnectAsync(pipe, options, cancellationToken: token).ConfigureAwait(false);
+            return await LogChannel.ConnectAsync(pipe, options, channelLog, token).ConfigureAwait(false);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using VmFt.Channel.Transport;
 using VmFt.Hypervisor.FaultTolerance.Relay;
 
@@ -8,12 +9,12 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 public static class RelayProcess
 {
     /// <summary>The start of the line that gives the client address (tools wait for it: see docs/ARCHITECTURE.md).</summary>
-    public const string ListeningLine = "relay: clients connect to ";
+    public const string ListeningLine = RelayLog.ListeningPrefix;
 
-    public static async Task RunAsync(TcpChannelListener listener, IReadOnlyList<EndPoint> nodes, Action<string> status, CancellationToken token)
+    public static async Task RunAsync(TcpChannelListener listener, IReadOnlyList<EndPoint> nodes, ILoggerFactory logging, CancellationToken token)
     {
-        var server = new RelayServer { Status = status };
-        status($"{ListeningLine}{listener.LocalEndPoint}");
+        var server = new RelayServer(logging);
+        RelayLog.Listening(logging.CreateLogger(RelayLog.Category), listener.LocalEndPoint);
         await server.RunTcpAsync(listener, nodes, token).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace VmFt.Hypervisor.FaultTolerance.Relay;
 
@@ -7,8 +9,10 @@ namespace VmFt.Hypervisor.FaultTolerance.Relay;
 /// A node's side of the relay link: the relay connects (and reconnects) to the node; the newest
 /// connection is the one used. Incoming messages queue up for the node's loop, which owns the node.
 /// </summary>
-public sealed class RelayEndpoint(string nodeId, WakeSignal wake)
+public sealed class RelayEndpoint(string nodeId, WakeSignal wake, ILogger? logger = null)
 {
+    private readonly ILogger _log = logger ?? NullLogger.Instance;
+
     private readonly ConcurrentQueue<RelayToNode> _inbox = new();
     private RelayConnection? _current;
     private int _connections;
@@ -20,7 +24,8 @@ public sealed class RelayEndpoint(string nodeId, WakeSignal wake)
         var connection = new RelayConnection(pipe);
         connection.Post(new NodeHello(nodeId));
         Volatile.Write(ref _current, connection);
-        Interlocked.Increment(ref _connections);
+        int number = Interlocked.Increment(ref _connections);
+        RelayLog.EndpointAttached(_log, nodeId, number);
         wake.Set();
         try
         {
@@ -41,6 +46,7 @@ public sealed class RelayEndpoint(string nodeId, WakeSignal wake)
         finally
         {
             Interlocked.CompareExchange(ref _current, null, connection);
+            RelayLog.EndpointDetached(_log, nodeId, number);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }

@@ -1,4 +1,6 @@
 using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using System.Net;
 using VmFt.Channel.Transport;
 
@@ -19,10 +21,14 @@ public sealed class RelayServer
     private string? _announcedLive;
     private ulong _announcedGeneration;
 
-    /// <summary>Status lines (a node connected, the relay follows a new live node).</summary>
-    public Action<string>? Status { get; init; }
+    private readonly ILogger _log;
 
-    public RelayServer() => _core.ClientOutput += OnClientOutput;
+    /// <param name="logging">Status lines (a node connected, the relay follows a new live node): <see cref="RelayLog"/>.</param>
+    public RelayServer(ILoggerFactory? logging = null)
+    {
+        _log = logging?.CreateLogger(RelayLog.Category) ?? NullLogger.Instance;
+        _core.ClientOutput += OnClientOutput;
+    }
 
     public string? LiveNode { get { lock (_gate) return _core.LiveNode; } }
 
@@ -42,7 +48,7 @@ public sealed class RelayServer
             if (await connection.ReadAsync(cancellationToken).ConfigureAwait(false) is not NodeHello hello) return;
             name = hello.NodeId;
             lock (_gate) _nodes[name] = connection;
-            Status?.Invoke($"relay: connected to node {name}");
+            RelayLog.NodeConnected(_log, name);
             while (await connection.ReadAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
                 if (message is not NodeToRelay m) throw new InvalidDataException($"node {name} sent {message.GetType().Name}");
@@ -55,12 +61,13 @@ public sealed class RelayServer
         }
         catch (InvalidDataException e)
         {
-            Status?.Invoke($"relay: dropping node {name ?? "(unnamed)"}: {e.Message}");
+            RelayLog.DroppingNode(_log, name ?? "(unnamed)", e.Message);
         }
         finally
         {
             if (name is not null)
             {
+                RelayLog.NodeDisconnected(_log, name);
                 lock (_gate)
                 {
                     if (_nodes.TryGetValue(name, out var current) && current == connection) _nodes.Remove(name);
@@ -74,6 +81,7 @@ public sealed class RelayServer
     public async Task AttachClientAsync(IDuplexPipe pipe, CancellationToken cancellationToken)
     {
         var connection = new RelayConnection(pipe);
+        RelayLog.ClientConnected(_log);
         lock (_gate)
         {
             _client = connection;
@@ -101,6 +109,7 @@ public sealed class RelayServer
             {
                 if (_client == connection) _client = null;
             }
+            RelayLog.ClientDisconnected(_log);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -123,7 +132,7 @@ public sealed class RelayServer
         {
             _announcedLive = live;
             _announcedGeneration = _core.Generation;
-            Status?.Invoke($"relay: following {live} (generation {_core.Generation}), client has {_core.OutputDelivered} output bytes");
+            RelayLog.Following(_log, live, _core.Generation, _core.OutputDelivered);
         }
     }
 

@@ -48,6 +48,7 @@ public class InProcessFailoverTests(ITestOutputHelper log)
         {
             lock (log) log.WriteLine(s);
         }
+        var logging = new LinesLoggerFactory(Status);
         var options = (ChannelRole role) => new LogChannelOptions
         {
             VmId = NodeProcess.VmGuid("vm"),
@@ -65,7 +66,7 @@ public class InProcessFailoverTests(ITestOutputHelper log)
         var backupChannel = await LogChannel.AcceptAsync(logB, options(ChannelRole.Backup), cancellationToken: token);
         var primaryChannel = await connect;
 
-        var relay = new RelayServer { Status = Status };
+        var relay = new RelayServer(logging);
         var primaryWake = new WakeSignal();
         var backupWake = new WakeSignal();
         var primaryRelay = new RelayEndpoint("A", primaryWake);
@@ -81,8 +82,8 @@ public class InProcessFailoverTests(ITestOutputHelper log)
         var primaryMachine = Boot();
         var primary = new PrimaryHost(
             new PrimaryNode("A", 0, primaryMachine, new OutputStream(), 1, 0) { Clock = ClockMode.Realtime },
-            primaryChannel, primaryRelay, primaryWake, arbiter, "vm", Status);
-        var backup = new BackupHost(new BackupNode("B", Boot()), backupChannel, backupRelay, backupWake, arbiter, "vm", Status);
+            primaryChannel, primaryRelay, primaryWake, arbiter, "vm", logging);
+        var backup = new BackupHost(new BackupNode("B", Boot()), backupChannel, backupRelay, backupWake, arbiter, "vm", logging);
         var primaryRun = Task.Run(() => primary.RunAsync(primaryStop.Token));
         var backupRun = Task.Run(() => backup.RunAsync(token));
 

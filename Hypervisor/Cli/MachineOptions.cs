@@ -3,7 +3,9 @@ using System.Globalization;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -38,7 +40,7 @@ public sealed class MachineOptions
         _ => throw new UsageException($"--clock: '{text}' is not a clock mode (virtual or realtime)"),
     };
 
-    /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/>.</summary>
+    /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/> or a <see cref="GuestImageException"/>.</summary>
     public PcMachine Build(ParseResult parse) => Build(parse, out _, out _);
 
     /// <summary>Builds the machine, and says which image (bytes and name) it loaded, if any.</summary>
@@ -56,13 +58,13 @@ public sealed class MachineOptions
         {
             if (rom is not null)
             {
-                var romBytes = ReadFile(rom, "--rom");
+                var romBytes = GuestImages.ReadFile(rom, "--rom");
                 var state = RomLoader.Load(machine.Memory, romBytes, rom);
                 if (image is null) state.ApplyTo(machine.Cpu);
             }
             if (image is not null)
             {
-                var (bytes, name) = ResolveImage(image);
+                var (bytes, name) = GuestImages.Resolve(image);
                 machine.LoadMultiboot(bytes, name, new MultibootOptions { CommandLine = parse.GetValue(Cmdline) ?? "" });
                 imageBytes = bytes;
                 imageName = name;
@@ -73,26 +75,6 @@ public sealed class MachineOptions
             throw new UsageException(e.Message);
         }
         return machine;
-    }
-
-    public static (byte[] Bytes, string Name) ResolveImage(string image)
-    {
-        if (File.Exists(image)) return (ReadFile(image, "image"), image);
-        if (BundledImages.Contains(image)) return (BundledImages.Get(image), image);
-        if (Directory.Exists(image)) throw new UsageException($"{image}: is a directory, not an image");
-        throw new UsageException($"{image}: no such file, and no bundled guest of that name (bundled: {string.Join(", ", BundledImages.Names)})");
-    }
-
-    private static byte[] ReadFile(string path, string what)
-    {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read {what}: {e.Message}");
-        }
     }
 
     public static ushort ParsePort(string text)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
@@ -30,8 +31,9 @@ public static class RecordCommand
             if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             string path = parse.GetValue(output)!;
             var machine = options.Build(parse, out var image, out var name);
-            var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
-            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!);
+            var header = RecordedMachine.HeaderFor(machine, clock, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
+            using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
+            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
             RecordingWriter writer;
             try
             {
@@ -41,7 +43,8 @@ public static class RecordCommand
             {
                 throw new UsageException($"--output: cannot write {path}: {e.Message}");
             }
-            machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
+            var machineLog = logging.CreateLogger(ShellLog.MachineCategory);
+            machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             ulong snapshotInterval = parse.GetValue(snapshots);
             var snapshotter = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
             var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints), Snapshots = snapshotter };

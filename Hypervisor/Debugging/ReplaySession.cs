@@ -77,7 +77,7 @@ public sealed class ReplaySession
         }
         EndPosition = events.Count == 0 ? 0 : events[^1].Position;
         AddSnapshot(pinned: true);
-        if (options.UseRecordingSnapshots) _snapshots.LoadRecorded(events, path);
+        if (options.UseRecordingSnapshots) _snapshots.LoadRecorded(events, path, _machine);
         _snapshots.EnforceBudget();
     }
 
@@ -537,21 +537,34 @@ public sealed class ReplaySession
 
     private void Restore(SnapshotEntry entry)
     {
-        _machine.RestoreSnapshot(entry.Snapshot);
+        try
+        {
+            _machine.RestoreSnapshot(entry.Snapshot);
+        }
+        catch (MachineStateException e) when (entry.ExpectedHash is not null)
+        {
+            // A recorded snapshot whose fields a device refuses (its layout was checked on opening):
+            // as with a hash that does not match, the session goes the long way instead.
+            RefuseRecordedSnapshot(entry, $"the recording's snapshot at position {entry.Snapshot.Position} does not restore: {e.Message}");
+        }
         _cursor.MoveTo((ulong)entry.NextEvent + 1);
         IsModified = false;
         if (entry.ExpectedHash is { } expected && !entry.Verified)
         {
             ulong hash = _machine.StateHash();
             if (hash != expected)
-            {
-                ulong position = entry.Snapshot.Position;
-                _snapshots.Remove(position);
-                Restore(_snapshots.AtOrBefore(position));
-                throw new DivergenceException($"the recording's snapshot at position {position} does not restore to its checkpoint's state (log {expected:X16}, restored {hash:X16})", position, 0);
-            }
+                RefuseRecordedSnapshot(entry, $"the recording's snapshot at position {entry.Snapshot.Position} does not restore to its checkpoint's state (log {expected:X16}, restored {hash:X16})");
             entry.Verified = true;
         }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void RefuseRecordedSnapshot(SnapshotEntry entry, string why)
+    {
+        ulong position = entry.Snapshot.Position;
+        _snapshots.Remove(position);
+        Restore(_snapshots.AtOrBefore(position));
+        throw new DivergenceException(why, position, 0);
     }
 
     /// <summary>

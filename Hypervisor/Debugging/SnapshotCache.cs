@@ -117,7 +117,7 @@ internal sealed class SnapshotCache(ulong interval, long budget)
     /// recorded with it, for its first restore.
     /// </summary>
     /// <exception cref="RecordingFormatException">A snapshot does not fit the machine, or its pages do not decode.</exception>
-    public void LoadRecorded(IReadOnlyList<LogEvent> events, string path)
+    public void LoadRecorded(IReadOnlyList<LogEvent> events, string path, PcMachine machine)
     {
         var pages = _entries.Values[0].Snapshot.Pages.ToArray();
         for (int i = 0; i < events.Count; i++)
@@ -147,8 +147,17 @@ internal sealed class SnapshotCache(ulong interval, long budget)
                 fresh += (int)run.PageCount;
             }
             pages = current;
+            var snapshot = MachineSnapshot.FromParts(state.Position, state.CpuState, state.DeviceState, current, fresh);
+            try
+            {
+                machine.CheckState(snapshot);
+            }
+            catch (MachineStateException e)
+            {
+                throw new RecordingFormatException($"{where}: {e.Message}", e);
+            }
             if (!_entries.ContainsKey(state.Position))
-                Add(new SnapshotEntry(MachineSnapshot.FromParts(state.Position, state.CpuState, state.DeviceState, current, fresh), next, Pinned: false, expected));
+                Add(new SnapshotEntry(snapshot, next, Pinned: false, expected));
             i = next - 1;
         }
     }

@@ -86,6 +86,24 @@ public class ReplaySessionTests
     }
 
     [Fact]
+    public void A_recorded_snapshot_of_a_device_at_another_state_version_is_refused_on_opening_with_one_line()
+    {
+        var contents = KvstoreWithSnapshots.Value;
+        var first = contents.Events.OfType<SnapshotStateEvent>().First();
+        // Set the PIT's state version byte in the device container (tag length 3, "pit", version).
+        var devices = (byte[])first.DeviceState.Clone();
+        int pit = devices.AsSpan().IndexOf("\u0003pit"u8);
+        Assert.True(pit > 0);
+        devices[pit + 4] = 9;
+        var events = contents.Events.Select(e => ReferenceEquals(e, first) ? first with { DeviceState = devices } : e).ToList();
+        var tampered = new RecordingContents(contents.Header, events, null);
+
+        var e = Assert.Throws<RecordingFormatException>(() => Open(tampered));
+        Assert.Equal($"test.vmrec: the recording's snapshot at position {first.Position} (event #{first.Sequence}): device state: device 'pit' has state version 9; this build reads version 1", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
     public void Goto_reaches_the_reference_state_in_any_order()
     {
         var contents = Kvstore.Value;

@@ -22,15 +22,15 @@ public static class FtCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            using var cluster = new FtProcesses { Line = (who, line) => Console.Out.WriteLine($"[{who}] {line}") };
+            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}") };
             string address;
             try
             {
                 address = cluster.StartAsync([img, "--mem", parse.GetValue(mem)!], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             }
-            catch (TimeoutException)
+            catch (ClusterStartException e)
             {
-                Console.Error.WriteLine("vmft ft: the relay did not start within 30 s");
+                Console.Error.WriteLine($"vmft ft: {e.Message}");
                 return 1;
             }
             Console.Out.WriteLine($"ft: clients connect to {address} (Ctrl-C stops all)");

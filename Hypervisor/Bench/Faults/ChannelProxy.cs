@@ -27,17 +27,34 @@ public sealed class ChannelProxy : IDisposable
     private volatile bool _partitioned;
     private long _forwarded;
     private long _dropped;
+    private int _connections;
+    private readonly List<string> _events = [];
 
-    private ChannelProxy(IPEndPoint target)
+    private ChannelProxy(IPEndPoint target, Func<double>? clock)
     {
         _target = target;
+        _eventClock = clock ?? (() => _clock.Elapsed.TotalMilliseconds);
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _ = AcceptLoopAsync();
     }
 
     /// <summary>Listens on a free loopback port and forwards every connection to <paramref name="target"/>.</summary>
-    public static ChannelProxy Start(IPEndPoint target) => new(target);
+    /// <param name="clock">Milliseconds stamped on its <see cref="Events"/> (default: since it started).</param>
+    public static ChannelProxy Start(IPEndPoint target, Func<double>? clock = null) => new(target, clock);
+
+    private readonly Func<double> _eventClock;
+
+    /// <summary>What the proxy did, time-stamped: connections opened and closed, faults switched on, bytes moved (for the evidence of a run).</summary>
+    public IReadOnlyList<string> Events
+    {
+        get { lock (_events) return [.. _events, $"{_eventClock(),10:F1} totals: {BytesForwarded} bytes forwarded, {BytesDropped} dropped"]; }
+    }
+
+    private void Note(string what)
+    {
+        lock (_events) _events.Add($"{_eventClock(),10:F1} {what}");
+    }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
@@ -45,21 +62,33 @@ public sealed class ChannelProxy : IDisposable
     public TimeSpan Delay
     {
         get => TimeSpan.FromTicks(Interlocked.Read(ref _delayTicks));
-        set => Interlocked.Exchange(ref _delayTicks, value.Ticks);
+        set
+        {
+            Interlocked.Exchange(ref _delayTicks, value.Ticks);
+            Note($"delay {value.TotalMilliseconds:F0} ms each way");
+        }
     }
 
     /// <summary>Bandwidth limit per direction in bytes per second (0: none).</summary>
     public long BytesPerSecond
     {
         get => Interlocked.Read(ref _bytesPerSecond);
-        set => Interlocked.Exchange(ref _bytesPerSecond, value);
+        set
+        {
+            Interlocked.Exchange(ref _bytesPerSecond, value);
+            Note($"throttle {value} bytes/s each way");
+        }
     }
 
     /// <summary>While set nothing is forwarded (bytes wait, in order, and then go).</summary>
     public bool Paused
     {
         get => _paused;
-        set => _paused = value;
+        set
+        {
+            _paused = value;
+            Note(value ? "paused: bytes wait" : "resumed: what waited goes now");
+        }
     }
 
     /// <summary>True after <see cref="Partition"/>: everything is dropped from then on.</summary>
@@ -72,7 +101,11 @@ public sealed class ChannelProxy : IDisposable
     public long BytesDropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Drops everything from now on, both directions; connections stay open.</summary>
-    public void Partition() => _partitioned = true;
+    public void Partition()
+    {
+        _partitioned = true;
+        Note($"partition: everything dropped from now on (forwarded so far: {BytesForwarded} bytes)");
+    }
 
     /// <summary>
     /// Breaks every open connection now, both ends, as a network reset would: what was queued in
@@ -86,6 +119,7 @@ public sealed class ChannelProxy : IDisposable
             open = [.. _sockets];
             _sockets.Clear();
         }
+        Note($"reset: closing {open.Length} sockets");
         Close(open);
     }
 
@@ -106,6 +140,8 @@ public sealed class ChannelProxy : IDisposable
 
     private async Task ServeAsync(Socket inbound)
     {
+        int id = Interlocked.Increment(ref _connections);
+        Note($"connection {id}: accepted from {inbound.RemoteEndPoint}");
         var outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         inbound.NoDelay = true;
         lock (_gate)
@@ -123,8 +159,9 @@ public sealed class ChannelProxy : IDisposable
                 await outbound.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
                 break;
             }
-            catch (SocketException) when (_clock.Elapsed < deadline)
+            catch (SocketException e) when (_clock.Elapsed < deadline)
             {
+                if (_clock.Elapsed + TimeSpan.FromMilliseconds(50) >= deadline) Note($"connection {id}: {_target} still refuses: {e.Message}");
                 outbound.Dispose();
                 outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 lock (_gate) _sockets.Add(outbound);
@@ -140,15 +177,18 @@ public sealed class ChannelProxy : IDisposable
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
+                Note($"connection {id}: cannot reach {_target}: {e.Message}");
                 Close(inbound, outbound);
                 return;
             }
         }
+        Note($"connection {id}: connected to {_target}");
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         var a = PumpAsync(inbound, outbound, ended);
         var b = PumpAsync(outbound, inbound, ended);
-        await Task.WhenAny(a, b).ConfigureAwait(false);
+        var first = await Task.WhenAny(a, b).ConfigureAwait(false);
         // One side is gone: close both so the other end learns it too.
+        Note($"connection {id}: the {(first == a ? "connecting" : "target")} side ended: closing both");
         ended.Cancel();
         Close(inbound, outbound);
         await Task.WhenAll(a, b).ConfigureAwait(false);

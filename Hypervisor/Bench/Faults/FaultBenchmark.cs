@@ -65,7 +65,8 @@ public static class FaultBenchmark
             output.WriteLine();
         }
         if (plots.Count == 0) output.WriteLine(note);
-        output.WriteLine($"bench faults: {results.Count} runs, {results.Count(r => !r.Passed)} failed; report in {Path.Combine(options.OutDirectory, "report.md")} (runs.json, runs.csv{(plots.Count > 0 ? ", plots" : "")})");
+        int notStarted = results.Count(r => r.StartupFailure is not null);
+        output.WriteLine($"bench faults: {results.Count} runs, {results.Count(r => r.Verdict == "FAIL")} failed{(notStarted > 0 ? $", {notStarted} not started" : "")}; report in {Path.Combine(options.OutDirectory, "report.md")} (runs.json, runs.csv{(plots.Count > 0 ? ", plots" : "")})");
         return results;
     }
 }

@@ -72,10 +72,10 @@ public static class FaultReport
     public static string Markdown(IReadOnlyList<FaultRunResult> results, FaultBenchOptions o, string plotsNote, IReadOnlyList<string> plots)
     {
         var sb = new StringBuilder();
-        int failed = results.Count(r => !r.Passed);
+        int failed = results.Count(r => r.Verdict == "FAIL"), notStarted = results.Count(r => r.StartupFailure is not null);
         sb.AppendLine("# vmft bench faults");
         sb.AppendLine();
-        sb.AppendLine($"{results.Count} runs, {failed} failed. Seed {o.Seed} (run i uses seed {o.Seed} + i); load {o.Duration.TotalSeconds.ToString("0.###", C)} s per kvstore/idle run " +
+        sb.AppendLine($"{results.Count} runs, {failed} failed{(notStarted > 0 ? $", {notStarted} not started (start-up failed {FaultRun.StartAttempts} times: not a verdict on fault tolerance)" : "")}. Seed {o.Seed} (run i uses seed {o.Seed} + i); load {o.Duration.TotalSeconds.ToString("0.###", C)} s per kvstore/idle run " +
             $"(kvstore after a {o.Warmup.TotalSeconds.ToString("0.###", C)} s warm-up whose replies are checked but whose latencies are not figures) " +
             $"at {o.RequestRate.ToString("0.###", C)} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
             $"cpubench {o.CpubenchIterations} iterations.");
@@ -108,7 +108,7 @@ public static class FaultReport
         sb.AppendLine("|---:|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|");
         foreach (var r in results)
         {
-            sb.AppendLine($"| {r.Index} | {r.Name} | {r.Seed} | {(r.Passed ? "PASS" : "FAIL")} | {F(r.FailoverMs)} | {F(r.DetectionMs)} | {F(r.DrainMs)} | {F(r.MaxLagMs)} | {F(r.LogMbit, "F3")} | " +
+            sb.AppendLine($"| {r.Index} | {r.Name} | {r.Seed} | {r.Verdict} | {F(r.FailoverMs)} | {F(r.DetectionMs)} | {F(r.DrainMs)} | {F(r.MaxLagMs)} | {F(r.LogMbit, "F3")} | " +
                 $"{F(r.HoldP50Ms, "F2")}/{F(r.HoldP99Ms, "F2")}/{F(r.HoldP999Ms, "F2")} | {F(r.LatencyP50Ms)}/{F(r.LatencyP99Ms)}/{F(r.LatencyP999Ms)} | {F(r.ThroughputRatio, "F3")} | {r.Requests} | {r.Retries} | {string.Join("; ", r.Notes).Replace("|", "/")} |");
         }
         sb.AppendLine();
@@ -119,7 +119,9 @@ public static class FaultReport
             foreach (var r in results.Where(r => !r.Passed))
             {
                 sb.AppendLine($"- run {r.Index} {r.Name} (seed {r.Seed}): `{r.Reproduce}`");
+                if (r.StartupFailure is { } s) sb.AppendLine($"  - not started ({FaultRun.StartAttempts} attempts): {s.Replace("|", "/")}");
                 foreach (var v in r.Violations) sb.AppendLine($"  - {v.Replace("|", "/")}");
+                foreach (var e in r.EvidencePaths) sb.AppendLine($"  - evidence: [{e}]({e.Replace('\\', '/')}/summary.txt)");
             }
             sb.AppendLine();
         }
@@ -150,7 +152,8 @@ public static class FaultReport
             w.WriteNumber("cpubench_iterations", o.CpubenchIterations);
             w.WriteNumber("request_rate", o.RequestRate);
             w.WriteNumber("clients", o.Clients);
-            w.WriteNumber("failed", results.Count(r => !r.Passed));
+            w.WriteNumber("failed", results.Count(r => r.Verdict == "FAIL"));
+            w.WriteNumber("not_started", results.Count(r => r.StartupFailure is not null));
             w.WriteStartArray("runs");
             foreach (var r in results)
             {
@@ -159,9 +162,13 @@ public static class FaultReport
                 w.WriteString("scenario", r.Scenario.Name);
                 w.WriteString("workload", FaultWorkloads.Name(r.Workload));
                 w.WriteNumber("seed", r.Seed);
-                w.WriteString("verdict", r.Passed ? "PASS" : "FAIL");
+                w.WriteString("verdict", r.Verdict);
+                if (r.StartupFailure is { } startup) w.WriteString("startup_failure", startup);
                 w.WriteStartArray("violations");
                 foreach (var v in r.Violations) w.WriteStringValue(v);
+                w.WriteEndArray();
+                w.WriteStartArray("evidence");
+                foreach (var e in r.EvidencePaths) w.WriteStringValue(e);
                 w.WriteEndArray();
                 w.WriteStartArray("notes");
                 foreach (var v in r.Notes) w.WriteStringValue(v);
@@ -187,7 +194,7 @@ public static class FaultReport
         sb.AppendLine("index,scenario,workload,seed,verdict," + string.Join(',', names) + ",violations,reproduce");
         foreach (var r in results)
         {
-            sb.Append(C, $"{r.Index},{r.Scenario.Name},{FaultWorkloads.Name(r.Workload)},{r.Seed},{(r.Passed ? "PASS" : "FAIL")},");
+            sb.Append(C, $"{r.Index},{r.Scenario.Name},{FaultWorkloads.Name(r.Workload)},{r.Seed},{r.Verdict},");
             sb.Append(string.Join(',', Figures(r).Select(f => f.Value is { } x ? x.ToString("0.####", C) : "")));
             sb.Append(',').Append(Quote(string.Join("; ", r.Violations))).Append(',').AppendLine(Quote(r.Reproduce));
         }

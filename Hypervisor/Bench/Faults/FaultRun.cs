@@ -65,6 +65,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         return false;
     }
 
+    /// <summary>Start-up is tried this often before the run is given up as not started (never as a failure of fault tolerance).</summary>
+    public const int StartAttempts = 3;
+
     /// <param name="soloCpubenchSeconds">cpubench's run time alone (in-process), for the throughput ratio.</param>
     /// <param name="cpubenchReference">The failure-free cpubench transcript (normalized).</param>
     public async Task<FaultRunResult> ExecuteAsync(double soloCpubenchSeconds, string cpubenchReference)
@@ -75,46 +78,41 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         double loadStart = 0, loadEnd = 0;
         string[] machineArgs = workload == FaultWorkload.Cpubench ? ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"] : ["kvstore"];
         string[] nodeArgs = ["--heartbeat-ms", options.HeartbeatMs.ToString(), "--timeout-ms", options.TimeoutMs.ToString()];
-        var cluster = Cluster = new FtProcesses
-        {
-            Line = (who, text) =>
-            {
-                lock (_lines) _lines.Add(new NodeLine(Now(), who, text));
-                Verbose?.WriteLine($"{Now(),9:F1} ms [{who}] {text}");
-            },
-            LogRoute = backup => (Proxy = ChannelProxy.Start(backup)).LocalEndPoint,
-            PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node)).LocalEndPoint : null,
-            PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
-        };
         // Ctrl-C or a termination signal must not leave the children running.
-        void Cleanup(object? sender, EventArgs e) => cluster.Dispose();
-        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => cluster.Dispose();
+        void Cleanup(object? sender, EventArgs e) => Cluster?.Dispose();
+        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => Cluster?.Dispose();
         AppDomain.CurrentDomain.ProcessExit += Cleanup;
         Console.CancelKeyPress += CancelCleanup;
+        IReadOnlyList<(string File, string Content)> arbiter = [];
         try
         {
-            string address;
-            try
+            string? address = null;
+            for (int attempt = 1; address is null; attempt++)
             {
-                address = _injector.Solo
-                    ? await cluster.StartSoloAsync(machineArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false)
-                    : await cluster.StartAsync(machineArgs, nodeArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                result.Violations.Add(_injector.Solo ? "the solo guest did not listen within 30 s" : "the relay did not start within 30 s");
-                return result;
+                var cluster = Cluster = NewCluster();
+                try
+                {
+                    address = _injector.Solo
+                        ? await cluster.StartSoloAsync(machineArgs, StartTimeout).ConfigureAwait(false)
+                        : await cluster.StartAsync(machineArgs, nodeArgs, StartTimeout, untilServing: true).ConfigureAwait(false);
+                }
+                catch (ClusterStartException e)
+                {
+                    // A child that could not start is not a fault the run injected: keep what it
+                    // said, start afresh, and never judge fault tolerance on it.
+                    Mark($"start-up attempt {attempt} failed: {e.Message}");
+                    result.Notes.Add($"start-up attempt {attempt} of {StartAttempts} failed: {e.Message}");
+                    StopCluster();
+                    result.EvidencePaths.Add(RunEvidence.Write(options.OutDirectory, result, $"start-{attempt}", cluster, Lines(), Proxy, RelayProxy, [], null, null, []));
+                    if (attempt == StartAttempts)
+                    {
+                        result.StartupFailure = e.Message;
+                        return result;
+                    }
+                }
             }
             using var client = new TcpClient { NoDelay = true };
             client.Connect(System.Net.IPEndPoint.Parse(address));
-            // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
-            if (!_injector.Solo && !await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
-            {
-                string last;
-                lock (_lines) last = string.Join(" / ", _lines.Where(l => l.Who == "primary").TakeLast(2).Select(l => l.Text));
-                result.Violations.Add($"the relay was not following the primary within 30 s (primary: {last})");
-                return result;
-            }
             var stream = client.GetStream();
             double rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0;
             var generator = Generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
@@ -126,6 +124,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 if (!await generator.WarmUpAsync(options.Warmup, TimeSpan.FromSeconds(15), CancellationToken.None).ConfigureAwait(false))
                 {
                     result.Violations.Add("the warm-up requests did not all get a reply within 15 s");
+                    arbiter = Cluster.ArbiterState();
                     return result;
                 }
             }
@@ -157,20 +156,56 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             // Late status lines (summaries, halts) and late output.
             await Task.Delay(300).ConfigureAwait(false);
             Mark("end");
+            arbiter = Cluster.ArbiterState();
             client.Close();
         }
         finally
         {
-            Throttle?.Dispose();
-            cluster.Dispose();
+            StopCluster();
             AppDomain.CurrentDomain.ProcessExit -= Cleanup;
             Console.CancelKeyPress -= CancelCleanup;
-            Proxy?.Dispose();
-            RelayProxy?.Dispose();
             result.WallSeconds = _clock.Elapsed.TotalSeconds;
         }
-        Judge(result, trace, loadStart, loadEnd, soloCpubenchSeconds, cpubenchReference);
+        string expected = Judge(result, trace, loadStart, loadEnd, soloCpubenchSeconds, cpubenchReference);
+        if (!result.Passed)
+            result.EvidencePaths.Add(RunEvidence.Write(options.OutDirectory, result, "failed", Cluster, Lines(), Proxy, RelayProxy, arbiter,
+                trace.Transcript.ToString(), expected, trace.SentLines));
         return result;
+    }
+
+    /// <summary>How long each step of the start-up may take (a loaded machine starts .NET processes slowly).</summary>
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private FtProcesses NewCluster()
+    {
+        Proxy = null!;
+        RelayProxy = null;
+        return new FtProcesses
+        {
+            Clock = Now,
+            Line = l =>
+            {
+                lock (_lines) _lines.Add(new NodeLine(l.Ms, l.Child, l.Text));
+                Verbose?.WriteLine($"{l.Ms,9:F1} ms [{l.Child}] {l.Text}");
+            },
+            LogRoute = backup => (Proxy = ChannelProxy.Start(backup, Now)).LocalEndPoint,
+            PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node, Now)).LocalEndPoint : null,
+            PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
+        };
+    }
+
+    private void StopCluster()
+    {
+        Throttle?.Dispose();
+        Throttle = null;
+        Cluster?.Dispose();
+        Proxy?.Dispose();
+        RelayProxy?.Dispose();
+    }
+
+    private List<NodeLine> Lines()
+    {
+        lock (_lines) return [.. _lines];
     }
 
     private async Task WaitForCpubenchAsync(LoadGenerator generator, ClientTrace trace, CancellationToken token)
@@ -191,9 +226,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     }
 
     /// <summary>SIGKILLs <paramref name="process"/> (marked <paramref name="what"/>).</summary>
-    internal Task KillAsync(Process process, string what)
+    internal Task KillAsync(ChildProcess process, string what)
     {
-        Kill(process, what);
+        Mark(what);
+        process.Kill(); // SIGKILL: no goodbye, no flush (a guest that already exited is left alone)
         return Task.CompletedTask;
     }
 
@@ -205,20 +241,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         return Task.CompletedTask;
     }
 
-    private void Kill(Process process, string what)
-    {
-        Mark(what);
-        try
-        {
-            process.Kill(); // SIGKILL: no goodbye, no flush
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone (a guest that exited).
-        }
-    }
-
-    private void Judge(FaultRunResult result, ClientTrace trace, double loadStart, double loadEnd, double soloCpubenchSeconds, string cpubenchReference)
+    /// <summary>The verdict and figures; returns the transcript the client should have had.</summary>
+    private string Judge(FaultRunResult result, ClientTrace trace, double loadStart, double loadEnd, double soloCpubenchSeconds, string cpubenchReference)
     {
         List<NodeLine> lines;
         // Only what happened before the bench ended the run: stopping the processes makes them report losses too.
@@ -347,5 +371,6 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             var end = trace.LineReceivedAt("cpubench checksum=");
             if (start is { } s && end is { } e && e > s) result.ThroughputRatio = soloCpubenchSeconds / ((e - s) / 1000);
         }
+        return reference;
     }
 }

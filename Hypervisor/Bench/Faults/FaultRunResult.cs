@@ -9,7 +9,15 @@ public sealed class FaultRunResult
     public FaultScenario Scenario { get; init; } = FaultCatalogue.Baseline;
     public FaultWorkload Workload { get; init; }
     public int Seed { get; init; }
-    public bool Passed => Violations.Count == 0;
+    public bool Passed => Violations.Count == 0 && StartupFailure is null;
+    /// <summary>PASS, FAIL (a violation) or NOT STARTED (start-up failed every attempt: fault tolerance was not judged).</summary>
+    public string Verdict => StartupFailure is not null ? "NOT STARTED" : Violations.Count == 0 ? "PASS" : "FAIL";
+    /// <summary>The verdict with its first reason, for one line.</summary>
+    public string VerdictLine => StartupFailure is { } s ? $"NOT STARTED: {s}" : Violations.Count == 0 ? "PASS" : $"FAIL: {string.Join("; ", Violations)}";
+    /// <summary>Why the cluster could not be started after every attempt (the run then judged nothing), or null.</summary>
+    public string? StartupFailure { get; set; }
+    /// <summary>Folders (relative to the report) with the complete evidence of a failed run or a failed start-up.</summary>
+    public List<string> EvidencePaths { get; init; } = [];
     public List<string> Violations { get; init; } = [];
     /// <summary>What happened (who took over, whether the service stopped...).</summary>
     public List<string> Notes { get; init; } = [];

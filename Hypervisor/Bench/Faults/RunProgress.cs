@@ -41,7 +41,7 @@ public abstract class RunProgress
 
         public override void Finished(int done, FaultRunResult r)
         {
-            output.WriteLine($"[{done}/{total}] {r.Name} seed {r.Seed}: {(r.Passed ? "PASS" : "FAIL: " + string.Join("; ", r.Violations))} ({r.WallSeconds:F1} s)");
+            output.WriteLine($"[{done}/{total}] {r.Name} seed {r.Seed}: {r.VerdictLine} ({r.WallSeconds:F1} s)");
             output.Flush();
         }
     }
@@ -59,10 +59,10 @@ public abstract class RunProgress
             if (!r.Passed)
             {
                 _failed++;
-                console.MarkupLineInterpolated($"[red]FAIL[/] {r.Name} (seed {r.Seed}): {r.Violations[0]}");
+                console.MarkupLineInterpolated($"[red]{r.Verdict}[/] {r.Name} (seed {r.Seed}): {r.VerdictLine}");
             }
             task.Increment(1);
-            task.Description = Markup.Escape($"{Tally(done)}: {r.Name} {(r.Passed ? "PASS" : "FAIL")}");
+            task.Description = Markup.Escape($"{Tally(done)}: {r.Name} {r.Verdict}");
         }
     }
 }

@@ -48,8 +48,9 @@ public static class FailoverDemo
         string baseline = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, lines, expected);
         using var cluster = new FtProcesses
         {
-            Line = (who, line) =>
+            Line = l =>
             {
+                string who = l.Child, line = l.Text;
                 // The failover as it happens: the nodes' and the relay's status lines.
                 if (verbose || line.Contains("lost") || line.Contains("arbiter") || line.Contains("drained") || line.Contains("live") ||
                     line.Contains("following") || line.Contains("halt") || line.Contains("refused") || line.Contains("vmft"))
@@ -61,9 +62,9 @@ public static class FailoverDemo
         {
             address = cluster.StartAsync(["kvstore"], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
         }
-        catch (TimeoutException)
+        catch (ClusterStartException e)
         {
-            Say("the relay did not start within 30 s");
+            Say($"could not start the cluster: {e.Message}");
             return 1;
         }
         Say($"backup pid {cluster.Backup!.Id}, primary pid {cluster.Primary!.Id}, relay pid {cluster.Relay!.Id}; client connects to {address}");

@@ -1,26 +1,34 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
 
 /// <summary>
-/// Backup, primary and relay as child processes of this vmft (<c>dotnet vmft.dll ...</c>) on free
-/// loopback ports, with a fresh arbiter directory. Every line a child prints goes to <see cref="Line"/>.
+/// Backup, primary and relay as child processes of this vmft (<c>dotnet vmft.dll ...</c>) on
+/// loopback, with a fresh arbiter directory. Each child listens on a port of its own choosing and
+/// prints it, and only then is the next one started with it: no port is picked in advance, so none
+/// can be taken by someone else in between. Every line a child prints goes to <see cref="Line"/> and
+/// is kept (<see cref="ChildProcess.Lines"/>).
 /// </summary>
-public sealed class FtProcesses : IDisposable
+public sealed partial class FtProcesses : IDisposable
 {
-    private readonly List<Process> _children = [];
-    private readonly TaskCompletionSource<string> _relayAddress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<ChildProcess> _children = [];
+    private readonly Stopwatch _started = Stopwatch.StartNew();
 
-    public Process? Backup { get; private set; }
+    public ChildProcess? Backup { get; private set; }
     /// <summary>The primary (or, after <see cref="StartSoloAsync"/>, the guest running alone).</summary>
-    public Process? Primary { get; private set; }
-    public Process? Relay { get; private set; }
+    public ChildProcess? Primary { get; private set; }
+    public ChildProcess? Relay { get; private set; }
+    public IReadOnlyList<ChildProcess> Children => _children;
     public string ArbiterDirectory { get; } = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
 
-    /// <summary>(child name, line) for every line a child prints.</summary>
-    public Action<string, string>? Line { get; init; }
+    /// <summary>Every line a child prints, as it arrives (on the threads that read the children's output).</summary>
+    public Action<ChildLine>? Line { get; init; }
+
+    /// <summary>The clock stamped on every line, in milliseconds (default: since this object was made).</summary>
+    public Func<double>? Clock { get; init; }
 
     /// <summary>How to start a child with these vmft arguments (default: this vmft again, <see cref="SelfStartInfo"/>).</summary>
     public Func<IEnumerable<string>, ProcessStartInfo> StartInfo { get; init; } = SelfStartInfo;
@@ -40,35 +48,64 @@ public sealed class FtProcesses : IDisposable
     /// <summary>Arguments only the backup gets.</summary>
     public IReadOnlyList<string> BackupArgs { get; init; } = [];
 
-    /// <summary>Starts the three; returns the relay's client address once the relay listens.</summary>
-    public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout)
+    /// <summary>
+    /// Starts backup, primary and relay, in that order, each once the one before has said where it
+    /// listens; returns the relay's client address. With <paramref name="untilServing"/>, also waits
+    /// until the relay follows the primary (its logging channel to the backup is up). Throws
+    /// <see cref="ClusterStartException"/> naming the child that did not start and why.
+    /// </summary>
+    /// <param name="timeout">For each step of the start-up.</param>
+    public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout, bool untilServing = false)
     {
-        int logPort = FreePort(), primaryRelay = FreePort(), backupRelay = FreePort(), clientPort = FreePort();
         string arb = ArbiterDirectory;
-        var backupLog = new IPEndPoint(IPAddress.Loopback, logPort);
+        Backup = Start("backup", ["backup", .. machineArgs, "--listen", "127.0.0.1:0", "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
+        string backupPorts = await Backup.WaitForLineAsync(l => BackupListening().Match(l) is { Success: true } m ? $"{m.Groups[1].Value} {m.Groups[2].Value}" : null,
+            timeout, "listening").ConfigureAwait(false);
+        var backupRelay = IPEndPoint.Parse(backupPorts.Split(' ')[0]);
+        var backupLog = IPEndPoint.Parse(backupPorts.Split(' ')[1]);
         var primaryLog = LogRoute?.Invoke(backupLog) ?? backupLog;
-        Backup = Start("backup", ["backup", .. machineArgs, "--listen", $"127.0.0.1:{logPort}", "--relay-port", backupRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
-        Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", primaryRelay.ToString(), "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
-        var primaryRelayEnd = new IPEndPoint(IPAddress.Loopback, primaryRelay);
-        var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelayEnd) ?? primaryRelayEnd;
-        Relay = Start("relay", ["relay", "--listen", $"127.0.0.1:{clientPort}", "--nodes", $"{relayToPrimary},127.0.0.1:{backupRelay}"],
-            line => { if (line.StartsWith(RelayProcess.ListeningLine, StringComparison.Ordinal)) _relayAddress.TrySetResult(line[RelayProcess.ListeningLine.Length..]); });
-        return await _relayAddress.Task.WaitAsync(timeout).ConfigureAwait(false);
+
+        Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
+        var primaryRelay = IPEndPoint.Parse(await Primary.WaitForLineAsync(l => PrimaryListening().Match(l) is { Success: true } m ? m.Groups[1].Value : null,
+            timeout, "listening").ConfigureAwait(false));
+        var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelay) ?? primaryRelay;
+
+        Relay = Start("relay", ["relay", "--listen", "127.0.0.1:0", "--nodes", $"{relayToPrimary},{backupRelay}"]);
+        string address = await Relay.WaitForLineAsync(l => l.StartsWith(RelayProcess.ListeningLine, StringComparison.Ordinal) ? l[RelayProcess.ListeningLine.Length..] : null,
+            timeout, "listening").ConfigureAwait(false);
+        if (untilServing)
+        {
+            // The primary's channel comes up and the relay follows it, or the primary says why not
+            // (a refused or timed-out handshake) and exits.
+            var serving = Relay.WaitForLineAsync(l => l.StartsWith("relay: following primary", StringComparison.Ordinal) ? l : null, timeout, "following the primary");
+            if (await Task.WhenAny(serving, Primary.Ended).ConfigureAwait(false) != serving) throw Primary.EndedBefore("the relay followed it");
+            await serving.ConfigureAwait(false);
+        }
+        return address;
     }
 
     /// <summary>
     /// No fault tolerance, for comparison: the guest alone (<c>vmft run</c>) with its serial console
-    /// on a TCP port, in real time, started once the client connects. Returns the client address
-    /// once it listens.
+    /// on a TCP port of its choosing, in real time, started once the client connects. Returns the
+    /// client address once it listens.
     /// </summary>
     public async Task<string> StartSoloAsync(IReadOnlyList<string> machineArgs, TimeSpan timeout)
     {
-        int port = FreePort();
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Primary = Start("solo", ["run", .. machineArgs, "--clock", "realtime", "--serial", $"tcp:127.0.0.1:{port},wait"],
-            line => { if (line.StartsWith("vmft: serial console on tcp:", StringComparison.Ordinal)) listening.TrySetResult(); });
-        await listening.Task.WaitAsync(timeout).ConfigureAwait(false);
-        return $"127.0.0.1:{port}";
+        Primary = Start("solo", ["run", .. machineArgs, "--clock", "realtime", "--serial", "tcp:127.0.0.1:0,wait"]);
+        return await Primary.WaitForLineAsync(l => SoloListening().Match(l) is { Success: true } m ? m.Groups[1].Value : null, timeout, "listening").ConfigureAwait(false);
+    }
+
+    /// <summary>The arbiter directory's files and what each holds (for the evidence of a run); empty once disposed.</summary>
+    public IReadOnlyList<(string File, string Content)> ArbiterState()
+    {
+        try
+        {
+            return [.. Directory.GetFiles(ArbiterDirectory).Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllText(f)))];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     public static int FreePort()
@@ -96,38 +133,26 @@ public sealed class FtProcesses : IDisposable
         return info;
     }
 
-    /// <param name="onLine">Sees every line the child prints, on either stream (how readiness is noticed).</param>
-    private Process Start(string name, IEnumerable<string> args, Action<string>? onLine = null)
+    private ChildProcess Start(string name, IEnumerable<string> args)
     {
-        var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException($"cannot start the {name}");
-        _children.Add(process);
-        void Received(string? line)
-        {
-            if (line is null) return;
-            onLine?.Invoke(line);
-            Line?.Invoke(name, line);
-        }
-        process.OutputDataReceived += (_, e) => Received(e.Data);
-        process.ErrorDataReceived += (_, e) => Received(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        var child = new ChildProcess(name, StartInfo(args), Clock ?? (() => _started.Elapsed.TotalMilliseconds), Line);
+        _children.Add(child);
+        return child;
     }
+
+    // The children's address lines (see "Machine-readable lines" in docs/ARCHITECTURE.md).
+    [GeneratedRegex(@"^\S+: relay port (\S+), logging channel on (\S+)$")]
+    private static partial Regex BackupListening();
+
+    [GeneratedRegex(@"^\S+: relay port (\S+)$")]
+    private static partial Regex PrimaryListening();
+
+    [GeneratedRegex(@"^vmft: serial console on tcp:(\S+?)(?:, waiting for a client)?$")]
+    private static partial Regex SoloListening();
 
     public void Dispose()
     {
-        foreach (var p in _children)
-        {
-            try
-            {
-                if (!p.HasExited) p.Kill(entireProcessTree: true);
-                p.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
+        foreach (var c in _children) c.Dispose();
         try
         {
             Directory.Delete(ArbiterDirectory, recursive: true);

@@ -40,7 +40,7 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         using var cluster = new FtProcesses
         {
             StartInfo = Vmft,
-            Line = (who, line) => { lock (output) output.AppendLine($"[{who}] {line}"); },
+            Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); },
         };
         try
         {

@@ -213,6 +213,49 @@ public class CallGateTests
         Assert.Equal(K.UserStack, k3.Cpu.Ebx);
     }
 
+    [Fact]
+    public void A_call_gate_in_the_ldt_works_like_one_in_the_gdt_and_a_plain_retf_returns_to_ring3()
+    {
+        var k = NewKit();
+        const uint ldt = 0x3800;
+        const ushort ldtSelector = 0x78, ldtGate = 0x0F; // LDT entry 1, TI = 1, RPL 3
+        k.SetDescriptor(15, ldt, 0x0F, 0x82, big: false, granular: false);
+        // Entry 1 of the LDT: a 32-bit call gate, DPL 3, no parameters, to ring 0.
+        k.WriteU32(ldt + 8, (GateHandler & 0xFFFF) | ((uint)K.KernelCs << 16));
+        k.WriteU32(ldt + 12, (GateHandler & 0xFFFF_0000) | 0xEC00);
+        k.Assemble(GateHandler, a =>
+        {
+            a.mov(ax, cs);
+            a.mov(__word_ptr.ss[K.Results + 0x400], ax);
+            a.mov(__dword_ptr.ss[K.Results + 0x404], esp);
+            a.retf();
+        });
+        k.Assemble(K.UserCode, a =>
+        {
+            a.call(ldtGate, 0);
+            a.mov(ebx, esp);
+            a.mov(cx, cs);
+            a.@int(0x80);
+        });
+        k.Start(a =>
+        {
+            a.mov(ax, ldtSelector);
+            a.lldt(ax);
+            a.push((int)K.UserDs);
+            a.push((int)K.UserStack);
+            a.push(0x202);
+            a.push((int)K.UserCs);
+            a.push((int)K.UserCode);
+            a.iretd();
+        });
+
+        k.RunToHalt();
+        Assert.Equal(K.KernelCs, k.ReadU16(K.Results + 0x400));
+        Assert.Equal(K.KernelStack - 16, k.ReadU32(K.Results + 0x404)); // SS, ESP, CS, EIP
+        Assert.Equal(K.UserStack, k.Cpu.Ebx);
+        Assert.Equal((uint)K.UserCs, k.Cpu.Ecx & 0xFFFF);
+    }
+
     public static TheoryData<string> FaultCases => new(FaultCaseTable.Keys);
 
     private sealed record FaultCase(Action<K> Setup, int CallerCpl, bool Jump, ushort Selector, int Vector, uint ErrorCode);

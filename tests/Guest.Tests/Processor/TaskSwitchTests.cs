@@ -309,6 +309,36 @@ public class TaskSwitchTests
     }
 
     [Fact]
+    public void A_task_gate_in_the_ldt_switches_tasks_but_a_tss_descriptor_in_the_ldt_is_gp()
+    {
+        var k = NewKit();
+        k.SetDescriptor(10, Ldt, 0x17, 0x82, big: false, granular: false);
+        // LDT entry 1: a task gate to B; entry 2: B's TSS descriptor itself, which must be in the GDT.
+        k.WriteU32(Ldt + 8, (uint)TssBSel << 16);
+        k.WriteU32(Ldt + 12, 0x8500);
+        k.WriteU32(Ldt + 16, 0x0000_0067 | (TssB << 16));
+        k.WriteU32(Ldt + 20, 0x0000_8900);
+        k.RecordingHandler(13, hasErrorCode: true);
+        k.Assemble(BCode, a =>
+        {
+            a.str(bx);
+            a.jmp((ushort)0x14, 0); // the TSS descriptor in the LDT
+        });
+        k.Start(a =>
+        {
+            a.mov(ax, LdtSel);
+            a.lldt(ax);
+            a.jmp((ushort)0x0C, 0);
+        });
+        k.WriteU32(TssB + LdtField, LdtSel);
+
+        k.RunToHalt();
+        Assert.Equal((uint)TssBSel, k.Cpu.Ebx & 0xFFFF);
+        Assert.Equal(14u, k.ReadU32(K.Record(13)));
+        Assert.Equal(0x14u, k.ReadU32(K.Record(13) + 4));
+    }
+
+    [Fact]
     public void A_new_tss_on_an_unmapped_page_page_faults_before_the_old_task_is_saved()
     {
         var k = NewKit();

@@ -451,14 +451,20 @@ public class Virtual8086Tests
     {
         var k = NewKit();
         const uint tssV = 0x3100, monitorStack = 0x8_F000;
-        k.SetTssDescriptor(6, tssV);
-        // The V86 task: real-mode selectors in the TSS, VM in its EFLAGS, its own ring-0 stack for the monitor.
+        k.SetTssDescriptor(6, tssV, limit: 0x68 + 0x20);
+        // The V86 task: real-mode selectors in the TSS, VM in its EFLAGS, its own ring-0 stack for the
+        // monitor, and its own I/O bitmap allowing port 0x80 (the kit's TSS has none: all I/O faults there).
         k.WriteTss32(tssV, 0, 0xFFF0, cs: CodeSeg, ss: StackSeg, ds: DataSeg, es: 0x7300, fs: 0x7100, gs: 0x7000,
             eflags: VM, ss0Esp: monitorStack);
+        k.H.Memory.Load(tssV + 0x68, Enumerable.Repeat((byte)0xFF, 0x21).ToArray());
+        k.H.Memory.Ram[tssV + 0x68 + 0x10] = 0xFE;
+        k.WriteU16(K.TssBase + 0x66, 0x68); // the kit's map starts past its limit: everything denied
         Label cli = default;
         var code = Program(k, a =>
         {
             a.mov(__word_ptr[0x20], 0x4321);
+            a.mov(al, 0x99);
+            a.@out(0x80, al);
             a.mov(bx, cs);
             cli = a.CreateLabel();
             a.Label(ref cli);
@@ -468,6 +474,7 @@ public class Virtual8086Tests
 
         k.RunToHalt();
         Assert.Equal((ushort)0x4321, k.ReadU16(DataBase + 0x20));
+        Assert.Equal(new[] { ((ushort)0x80, 1, 0x99u) }, k.H.PortWrites);
         Assert.Equal((uint)CodeSeg, k.Cpu.Ebx & 0xFFFF);
         uint rec = K.Record(13);
         Assert.Equal(14u, k.ReadU32(rec));

@@ -92,7 +92,13 @@ public sealed unsafe partial class Cpu
 
     // ---- software interrupts, BOUND, HLT ----------------------------------------------------------
 
-    private static void IntImm(Cpu c, ref DecodedInstruction d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
+    /// <summary>INT n; in virtual-8086 mode it is IOPL-sensitive (#GP(0) below IOPL 3), unlike INT3 and INTO.</summary>
+    private static void IntImm(Cpu c, ref DecodedInstruction d)
+    {
+        if ((c._flags & VM) != 0 && c.Iopl < 3) ThrowFault(ExceptionVectors.GeneralProtection);
+        c.SoftwareInterrupt((int)(d.Imm & 0xFF));
+    }
+
     private static void Int3(Cpu c, ref DecodedInstruction d) => c.SoftwareInterrupt(ExceptionVectors.Breakpoint);
 
     private static void Into(Cpu c, ref DecodedInstruction d)

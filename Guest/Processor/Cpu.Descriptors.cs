@@ -7,16 +7,22 @@ public sealed unsafe partial class Cpu
     /// <remarks><paramref name="ext"/> is the EXT bit for the error code (1 while delivering an interrupt or exception).</remarks>
     internal uint DescriptorAddress(ushort selector, int vector = ExceptionVectors.GeneralProtection, uint ext = 0)
     {
+        if (!TryDescriptorAddress(selector, out uint address))
+            throw new CpuFault(vector, ((uint)selector & 0xFFFC) | ext, true);
+        return address;
+    }
+
+    /// <summary>Linear address of the descriptor a selector names, if it lies inside the GDT or a usable LDT.</summary>
+    internal bool TryDescriptorAddress(ushort selector, out uint address)
+    {
         uint index = (uint)selector & 0xFFF8;
         if ((selector & 4) != 0)
         {
-            if (!_ldtr.Usable || (_ldtr.Selector & 0xFFFC) == 0 || index + 7 > _ldtr.Limit)
-                throw new CpuFault(vector, ((uint)selector & 0xFFFC) | ext, true);
-            return _ldtr.Base + index;
+            address = _ldtr.Base + index;
+            return _ldtr.Usable && (_ldtr.Selector & 0xFFFC) != 0 && index + 7 <= _ldtr.Limit;
         }
-        if (index + 7 > _gdtr.Limit)
-            throw new CpuFault(vector, ((uint)selector & 0xFFFC) | ext, true);
-        return _gdtr.Base + index;
+        address = _gdtr.Base + index;
+        return index + 7 <= _gdtr.Limit;
     }
 
     /// <summary>Reads the 8-byte descriptor for a selector (bounds-checked against the GDT or LDT).</summary>
@@ -145,22 +151,35 @@ public sealed unsafe partial class Cpu
         }
     }
 
-    /// <summary>Reads SS:ESP for privilege level <paramref name="dpl"/> from the current TSS.</summary>
-    internal (ushort Ss, uint Esp) ReadTssStack(int dpl)
+    /// <summary>Reads SS:ESP for privilege level <paramref name="dpl"/> from the current TSS; #TS(TR) when the TSS is too short.</summary>
+    internal (ushort Ss, uint Esp) ReadTssStack(int dpl, uint ext = 0)
     {
         bool tss32 = (_tr.Access & 0x0F) is 0x09 or 0x0B;
         if (tss32)
         {
             uint offset = (uint)(4 + dpl * 8);
-            if (offset + 5 > _tr.Limit) throw new CpuFault(ExceptionVectors.InvalidTss, (uint)_tr.Selector & 0xFFFC, true);
+            if (offset + 5 > _tr.Limit) throw new CpuFault(ExceptionVectors.InvalidTss, ((uint)_tr.Selector & 0xFFFC) | ext, true);
             return (ReadSystem16(_tr.Base + offset + 4), ReadSystem32(_tr.Base + offset));
         }
         else
         {
             uint offset = (uint)(2 + dpl * 4);
-            if (offset + 3 > _tr.Limit) throw new CpuFault(ExceptionVectors.InvalidTss, (uint)_tr.Selector & 0xFFFC, true);
+            if (offset + 3 > _tr.Limit) throw new CpuFault(ExceptionVectors.InvalidTss, ((uint)_tr.Selector & 0xFFFC) | ext, true);
             return (ReadSystem16(_tr.Base + offset + 2), ReadSystem16(_tr.Base + offset));
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="bytes"/> bytes can be pushed below <paramref name="esp"/> on <paramref name="ss"/>
+    /// without a limit fault: the checks a stack switch makes before it writes anything.
+    /// </summary>
+    internal static bool StackHasRoom(in SegmentCache ss, uint esp, uint bytes)
+    {
+        uint mask = ss.Big ? 0xFFFF_FFFFu : 0xFFFFu;
+        uint lowest = (esp - bytes) & mask, highest = (esp - 1) & mask;
+        // Pushes that wrap around the top of the address range need a segment covering all of it.
+        if (lowest > highest) return ss.ValidLow == 0 && ss.ValidHigh >= mask;
+        return lowest >= ss.ValidLow && highest <= ss.ValidHigh;
     }
 
     /// <summary>Validates a new SS for an inner-level stack switch (from the TSS): #TS on any violation.</summary>

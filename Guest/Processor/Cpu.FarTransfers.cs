@@ -4,9 +4,8 @@ namespace VmFt.Guest.Processor;
 // for the privilege rules). Every check that can fault, and every stack read, happens before the
 // first architectural register changes, so a fault restarts the instruction cleanly. Stack writes
 // (far CALL) may have happened when a later check faults; the loop puts ESP back.
-//
-// Not implemented (a clean #GP and one log line each): call gates, task gates and TSS selectors as
-// JMP/CALL targets, IRET with NT = 1 (task return), IRET to virtual-8086 mode.
+// Call gates are in Cpu.CallGates.cs, task gates, TSS targets and IRET with NT = 1 in
+// Cpu.TaskSwitch.cs, IRET to and within virtual-8086 mode in Cpu.Virtual8086.cs.
 public sealed unsafe partial class Cpu
 {
     static partial void RegisterFarTransfers(delegate*<Cpu, ref DecodedInstruction, void>[] table)
@@ -71,8 +70,31 @@ public sealed unsafe partial class Cpu
             return;
         }
 
-        ulong descriptor;
-        var cs = CheckFarTarget(selector, out descriptor);
+        uint error = (uint)selector & 0xFFFC;
+        if (error == 0) ThrowFault(ExceptionVectors.GeneralProtection);
+        ulong descriptor = ReadDescriptor(selector);
+        if ((descriptor & (1UL << 44)) == 0)
+        {
+            // A system descriptor: the gates and TSSs a far transfer may name, nothing else.
+            switch ((int)(descriptor >> 40) & 0x0F)
+            {
+                case 0x04:
+                case 0x0C:
+                    FarTransferThroughCallGate(selector, descriptor, call);
+                    return;
+                case 0x05:
+                    FarTransferThroughTaskGate(selector, descriptor, call);
+                    return;
+                case 0x01:
+                case 0x09:
+                    FarTransferToTss(selector, descriptor, call);
+                    return;
+                default:
+                    ThrowFault(ExceptionVectors.GeneralProtection, error);
+                    return;
+            }
+        }
+        var cs = CheckFarTarget(selector, descriptor);
         if (offset > cs.ValidHigh) ThrowFault(ExceptionVectors.GeneralProtection);
         if (call)
         {
@@ -87,24 +109,10 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>The protected-mode checks on a far JMP/CALL target that is a code segment (same privilege).</summary>
-    private SegmentCache CheckFarTarget(ushort selector, out ulong descriptor)
+    private SegmentCache CheckFarTarget(ushort selector, ulong descriptor)
     {
         uint error = (uint)selector & 0xFFFC;
-        if (error == 0) ThrowFault(ExceptionVectors.GeneralProtection);
-        descriptor = ReadDescriptor(selector);
         var cs = ParseDescriptor(selector, descriptor);
-        if (cs.IsSystem)
-        {
-            string? what = (cs.Access & 0x0F) switch
-            {
-                0x04 or 0x0C => "call gate",
-                0x05 => "task gate",
-                0x01 or 0x09 => "TSS",
-                _ => null,
-            };
-            if (what is not null) LogNotImplemented($"far JMP/CALL through a {what} (selector 0x{selector:X4}) is not implemented: raising #GP");
-            ThrowFault(ExceptionVectors.GeneralProtection, error);
-        }
         if (!cs.IsCode) ThrowFault(ExceptionVectors.GeneralProtection, error);
         if (cs.IsConforming)
         {
@@ -221,13 +229,13 @@ public sealed unsafe partial class Cpu
         }
         if (c.V86)
         {
-            c.LogNotImplemented("IRET in virtual-8086 mode is not implemented: raising #GP");
-            ThrowFault(ExceptionVectors.GeneralProtection);
+            c.ReturnWithinVirtual8086(op32);
+            return;
         }
         if ((c._flags & NT) != 0)
         {
-            c.LogNotImplemented("IRET with NT = 1 (return from a nested task) is not implemented: raising #GP");
-            ThrowFault(ExceptionVectors.GeneralProtection);
+            c.ReturnFromNestedTask();
+            return;
         }
 
         uint newEip = c.PeekStack(0, op32);
@@ -235,8 +243,8 @@ public sealed unsafe partial class Cpu
         uint newFlags = c.PeekStack(2 * size, op32);
         if (op32 && (newFlags & VM) != 0 && c._cpl == 0)
         {
-            c.LogNotImplemented("IRET to virtual-8086 mode is not implemented: raising #GP");
-            ThrowFault(ExceptionVectors.GeneralProtection);
+            c.ReturnToVirtual8086(newEip, selector, newFlags);
+            return;
         }
         var cs = c.CheckReturnCode(selector, out ulong csDescriptor);
         int rpl = selector & 3;
@@ -271,7 +279,7 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// EFLAGS after a protected-mode IRET: IOPL changes only at CPL 0, IF only when CPL &lt;= IOPL,
-    /// VM never here (the virtual-8086 return is refused before); the 16-bit form keeps the upper half.
+    /// VM never here (the return to virtual-8086 mode takes its own path); the 16-bit form keeps the upper half.
     /// </summary>
     private uint IretFlags(uint popped, bool op32)
     {

@@ -1,8 +1,10 @@
 namespace VmFt.Guest.Processor;
 
 // Delivering interrupts and exceptions: through the IVT in real mode, through IDT interrupt and
-// trap gates in protected mode (with the stack switch through the TSS on a privilege change), and
-// the double-fault and triple-fault rules (Intel SDM vol. 3, 6.15, table 6-5).
+// trap gates in protected mode (with the stack switch through the TSS on a privilege change), from
+// virtual-8086 mode to a ring-0 handler (SDM 20.3.1.1: the V86 segment registers are pushed and
+// nulled), through IDT task gates (Cpu.TaskSwitch.cs), and the double-fault and triple-fault rules
+// (Intel SDM vol. 3, 6.15, table 6-5).
 public sealed unsafe partial class Cpu
 {
     private enum FaultClass { Benign, Contributory, PageFault }
@@ -68,12 +70,6 @@ public sealed unsafe partial class Cpu
             DeliverRealMode(vector);
             return;
         }
-        if (V86)
-        {
-            Log?.Invoke("interrupt from virtual-8086 mode is not implemented");
-            Shutdown("virtual-8086 mode");
-            return;
-        }
 
         // EXT: the event is not the program's own (SDM 6.13): an external interrupt or an exception.
         // Only INT n, INT3 and INTO clear it.
@@ -84,23 +80,27 @@ public sealed unsafe partial class Cpu
         uint gateHi = ReadSystem32(_idtr.Base + (uint)vector * 8 + 4);
         int type = (int)(gateHi >> 8) & 0x1F;
         int gateDpl = (int)(gateHi >> 13) & 3;
-        bool gate32;
-        bool trapGate;
+        bool gate32 = false;
+        bool trapGate = false;
+        bool taskGate = false;
         switch (type)
         {
-            case 0x06: gate32 = false; trapGate = false; break;
-            case 0x07: gate32 = false; trapGate = true; break;
-            case 0x0E: gate32 = true; trapGate = false; break;
+            case 0x05: taskGate = true; break;
+            case 0x06: break;
+            case 0x07: trapGate = true; break;
+            case 0x0E: gate32 = true; break;
             case 0x0F: gate32 = true; trapGate = true; break;
-            case 0x05:
-                Log?.Invoke($"task gate in IDT entry {vector}: hardware task switching is not implemented");
-                throw new CpuFault(ExceptionVectors.GeneralProtection, idtError, true);
             default:
                 throw new CpuFault(ExceptionVectors.GeneralProtection, idtError, true);
         }
         if (source == InterruptSource.Software && gateDpl < _cpl)
             throw new CpuFault(ExceptionVectors.GeneralProtection, idtError, true);
         if ((gateHi & 0x8000) == 0) throw new CpuFault(ExceptionVectors.SegmentNotPresent, idtError, true);
+        if (taskGate)
+        {
+            InterruptThroughTaskGate((ushort)(gateLo >> 16), ext, hasErrorCode, errorCode);
+            return;
+        }
 
         ushort selector = (ushort)(gateLo >> 16);
         uint offset = gate32 ? (gateHi & 0xFFFF_0000) | (gateLo & 0xFFFF) : gateLo & 0xFFFF;
@@ -115,18 +115,21 @@ public sealed unsafe partial class Cpu
         uint oldFlags = _flags | 2;
         ushort oldCs = S[(int)SegmentRegister.CS].Selector;
         uint oldEip = _eip;
+        bool fromV86 = (_flags & VM) != 0;
 
         if (!cs.IsConforming && cs.Dpl < _cpl)
         {
+            // From virtual-8086 mode the handler must be at ring 0.
+            if (fromV86 && cs.Dpl != 0) throw new CpuFault(ExceptionVectors.GeneralProtection, selError, true);
             // Inner privilege: switch to the stack the TSS gives for the new level.
             int newCpl = cs.Dpl;
-            var (newSsSelector, newEsp) = ReadTssStack(newCpl);
+            var (newSsSelector, newEsp) = ReadTssStack(newCpl, ext);
             var newSs = LoadStackForLevel(newSsSelector, newCpl, ext);
             var oldSs = S[(int)SegmentRegister.SS];
             uint oldEsp = R[ESP];
-            int bytes = (gate32 ? 4 : 2) * (hasErrorCode ? 6 : 5);
-            uint top = newSs.Big ? newEsp : (ushort)newEsp;
-            if (top - (uint)bytes < newSs.ValidLow || top - 1 > newSs.ValidHigh)
+            // SS, ESP, EFLAGS, CS, EIP [, error code], and from V86 also GS, FS, DS, ES.
+            int slots = (hasErrorCode ? 6 : 5) + (fromV86 ? 4 : 0);
+            if (!StackHasRoom(newSs, newEsp, (uint)((gate32 ? 4 : 2) * slots)))
                 throw new CpuFault(ExceptionVectors.StackFault, ((uint)newSsSelector & 0xFFFC) | ext, true);
 
             // From here nothing can fault except the stack writes themselves (checked above).
@@ -137,6 +140,14 @@ public sealed unsafe partial class Cpu
             SetCpl(newCpl); // stack writes are supervisor accesses now
             try
             {
+                if (fromV86)
+                {
+                    // The 8086 program's segment registers, which protected mode cannot hold (SDM figure 20-4).
+                    Push(S[(int)SegmentRegister.GS].Selector, gate32);
+                    Push(S[(int)SegmentRegister.FS].Selector, gate32);
+                    Push(S[(int)SegmentRegister.DS].Selector, gate32);
+                    Push(S[(int)SegmentRegister.ES].Selector, gate32);
+                }
                 Push(oldSs.Selector, gate32);
                 Push(oldEsp, gate32);
                 Push(oldFlags, gate32);
@@ -151,8 +162,21 @@ public sealed unsafe partial class Cpu
                 SetCpl(savedCpl);
                 throw;
             }
+            if (fromV86)
+            {
+                foreach (int seg in (ReadOnlySpan<int>)[(int)SegmentRegister.ES, (int)SegmentRegister.DS, (int)SegmentRegister.FS, (int)SegmentRegister.GS])
+                {
+                    S[seg] = new SegmentCache { Selector = 0 };
+                    S[seg].Refresh(usable: false);
+                }
+            }
             MarkAccessed(selector, desc);
             SetCodeSegment(cs, newCpl);
+        }
+        else if (fromV86)
+        {
+            // A conforming or ring-3 handler cannot take an interrupt from virtual-8086 mode.
+            throw new CpuFault(ExceptionVectors.GeneralProtection, selError, true);
         }
         else if (cs.IsConforming || cs.Dpl == _cpl)
         {

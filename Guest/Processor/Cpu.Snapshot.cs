@@ -6,12 +6,12 @@ namespace VmFt.Guest.Processor;
 //
 // Layout (little-endian): version byte, EAX..EDI, EIP, EFLAGS, ES CS SS DS FS GS, LDTR, TR (each
 // selector u16, base u32, limit u32, access u8, D/B u8, G u8, usable u8), GDTR and IDTR (base u32,
-// limit u16), CR0 CR2 CR3 CR4, DR0..DR7, SYSENTER_CS/ESP/EIP u64, TSC offset u64, CPL u8, halted u8,
-// interrupt shadow u8, INTR pin u8, A20 u8, shutdown u8, position u64.
+// limit u16), CR0 CR2 CR3 CR4, DR0..DR7, SYSENTER_CS/ESP/EIP u64, TSC offset u64, BIOS_SIGN_ID u64,
+// CPL u8, halted u8, interrupt shadow u8, INTR pin u8, A20 u8, shutdown u8, position u64.
 // Bump StateVersion whenever a field is added, removed or reordered.
 public sealed unsafe partial class Cpu
 {
-    public const byte StateVersion = 1;
+    public const byte StateVersion = 2;
 
     private interface IStateVisitor
     {
@@ -99,6 +99,7 @@ public sealed unsafe partial class Cpu
         v.U64(ref _sysenterEsp);
         v.U64(ref _sysenterEip);
         v.U64(ref _tscOffset);
+        v.U64(ref _biosSignId);
         byte cpl = (byte)_cpl;
         v.U8(ref cpl);
         _cpl = cpl & 3;

@@ -8,8 +8,18 @@ namespace VmFt.Guest.Processor;
 // the x87 escape opcodes of a processor without an FPU.
 public sealed unsafe partial class Cpu
 {
-    // Model-specific registers the CPU implements; every other index is #GP(0).
-    internal const uint MsrTimeStampCounter = 0x10, MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+    // Model-specific registers the CPU implements; every other index (IA32_APIC_BASE, the MTRRs, the
+    // machine-check banks: none exists here, and CPUID says so) is #GP(0) with nothing changed, which
+    // a kernel's rdmsr_safe/wrmsr_safe catches through its exception table.
+    internal const uint MsrTimeStampCounter = 0x10, MsrPlatformId = 0x17, MsrBiosSignId = 0x8B,
+        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176;
+
+    /// <summary>
+    /// The microcode update revision IA32_BIOS_SIGN_ID reports in its high dword after CPUID leaf 1
+    /// (SDM vol. 4, MSR 8BH: software writes 0, executes CPUID 1, reads; a nonzero value means an
+    /// update is loaded). This CPU has nothing to update, so the number only has to be stable.
+    /// </summary>
+    public const uint MicrocodeRevision = 1;
 
     /// <summary>CR4 bits this CPU implements. VME/PVI (no virtual-8086 extensions), PAE, MCE, PCE and OSFXSR are reserved here: setting one is #GP(0).</summary>
     internal const uint Cr4Implemented = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
@@ -20,8 +30,23 @@ public sealed unsafe partial class Cpu
     /// <summary>CPUID leaf 1 EDX: PSE, TSC, MSR, CX8, SEP, PGE, CMOV. No FPU bit: there is no x87 unit.</summary>
     internal const uint CpuidFeatures = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
 
-    /// <summary>Highest basic CPUID leaf. Leaves above it (and all extended leaves) return leaf 1, as Intel processors return the highest basic leaf.</summary>
-    internal const uint CpuidMaxLeaf = 1;
+    /// <summary>
+    /// Highest CPUID leaf: 2, as on the Pentium II, which has no extended leaves (0x80000000 and up).
+    /// Every leaf above it returns leaf 2, as Intel processors return the highest basic leaf (SDM
+    /// vol. 2, CPUID); a kernel reading 0x80000000 sees no 0x8000xxxx maximum there, so it knows
+    /// there is no brand string and names the processor from family and model.
+    /// </summary>
+    internal const uint CpuidMaxLeaf = 2;
+
+    /// <summary>CPUID leaf 1 EAX and EDX at reset: family 6, model 3, stepping 3, a Pentium II "Klamath" (SDM vol. 3, 9.1.4).</summary>
+    internal const uint CpuidSignature = 0x0000_0633;
+
+    /// <summary>
+    /// CPUID leaf 2 for that Pentium II: AL = 1 (one call returns everything), then the descriptors
+    /// 01h (ITLB 4 KiB, 32 entries), 02h (ITLB 4 MiB, 2), 03h (DTLB 4 KiB, 64) in EAX, and 43h
+    /// (L2 512 KiB, 4-way, 32-byte lines), 08h (L1 I 16 KiB), 04h (DTLB 4 MiB, 8), 0Ch (L1 D 16 KiB) in EDX.
+    /// </summary>
+    internal const uint CpuidCacheEax = 0x0302_0101, CpuidCacheEdx = 0x0C04_0843;
 
     static partial void RegisterSystem(delegate*<Cpu, ref DecodedInstruction, void>[] table)
     {
@@ -237,19 +262,7 @@ public sealed unsafe partial class Cpu
     {
         segment = default;
         high = 0;
-        if ((selector & 0xFFFC) == 0) return false;
-        uint index = (uint)selector & 0xFFF8;
-        uint address;
-        if ((selector & 4) != 0)
-        {
-            if (!_ldtr.Usable || (_ldtr.Selector & 0xFFFC) == 0 || index + 7 > _ldtr.Limit) return false;
-            address = _ldtr.Base + index;
-        }
-        else
-        {
-            if (index + 7 > _gdtr.Limit) return false;
-            address = _gdtr.Base + index;
-        }
+        if ((selector & 0xFFFC) == 0 || !TryDescriptorAddress(selector, out uint address)) return false;
         high = ReadSystem32(address + 4);
         segment = ParseDescriptor(selector, ((ulong)high << 32) | ReadSystem32(address));
         if (segment.IsConforming) return true;
@@ -407,20 +420,30 @@ public sealed unsafe partial class Cpu
 
     private static void CpuIdentification(Cpu c, ref DecodedInstruction d)
     {
-        uint leaf = c.R[EAX];
-        if (leaf == 0)
+        switch (c.R[EAX])
         {
-            c.R[EAX] = CpuidMaxLeaf;
-            c.R[EBX] = 0x756E_6547; // "Genu"
-            c.R[EDX] = 0x4965_6E69; // "ineI"
-            c.R[ECX] = 0x6C65_746E; // "ntel"
-            return;
+            case 0:
+                c.R[EAX] = CpuidMaxLeaf;
+                c.R[EBX] = 0x756E_6547; // "Genu"
+                c.R[EDX] = 0x4965_6E69; // "ineI"
+                c.R[ECX] = 0x6C65_746E; // "ntel"
+                break;
+            case 1:
+                c.R[EAX] = CpuidSignature;
+                c.R[EBX] = 0; // brand index 0, no CLFLUSH, one logical processor, APIC ID 0
+                c.R[ECX] = 0;
+                c.R[EDX] = CpuidFeatures;
+                // Leaf 1 is what latches the microcode revision into IA32_BIOS_SIGN_ID.
+                c._biosSignId = (ulong)MicrocodeRevision << 32;
+                break;
+            default:
+                // Leaf 2, and every leaf above the maximum (basic or extended): the highest basic leaf.
+                c.R[EAX] = CpuidCacheEax;
+                c.R[EBX] = 0;
+                c.R[ECX] = 0;
+                c.R[EDX] = CpuidCacheEdx;
+                break;
         }
-        // Leaf 1, and every leaf above the maximum (basic or extended): the highest basic leaf.
-        c.R[EAX] = 0x0000_0633; // family 6, model 3, stepping 3
-        c.R[EBX] = 0;           // brand index 0, no CLFLUSH, one logical processor, APIC ID 0
-        c.R[ECX] = 0;
-        c.R[EDX] = CpuidFeatures;
     }
 
     internal ulong TimeStampCounter => _bus.ReadTimeStampCounter(_position) + _tscOffset;
@@ -439,6 +462,8 @@ public sealed unsafe partial class Cpu
         ulong value = c.R[ECX] switch
         {
             MsrTimeStampCounter => c.TimeStampCounter,
+            MsrPlatformId => 0, // platform ID (bits 52:50) 0
+            MsrBiosSignId => c._biosSignId,
             MsrSysenterCs => c._sysenterCs,
             MsrSysenterEsp => c._sysenterEsp,
             MsrSysenterEip => c._sysenterEip,
@@ -455,7 +480,11 @@ public sealed unsafe partial class Cpu
         switch (c.R[ECX])
         {
             case MsrTimeStampCounter:
-                c._tscOffset = value - c._bus.ReadTimeStampCounter(c._position);
+                // Before family 0Fh model 3 only the low dword is written; the high one becomes 0 (SDM vol. 3, 18.17).
+                c._tscOffset = (value & 0xFFFF_FFFF) - c._bus.ReadTimeStampCounter(c._position);
+                break;
+            case MsrBiosSignId:
+                c._biosSignId = value;
                 break;
             case MsrSysenterCs:
                 c._sysenterCs = value & 0xFFFF_FFFF;

@@ -65,6 +65,8 @@ public sealed unsafe partial class Cpu
     internal ulong _sysenterCs, _sysenterEsp, _sysenterEip;
     /// <summary>TSC value written by WRMSR, as an offset added to what the bus reports.</summary>
     internal ulong _tscOffset;
+    /// <summary>IA32_BIOS_SIGN_ID (MSR 8BH): what WRMSR wrote, or the microcode revision CPUID leaf 1 latched.</summary>
+    internal ulong _biosSignId;
 
     // Per-instruction scratch: where the current instruction started, to restart it after a fault.
     internal uint _startEip;
@@ -217,7 +219,7 @@ public sealed unsafe partial class Cpu
     public void Reset()
     {
         Array.Clear(R);
-        R[EDX] = 0x0000_0633; // family 6, model 3, stepping 3: matches CPUID leaf 1
+        R[EDX] = CpuidSignature; // family 6, model 3, stepping 3, as CPUID leaf 1 reports
         _eip = 0xFFF0;
         _flags = 0;
         for (int i = 0; i < 6; i++)
@@ -241,6 +243,7 @@ public sealed unsafe partial class Cpu
         _interruptShadow = false;
         _sysenterCs = _sysenterEsp = _sysenterEip = 0;
         _tscOffset = 0;
+        _biosSignId = 0;
         FlushTlb(global: true);
         OnCodeSegmentChanged();
     }

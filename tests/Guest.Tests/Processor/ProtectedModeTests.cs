@@ -227,24 +227,6 @@ public class ProtectedModeTests
     }
 
     [Fact]
-    public void Far_jump_through_a_call_gate_is_a_logged_gp()
-    {
-        var k = new K();
-        // 0x48: a 32-bit call gate, present, DPL 0.
-        k.WriteU32(K.GdtBase + 9 * 8, 0x0008_0000);
-        k.WriteU32(K.GdtBase + 9 * 8 + 4, 0x0000_8C00);
-        k.RecordingHandler(13, hasErrorCode: true);
-        k.Start(a =>
-        {
-            a.jmp(0x48, 0);
-            a.hlt();
-        });
-        k.RunToHalt();
-        Assert.Equal(0x48u, k.ReadU32(K.Record(13) + 4));
-        Assert.Contains(k.H.Log, l => l.Contains("call gate") && l.Contains("not implemented"));
-    }
-
-    [Fact]
     public void Real_mode_far_call_retf_and_iret()
     {
         var k = new K();
@@ -269,38 +251,6 @@ public class ProtectedModeTests
         Assert.Equal((ushort)0, k.Cpu.GetSelector(SegmentRegister.CS));
         Assert.Equal(1u, k.Cpu.Eflags & 1);
         Assert.Equal(0x8000u, k.Cpu.Esp);
-    }
-
-    [Theory]
-    [InlineData(0x4002, "nested task")]       // NT set in EFLAGS before IRET
-    [InlineData(0x2_0002, "virtual-8086")]    // VM set in the popped EFLAGS at CPL 0
-    public void Unimplemented_iret_forms_are_a_logged_gp(int flags, string logged)
-    {
-        var k = new K();
-        k.RecordingHandler(13, hasErrorCode: true);
-        bool nt = (flags & 0x4000) != 0;
-        k.Start(a =>
-        {
-            a.push(0x2);
-            a.push((int)K.KernelCs);
-            a.push((int)K.Code);
-            if (nt)
-            {
-                a.push(flags);
-                a.popfd();
-            }
-            else
-            {
-                a.push(flags);
-                a.push((int)K.KernelCs);
-                a.push((int)K.Code);
-            }
-            a.iretd();
-            a.hlt();
-        });
-        k.RunToHalt();
-        Assert.Equal(14u, k.ReadU32(K.Record(13)));
-        Assert.Contains(k.H.Log, l => l.Contains(logged) && l.Contains("not implemented"));
     }
 
     /// <summary>Address of the <paramref name="occurrence"/>-th (0-based) instruction with <paramref name="code"/> in the test program.</summary>

@@ -200,23 +200,26 @@ public class SystemInstructionTests
     }
 
     [Fact]
-    public void Rdtsc_and_the_tsc_msr_share_one_offset()
+    public void Rdtsc_and_the_tsc_msr_share_one_offset_and_a_p6_writes_only_the_low_dword()
     {
         var k = new K();
         k.H.Tsc = 1_000_000;
         k.Start(a =>
         {
             a.mov(ecx, 0x10);
-            a.mov(eax, 0);
-            a.mov(edx, 5);      // TSC := 5 << 32
+            a.mov(eax, 0x7000_0000);
+            a.mov(edx, 5);      // the high dword is cleared, not written (SDM vol. 3, 18.17, before family 0Fh model 3)
             a.wrmsr();
             a.rdtsc();
+            a.mov(esi, eax);
+            a.mov(edi, edx);
+            a.rdmsr();          // ECX is still 0x10
             a.hlt();
         });
         k.RunToHalt();
-        ulong tsc = ((ulong)k.Cpu.Edx << 32) | k.Cpu.Eax;
         // RDTSC runs one position after WRMSR, and the bus counter advances one per position.
-        Assert.Equal((5UL << 32) + 1, tsc);
+        Assert.Equal(0x7000_0001UL, ((ulong)k.Cpu.Edi << 32) | k.Cpu.Esi);
+        Assert.Equal(0x7000_0004UL, ((ulong)k.Cpu.Edx << 32) | k.Cpu.Eax);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ internal sealed class SystemTestKit
     public const uint KernelStack = 0x90000, UserStack = 0x80000;
     public const uint PageDirectory = 0x100000, PageTable0 = 0x101000, PageTable1 = 0x102000;
     public const ushort KernelCs = 0x08, KernelDs = 0x10, UserCs = 0x1B, UserDs = 0x23, TssSel = 0x28;
-    public const int GdtEntries = 16;
+    public const int GdtEntries = 32;
 
     public CpuTestHarness H { get; } = new();
     public Cpu Cpu => H.Cpu;
@@ -55,6 +55,47 @@ internal sealed class SystemTestKit
         WriteU32(IdtBase + (uint)vector * 8 + 4, (offset & 0xFFFF_0000) | (present ? 0x8000u : 0) | ((uint)dpl << 13) | ((uint)type << 8));
     }
 
+    /// <summary>A gate in the GDT: type 0x4/0xC call gate (with a parameter count), 0x5 task gate.</summary>
+    public void SetGdtGate(int index, ushort selector, uint offset, int type, int dpl = 0, int count = 0, bool present = true)
+    {
+        WriteU32(GdtBase + (uint)index * 8, (offset & 0xFFFF) | ((uint)selector << 16));
+        WriteU32(GdtBase + (uint)index * 8 + 4,
+            (offset & 0xFFFF_0000) | (present ? 0x8000u : 0) | ((uint)dpl << 13) | ((uint)type << 8) | ((uint)count & 0x1F));
+    }
+
+    /// <summary>An IDT task gate naming <paramref name="tssSelector"/>.</summary>
+    public void SetTaskGate(int vector, ushort tssSelector, int dpl = 0) => SetGate(vector, 0, tssSelector, type: 0x5, dpl: dpl);
+
+    /// <summary>
+    /// A 32-bit TSS at <paramref name="at"/>: the state a task switch loads (EFLAGS bit 1 is added),
+    /// SS0:ESP0 = KernelDs:KernelStack for interrupts at ring 3, the previous task link 0 and no I/O
+    /// bitmap (the map base points past the limit 0x67).
+    /// </summary>
+    public void WriteTss32(uint at, uint eip, uint esp, ushort cs = KernelCs, ushort ss = KernelDs, ushort ds = KernelDs,
+        uint eflags = 0, uint cr3 = 0, ushort ldt = 0, ushort es = KernelDs, ushort fs = KernelDs, ushort gs = KernelDs,
+        bool debugTrap = false, uint ss0Esp = KernelStack, ushort ss0 = KernelDs)
+    {
+        H.Memory.Load(at, new byte[0x68]);
+        WriteU32(at + 0x04, ss0Esp);
+        WriteU32(at + 0x08, ss0);
+        WriteU32(at + 0x1C, cr3);
+        WriteU32(at + 0x20, eip);
+        WriteU32(at + 0x24, eflags | 2);
+        WriteU32(at + 0x38, esp);
+        ushort[] selectors = [es, cs, ss, ds, fs, gs];
+        for (uint i = 0; i < 6; i++) WriteU32(at + 0x48 + i * 4, selectors[i]);
+        WriteU32(at + 0x60, ldt);
+        WriteU16(at + 0x64, (ushort)(debugTrap ? 1 : 0));
+        WriteU16(at + 0x66, 0x68);
+    }
+
+    /// <summary>A TSS descriptor in the GDT: 32-bit (type 9) or 16-bit (type 1), available.</summary>
+    public void SetTssDescriptor(int index, uint at, uint limit = 0x67, bool tss32 = true, int dpl = 0, bool present = true)
+        => SetDescriptor(index, at, limit, (byte)((present ? 0x80 : 0) | (dpl << 5) | (tss32 ? 0x09 : 0x01)), big: false, granular: false);
+
+    /// <summary>The access byte (P, DPL, S, type) of GDT entry <paramref name="index"/> as it is in memory now.</summary>
+    public byte AccessByte(int index) => H.Memory.Ram[GdtBase + (uint)index * 8 + 5];
+
     public uint ReadU32(uint address) => BitConverter.ToUInt32(H.Memory.Ram, (int)address);
     public ushort ReadU16(uint address) => BitConverter.ToUInt16(H.Memory.Ram, (int)address);
     public void WriteU32(uint address, uint value) => H.Memory.Load(address, BitConverter.GetBytes(value));
@@ -77,14 +118,24 @@ internal sealed class SystemTestKit
     public uint Assemble(uint origin, Action<Assembler> body, int bitness = 32) => Assemble(origin, body, out _, bitness);
 
     public uint Assemble(uint origin, Action<Assembler> body, out AssemblerResult result, int bitness = 32)
+        => AssembleAt(origin, origin, body, out result, bitness);
+
+    /// <summary>
+    /// Assembles code that runs at instruction pointer <paramref name="ip"/> (an offset in its code
+    /// segment, as for real-mode or virtual-8086 code) and loads it at physical <paramref name="load"/>.
+    /// </summary>
+    public uint AssembleAt(uint load, uint ip, Action<Assembler> body, out AssemblerResult result, int bitness = 32)
     {
         var a = new Assembler(bitness);
         body(a);
         var writer = new BytesWriter();
-        result = a.Assemble(writer, origin, BlockEncoderOptions.ReturnNewInstructionOffsets);
-        H.Memory.Load(origin, writer.Bytes.ToArray());
-        return origin + (uint)writer.Bytes.Count;
+        result = a.Assemble(writer, ip, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        H.Memory.Load(load, writer.Bytes.ToArray());
+        return load + (uint)writer.Bytes.Count;
     }
+
+    /// <summary>The address (instruction pointer) a label got.</summary>
+    public static uint At(AssemblerResult result, Label label) => (uint)result.GetLabelRIP(label);
 
     /// <summary>
     /// Starts at <see cref="Code"/> in flat ring-0 protected mode (the harness sets hidden caches only)

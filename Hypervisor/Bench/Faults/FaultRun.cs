@@ -86,48 +86,44 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         IReadOnlyList<(string File, string Content)> arbiter = [];
         try
         {
-            string? address = null;
-            for (int attempt = 1; address is null; attempt++)
+            TcpClient? client = null;
+            LoadGenerator? generator = null;
+            int generatorSeed = random.Next(); // drawn once: a retried start-up keeps the seed's schedule
+            for (int attempt = 1; generator is null; attempt++)
             {
                 var cluster = Cluster = NewCluster();
+                trace = new ClientTrace();
                 try
                 {
-                    address = _injector.Solo
-                        ? await cluster.StartSoloAsync(machineArgs, StartTimeout).ConfigureAwait(false)
-                        : await cluster.StartAsync(machineArgs, nodeArgs, StartTimeout, untilServing: true).ConfigureAwait(false);
+                    (client, generator) = await StartAsync(cluster, machineArgs, nodeArgs, trace, generatorSeed).ConfigureAwait(false);
                 }
                 catch (ClusterStartException e)
                 {
-                    // A child that could not start is not a fault the run injected: keep what it
-                    // said, start afresh, and never judge fault tolerance on it.
+                    // Not a fault the run injected: keep what every child said, start afresh, and
+                    // never judge fault tolerance on it.
                     Mark($"start-up attempt {attempt} failed: {e.Message}");
                     result.Notes.Add($"start-up attempt {attempt} of {StartAttempts} failed: {e.Message}");
+                    client?.Dispose();
+                    client = null;
                     StopCluster();
-                    result.EvidencePaths.Add(RunEvidence.Write(options.OutDirectory, result, $"start-{attempt}", cluster, Lines(), Proxy, RelayProxy, [], null, null, []));
+                    result.EvidencePaths.Add(RunEvidence.Write(options.OutDirectory, result, $"start-{attempt}", cluster, Lines(), Proxy, RelayProxy,
+                        [], null, null, []));
+                    lock (_lines) _lines.Clear(); // the next attempt's timeline starts clean
                     if (attempt == StartAttempts)
                     {
                         result.StartupFailure = e.Message;
                         return result;
                     }
                 }
-            }
-            using var client = new TcpClient { NoDelay = true };
-            client.Connect(System.Net.IPEndPoint.Parse(address));
-            var stream = client.GetStream();
-            double rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0;
-            var generator = Generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
-            var reader = new Thread(generator.ReadAll) { IsBackground = true, Name = "fault-bench client" };
-            reader.Start();
-            if (workload == FaultWorkload.Kvstore && options.Warmup > TimeSpan.Zero)
-            {
-                Mark("warm-up");
-                if (!await generator.WarmUpAsync(options.Warmup, TimeSpan.FromSeconds(15), CancellationToken.None).ConfigureAwait(false))
+                catch (WarmUpException e)
                 {
-                    result.Violations.Add("the warm-up requests did not all get a reply within 15 s");
+                    result.Violations.Add(e.Message);
                     arbiter = Cluster.ArbiterState();
+                    client?.Dispose();
                     return result;
                 }
             }
+            using var _client = client;
 
             // Faults that last the whole run start with the load.
             Mark("load");
@@ -157,7 +153,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             await Task.Delay(300).ConfigureAwait(false);
             Mark("end");
             arbiter = Cluster.ArbiterState();
-            client.Close();
+            client!.Close();
         }
         finally
         {
@@ -172,6 +168,48 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 trace.Transcript.ToString(), expected, trace.SentLines));
         return result;
     }
+
+    /// <summary>
+    /// One start-up attempt: the cluster (or the guest alone), the client on it and, for kvstore, the
+    /// warm-up. Throws <see cref="ClusterStartException"/> when a child did not start, or when the
+    /// pair failed over before any fault was injected (a node of a freshly started pair on a loaded
+    /// machine can miss its heartbeats): a run must begin with a healthy pair.
+    /// </summary>
+    private async Task<(TcpClient, LoadGenerator)> StartAsync(FtProcesses cluster, string[] machineArgs, string[] nodeArgs, ClientTrace trace, int generatorSeed)
+    {
+        string address = _injector.Solo
+            ? await cluster.StartSoloAsync(machineArgs, StartTimeout).ConfigureAwait(false)
+            : await cluster.StartAsync(machineArgs, nodeArgs, StartTimeout, untilServing: true).ConfigureAwait(false);
+        var client = new TcpClient { NoDelay = true };
+        client.Connect(System.Net.IPEndPoint.Parse(address));
+        double rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0;
+        var generator = Generator = new LoadGenerator(client.GetStream(), trace, Now, options.Clients, rate, options.RetryTimeout, generatorSeed);
+        var reader = new Thread(generator.ReadAll) { IsBackground = true, Name = "fault-bench client" };
+        reader.Start();
+        if (workload == FaultWorkload.Kvstore && options.Warmup > TimeSpan.Zero)
+        {
+            Mark("warm-up");
+            bool answered = await generator.WarmUpAsync(options.Warmup, TimeSpan.FromSeconds(15), CancellationToken.None).ConfigureAwait(false);
+            if (FailedOverEarly() is { } early) throw new ClusterStartException($"the pair failed over before any fault: {early}");
+            if (!answered) throw new WarmUpException("the warm-up requests did not all get a reply within 15 s");
+        }
+        else if (FailedOverEarly() is { } early)
+        {
+            throw new ClusterStartException($"the pair failed over before any fault: {early}");
+        }
+        return (client, generator);
+    }
+
+    /// <summary>A node's line saying it lost its peer, if one came before the bench injected anything.</summary>
+    private string? FailedOverEarly()
+    {
+        lock (_lines)
+            return _lines.FirstOrDefault(l => l.Who is "primary" or "backup" && (l.Text.Contains(": backup lost:", StringComparison.Ordinal) || l.Text.Contains(": primary lost:", StringComparison.Ordinal)))
+                is { } lost ? $"{lost.Who}: \"{lost.Text}\"" : null;
+    }
+
+    /// <summary>The warm-up went unanswered with the pair intact: a failure of the service itself.</summary>
+    private sealed class WarmUpException(string message) : Exception(message);
 
     /// <summary>How long each step of the start-up may take (a loaded machine starts .NET processes slowly).</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);

@@ -101,6 +101,14 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         return boot;
     }
 
+    /// <summary>Loads a kernel, Linux bzImage or Multiboot as its image says, and sets the CPU to its entry state.</summary>
+    public LoadedKernel LoadKernel(ReadOnlySpan<byte> image, string name, KernelOptions? options = null)
+    {
+        var kernel = KernelLoader.Load(Memory, image, name, options);
+        kernel.State.ApplyTo(Cpu);
+        return kernel;
+    }
+
     /// <summary>Guest time in nanoseconds since power-on.</summary>
     public ulong Now => _anchorNanoseconds + (Cpu.Position - _anchorPosition) * _config.NanosecondsPerInstruction;
 

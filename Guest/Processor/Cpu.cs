@@ -213,6 +213,9 @@ public sealed unsafe partial class Cpu
         OnCodeSegmentChanged();
     }
 
+    /// <summary>Loads GDTR as LGDT would (for loaders that hand over with a GDT in memory).</summary>
+    public void LoadGdtr(uint baseAddress, ushort limit) => _gdtr = new DescriptorTableRegister(baseAddress, limit);
+
     /// <summary>Power-on / RESET state (Intel SDM vol. 3, table 9-1).</summary>
     public void Reset()
     {

@@ -244,6 +244,7 @@ public sealed unsafe partial class Cpu
         _interruptShadow = false;
         _sysenterCs = _sysenterEsp = _sysenterEip = 0;
         _tscOffset = 0;
+        ResetFpu();
         FlushTlb(global: true);
         OnCodeSegmentChanged();
     }

@@ -42,8 +42,10 @@ public sealed unsafe partial class Cpu
 
     private static void RegisterX87(delegate*<Cpu, ref DecodedInstruction, void>[] t)
     {
-        for (int i = 0; i < X87Forms.Length; i++)
-            if (X87Forms[i]) t[i] = &X87Undefined;
+        // Not X87Forms: the handler table may be built before that field's initializer has run.
+        var forms = BuildX87Forms();
+        for (int i = 0; i < forms.Length; i++)
+            if (forms[i]) t[i] = &X87Undefined;
 
         // Loads and constants.
         Set(t, "Fld_m32fp", &FldM32);

@@ -177,6 +177,9 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         {
             if (_pendingExit is { } exit) return exit;
             FireTimers();
+            // Halted with interrupts off stays dead however far the caller allows: say so even at
+            // the limit (a replay that reaches the recorded HLT must see the same end).
+            if (Cpu.Halted && (Cpu.Eflags & (1u << 9)) == 0) return MachineExitReason.DeadHalt;
             ulong position = Cpu.Position;
             if (position >= untilPosition) return MachineExitReason.PositionReached;
 

@@ -46,8 +46,8 @@ public class DeviceStateTests
     {
         var state = Kvstore(100_000).TakeSnapshot().DeviceState;
         Assert.Equal("DEVS"u8.ToArray(), state[..4]);
-        foreach (var tag in new[] { "clock", "pic", "pit", "com1", "com2", "rtc", "kbc", "port92", "pci", "post" })
-            Assert.Equal(1, state[EntryOf(state, tag) + 1 + tag.Length]);
+        foreach (var (tag, version) in new[] { ("clock", 1), ("pic", 1), ("pit", 1), ("com1", 1), ("com2", 1), ("rtc", 1), ("kbc", 1), ("port92", 1), ("pci", 2), ("post", 1) })
+            Assert.Equal(version, state[EntryOf(state, tag) + 1 + tag.Length]);
     }
 
     [Fact]

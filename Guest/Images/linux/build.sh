@@ -3,31 +3,41 @@
 # (linux-image-6.1.*-686, not -pae), its System.map, and a busybox initramfs whose /init mounts
 # proc, sys and devtmpfs, prints "vmft-linux-ready" and starts a shell on the serial console.
 #
-#   Guest/Images/linux/build.sh            build where missing, print the output folder
-#   Guest/Images/linux/build.sh --force    rebuild from freshly downloaded packages
+#   Guest/Images/linux/build.sh                  build what is missing, print the output folder
+#   Guest/Images/linux/build.sh --force          rebuild from freshly downloaded packages
+#   Guest/Images/linux/build.sh --no-system-map  skip System.map (it comes from the 765 MB -dbg package)
 #
 # Output (outside git): ${VMFT_LINUX_DIR:-${XDG_CACHE_HOME:-~/.cache}/vmft/linux}/
 #   vmlinuz  initrd.gz  System.map  VERSION (the kernel and busybox package versions)
 # Quick and idempotent: with the files in place (and this script unchanged) it only prints the folder.
 # Needs root (or sudo) the first time, for `dpkg --add-architecture i386` and `apt-get update`.
+# The kernel package ships only a placeholder System.map; the real one is the first file of the
+# matching linux-image-*-686-dbg package, downloaded once and then deleted.
 set -euo pipefail
 
 out="${VMFT_LINUX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmft/linux}"
 force=0
+want_map=1
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build.sh: unknown argument '$arg' (--force, --help)" >&2; exit 2 ;;
+    --no-system-map) want_map=0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build.sh: unknown argument '$arg' (--force, --no-system-map, --help)" >&2; exit 2 ;;
   esac
 done
 
 # The recipe's fingerprint: a changed script rebuilds the cache.
 recipe=$(sha256sum "$0" | cut -c1-16)
-if [ "$force" = 0 ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ] && [ -s "$out/System.map" ] \
+have_map() { [ "$want_map" = 0 ] || [ "$(stat -c %s "$out/System.map" 2>/dev/null || echo 0)" -gt 4096 ]; }
+built=0
+if [ "$force" = 0 ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ] \
    && [ "$(cat "$out/.recipe" 2>/dev/null)" = "$recipe" ]; then
-  echo "$out"
-  exit 0
+  built=1
+  if have_map; then
+    echo "$out"
+    exit 0
+  fi
 fi
 
 log() { echo "build.sh: $*" >&2; }
@@ -52,15 +62,47 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+# As root, apt would hand the download to its _apt user, who cannot write into this folder.
+apt_opts=(-q=2)
+if [ "$(id -u)" = 0 ]; then apt_opts+=(-o APT::Sandbox::User=root); fi
+
+fetch_map() {
+  log "downloading $kernel_pkg-dbg:i386 for System.map (765 MB, once)"
+  apt-get download "${apt_opts[@]}" "$kernel_pkg-dbg:i386" || return 1
+  local deb map_name
+  deb=$(ls "$kernel_pkg"-dbg_*.deb) || return 1
+  map_name="./usr/lib/debug/boot/System.map-${kernel_pkg#linux-image-}"
+  # System.map comes first in the package: tar stops there, long before the debug files.
+  dpkg-deb --fsys-tarfile "$deb" 2>/dev/null | tar -xO --occurrence=1 "$map_name" > "$out/System.map.tmp" 2>/dev/null || true
+  rm -f "$deb"
+  if [ "$(stat -c %s "$out/System.map.tmp")" -le 4096 ]; then
+    rm -f "$out/System.map.tmp"
+    log "no $map_name in $kernel_pkg-dbg"
+    return 1
+  fi
+  mv "$out/System.map.tmp" "$out/System.map"
+}
+
+map_or_warn() {
+  fetch_map || log "System.map was not fetched (the kernel and initrd are ready; run again to retry, or --no-system-map)"
+}
+
+if [ "$built" = 1 ]; then
+  # The map must be the cached kernel's, even if Debian has moved on to a newer one.
+  kernel_pkg=$(sed -n 's/^kernel \([^ ]*\) .*/\1/p' "$out/VERSION")
+  map_or_warn
+  echo "$out"
+  exit 0
+fi
+
 log "downloading $kernel_pkg:i386 and busybox-static:i386"
-apt-get download -q=2 "$kernel_pkg:i386" busybox-static:i386
+apt-get download "${apt_opts[@]}" "$kernel_pkg:i386" busybox-static:i386
 kernel_deb=$(ls linux-image-*.deb)
 busybox_deb=$(ls busybox-static_*.deb)
 dpkg-deb -x "$kernel_deb" kernel
 dpkg-deb -x "$busybox_deb" busybox
 
 vmlinuz=$(ls kernel/boot/vmlinuz-*-686)
-map=$(ls kernel/boot/System.map-*-686)
 
 # The initramfs: busybox, its applet links, the mount points, and /init.
 root="$work/root"
@@ -97,7 +139,7 @@ find "$root" -exec touch -h -d @0 {} +
 
 mkdir -p "$out"
 cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
-cp "$map" "$out/System.map.tmp" && mv "$out/System.map.tmp" "$out/System.map"
+rm -f "$out/System.map"
 cp initrd.gz "$out/initrd.gz.tmp" && mv "$out/initrd.gz.tmp" "$out/initrd.gz"
 {
   echo "kernel $(dpkg-deb -f "$kernel_deb" Package) $(dpkg-deb -f "$kernel_deb" Version)"
@@ -105,4 +147,5 @@ cp initrd.gz "$out/initrd.gz.tmp" && mv "$out/initrd.gz.tmp" "$out/initrd.gz"
 } > "$out/VERSION"
 echo "$recipe" > "$out/.recipe"
 log "$(tr '\n' ';' < "$out/VERSION" | sed 's/;$//; s/;/, /')"
+if [ "$want_map" = 1 ]; then map_or_warn; fi
 echo "$out"

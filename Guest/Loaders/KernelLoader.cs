@@ -28,7 +28,17 @@ public static class KernelLoader
             throw new ImageLoadException(options.InitrdName, null, "initrd",
                 $"an initrd is for a Linux kernel, and {name} is not one (no Linux setup header: \"HdrS\" at offset 0x202)");
         }
-        var multiboot = MultibootLoader.Load(memory, image, name, new MultibootOptions { CommandLine = options.CommandLine });
+        MultibootBoot multiboot;
+        try
+        {
+            multiboot = MultibootLoader.Load(memory, image, name, new MultibootOptions { CommandLine = options.CommandLine });
+        }
+        catch (ImageLoadException e) when (e.Offset is null && e.Field == "multiboot header")
+        {
+            // Neither protocol's header: say both were looked for.
+            throw new ImageLoadException(name, null, "kernel header",
+                $"neither a Linux bzImage (no \"HdrS\" at offset 0x202) nor a Multiboot image (no header, magic 0x{MultibootLoader.HeaderMagic:X8}, in the first {MultibootLoader.HeaderSearchLength} bytes)");
+        }
         return new LoadedKernel(multiboot.State, null, multiboot);
     }
 }

@@ -313,6 +313,13 @@ public class LinuxLoaderTests
         Assert.Equal("rd.gz: initrd: an initrd is for a Linux kernel, and hello is not one (no Linux setup header: \"HdrS\" at offset 0x202)", e.Message);
     }
 
+    [Fact]
+    public void AFileWithNeitherHeaderSaysBothWereLookedFor()
+    {
+        var e = Assert.Throws<ImageLoadException>(() => KernelLoader.Load(new PhysicalMemory(Ram), new byte[9000], "k.bin"));
+        Assert.Equal("k.bin: kernel header: neither a Linux bzImage (no \"HdrS\" at offset 0x202) nor a Multiboot image (no header, magic 0x1BADB002, in the first 8192 bytes)", e.Message);
+    }
+
     private sealed class NullBus : ICpuBus
     {
         public uint PortRead(ushort port, int size) => 0xFFFF_FFFF;

@@ -47,6 +47,7 @@ public sealed unsafe partial class Cpu
         }
         if (!IsEmptyPhys((_ftop - 1) & 7))
         {
+            SetC2(false);
             if (!StackFault(overflow: true)) return;
             SetSt(0, Float80.Indefinite);
             Push(Float80.Indefinite);

@@ -49,19 +49,26 @@ internal static partial class Fp80
         exp -= lz;
 
         // Rounded with an unbounded exponent: decides tininess (after rounding, as the x87 does).
-        ulong kept = RoundBits(sig, 128 - precision, sign, c.Rounding, out bool inexact, out bool up);
+        UInt128 rounded = RoundBits(sig, 128 - precision, sign, c.Rounding, out bool inexact, out bool up);
         int e = exp;
-        if (kept >> precision != 0)
+        if ((rounded >> precision) != UInt128.Zero)
         {
-            kept >>= 1;
+            rounded >>= 1;
             e++;
         }
+        ulong kept = (ulong)rounded;
         if (e > f.MaxExp)
         {
             if (wrap && !c.Masked(FpContext.OE))
             {
                 c.Flags |= FpContext.OE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
                 return new Float80(sign, e - WrapBias, kept << (64 - precision));
+            }
+            if (!c.Masked(FpContext.OE))
+            {
+                // A memory destination: nothing is stored, and only OE is reported.
+                c.Flags |= FpContext.OE;
+                return default;
             }
             c.Flags |= FpContext.OE | FpContext.PE;
             bool toInfinity = c.Rounding switch { 0 => true, 1 => sign, 2 => !sign, _ => false };
@@ -84,15 +91,22 @@ internal static partial class Fp80
             c.Flags |= FpContext.UE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
             return new Float80(sign, e + WrapBias, kept << (64 - precision));
         }
+        if (!c.Masked(FpContext.UE))
+        {
+            // A memory destination: nothing is stored, and only UE is reported.
+            c.Flags |= FpContext.UE;
+            return default;
+        }
         // Denormalize: the last kept bit is the format's at its minimum exponent, or coarser when
         // the precision control asks for fewer bits.
         int shift = f.MinExp - exp;
-        int drop = Math.Max(128 - precision, 128 - f.Bits + shift);
-        ulong d = RoundBits(sig, drop, sign, c.Rounding, out bool inexactD, out bool upD);
+        // Denormalized, the 64-bit (or format) significand keeps as many bits from its top as the
+        // precision allows: the last kept bit is fixed by the field, not by the leading one.
+        int drop = 128 - Math.Min(precision, f.Bits) + shift;
+        ulong d = (ulong)RoundBits(sig, drop, sign, c.Rounding, out bool inexactD, out bool upD);
         // The value is d * 2^(drop + exp - 16383 - 127); as a 64-bit significand at f.MinExp:
         int left = drop - 64 - shift;
         ulong result = left >= 64 ? 0 : d << left;
-        if (!c.Masked(FpContext.UE)) c.Flags |= FpContext.UE;
         if (inexactD)
         {
             c.Flags |= FpContext.PE | (upD ? FpContext.RoundedUp : 0);
@@ -108,20 +122,20 @@ internal static partial class Fp80
     /// <paramref name="up"/> tells whether the magnitude was increased. drop may exceed 128.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong RoundBits(UInt128 sig, int drop, bool sign, int rounding, out bool inexact, out bool up)
+    internal static UInt128 RoundBits(UInt128 sig, int drop, bool sign, int rounding, out bool inexact, out bool up)
     {
         UInt128 kept, rest, half;
         if (drop <= 0)
         {
             inexact = up = false;
-            return (ulong)(sig << -drop);
+            return sig << -drop;
         }
         if (drop >= 129)
         {
             // Everything is below half of the last kept bit.
             inexact = sig != 0;
             up = inexact && rounding switch { 1 => sign, 2 => !sign, _ => false };
-            return up ? 1UL : 0;
+            return up ? UInt128.One : UInt128.Zero;
         }
         if (drop == 128)
         {
@@ -148,7 +162,7 @@ internal static partial class Fp80
             };
         }
         up = inc;
-        return (ulong)(kept + (inc ? UInt128.One : UInt128.Zero));
+        return kept + (inc ? UInt128.One : UInt128.Zero);
     }
 
     /// <summary>Rounds to a register with the extended exponent range.</summary>
@@ -197,7 +211,7 @@ internal static partial class Fp80
             r = PropagateNaN(a, b, ref c);
             return true;
         }
-        if (a.IsDenormal || b.IsDenormal)
+        if (a.IsDenormal || b.IsDenormal || c.SourceDenormal)
         {
             c.Flags |= FpContext.DE;
             if (c.Stopped)

@@ -23,11 +23,7 @@ internal static partial class Fp80
             if (!quiet || a.IsSignalingNaN || b.IsSignalingNaN) c.Flags |= FpContext.IE;
             return Relation.Unordered;
         }
-        if (a.IsDenormal || b.IsDenormal)
-        {
-            c.Flags |= FpContext.DE;
-            if (c.Stopped) return Relation.Unordered;
-        }
+        if (a.IsDenormal || b.IsDenormal || c.SourceDenormal) c.Flags |= FpContext.DE; // the relation is still reported
         int s = CompareValues(a, b);
         return s == 0 ? Relation.Equal : s < 0 ? Relation.Less : Relation.Greater;
     }
@@ -180,7 +176,7 @@ internal static partial class Fp80
             n = (int)(b.Negative ? -mag : mag);
         }
         Unpack(a, out int ea, out ulong ma);
-        return Round(a.Negative, ea + n + 64, (UInt128)ma << 64, 64, Extended, ref c, wrap: true);
+        return Round(a.Negative, ea + n, (UInt128)ma << 64, 64, Extended, ref c, wrap: true);
     }
 
     /// <summary>FXTRACT: the unbiased exponent (as a value) and the significand with exponent 0.</summary>

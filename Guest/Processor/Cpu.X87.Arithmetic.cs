@@ -75,7 +75,9 @@ public sealed unsafe partial class Cpu
             if (StackFault(overflow: true)) Push(Float80.Indefinite);
             return;
         }
-        if (FpuCommit(c)) Push(value);
+        // An unmasked denormal still loads (the value is exact in a register); an unmasked IE does not.
+        FpuCommit(c);
+        if ((c.Flags & ~c.Masks & FpContext.IE) == 0) Push(value);
     }
 
     private bool IsEmptyPhys(int p) => (_fvalid & (1 << p)) == 0;
@@ -117,7 +119,7 @@ public sealed unsafe partial class Cpu
         int i = d.R1 == DecodedInstruction.NoReg ? d.R0 : d.R1;
         if (c.IsEmpty(i))
         {
-            if (!c.IsEmptyPhys((c._ftop - 1) & 7)) { c.FpuPushChecked(default, c.NewContext()); return; }
+            // An empty source is reported as an underflow even when the stack is also full.
             if (c.StackFault(overflow: false)) c.Push(Float80.Indefinite);
             return;
         }
@@ -403,7 +405,7 @@ public sealed unsafe partial class Cpu
         uint bits = c.ReadM32(ref d, out _);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        Float80 src = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, deferDenormal: true);
+        Float80 src = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, asOperand: true);
         c.Arith<TOp>(0, src, false, ref ctx, false);
     }
 
@@ -414,7 +416,7 @@ public sealed unsafe partial class Cpu
         ulong bits = c.ReadM64(ref d, offset);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        Float80 src = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, deferDenormal: true);
+        Float80 src = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, asOperand: true);
         c.Arith<TOp>(0, src, false, ref ctx, false);
     }
 
@@ -499,7 +501,7 @@ public sealed unsafe partial class Cpu
         uint bits = c.ReadM32(ref d, out _);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        var v = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, deferDenormal: true);
+        var v = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, asOperand: true);
         c.CompareSt0(v, false, false, ref ctx, IsPopForm(d.Code) ? 1 : 0);
     }
 
@@ -510,7 +512,7 @@ public sealed unsafe partial class Cpu
         ulong bits = c.ReadM64(ref d, offset);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        var v = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, deferDenormal: true);
+        var v = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, asOperand: true);
         c.CompareSt0(v, false, false, ref ctx, IsPopForm(d.Code) ? 1 : 0);
     }
 

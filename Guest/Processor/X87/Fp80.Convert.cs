@@ -9,10 +9,11 @@ internal static partial class Fp80
 
     /// <summary>
     /// FLD m32: exact; a denormal raises DE, an SNaN raises IE and loads quiet. As the source of
-    /// an arithmetic instruction (<paramref name="deferDenormal"/>) a denormal only marks the
-    /// context: DE comes after the NaN checks of both operands.
+    /// an arithmetic or compare instruction (<paramref name="asOperand"/>) a denormal only marks
+    /// the context (DE comes after the NaN checks of both operands) and a NaN stays as it is (the
+    /// operation picks between two NaNs by their kind).
     /// </summary>
-    internal static Float80 FromSingle(uint bits, ref FpContext c, bool deferDenormal = false)
+    internal static Float80 FromSingle(uint bits, ref FpContext c, bool asOperand = false)
     {
         bool sign = (bits >> 31) != 0;
         int exp = (int)((bits >> 23) & 0xFF);
@@ -21,12 +22,13 @@ internal static partial class Fp80
         {
             if (frac == 0) return new Float80(sign, 0x7FFF, Float80.IntegerBit);
             var nan = new Float80(sign, 0x7FFF, Float80.IntegerBit | (frac << 40));
-            return PropagateNaN(nan, ref c);
+            // An operand keeps its kind: the operation chooses between two NaNs by it.
+            return asOperand ? nan : PropagateNaN(nan, ref c);
         }
         if (exp == 0)
         {
             if (frac == 0) return new Float80(sign, 0, 0);
-            if (deferDenormal) c.SourceDenormal = true;
+            if (asOperand) c.SourceDenormal = true;
             else c.Flags |= FpContext.DE;
             int lz = System.Numerics.BitOperations.LeadingZeroCount(frac << 40);
             return new Float80(sign, Float80.Bias - 126 - lz, (frac << 40) << lz);
@@ -34,7 +36,7 @@ internal static partial class Fp80
         return new Float80(sign, exp - 127 + Float80.Bias, Float80.IntegerBit | (frac << 40));
     }
 
-    internal static Float80 FromDouble(ulong bits, ref FpContext c, bool deferDenormal = false)
+    internal static Float80 FromDouble(ulong bits, ref FpContext c, bool asOperand = false)
     {
         bool sign = (bits >> 63) != 0;
         int exp = (int)((bits >> 52) & 0x7FF);
@@ -43,12 +45,12 @@ internal static partial class Fp80
         {
             if (frac == 0) return new Float80(sign, 0x7FFF, Float80.IntegerBit);
             var nan = new Float80(sign, 0x7FFF, Float80.IntegerBit | (frac << 11));
-            return PropagateNaN(nan, ref c);
+            return asOperand ? nan : PropagateNaN(nan, ref c);
         }
         if (exp == 0)
         {
             if (frac == 0) return new Float80(sign, 0, 0);
-            if (deferDenormal) c.SourceDenormal = true;
+            if (asOperand) c.SourceDenormal = true;
             else c.Flags |= FpContext.DE;
             int lz = System.Numerics.BitOperations.LeadingZeroCount(frac << 11);
             return new Float80(sign, Float80.Bias - 1022 - lz, (frac << 11) << lz);
@@ -122,11 +124,7 @@ internal static partial class Fp80
             return indefinite;
         }
         if (a.IsZero) return 0;
-        if (a.IsDenormal)
-        {
-            c.Flags |= FpContext.DE;
-            if (c.Stopped) return 0;
-        }
+        // A denormal raises no DE (as the host x87 does): it rounds to 0 or +-1 with PE.
         if (!TryRoundToInteger(a, c.Rounding, out ulong mag, out bool inexact, out bool up))
         {
             c.Flags |= FpContext.IE;
@@ -204,11 +202,6 @@ internal static partial class Fp80
         if (a.IsUnsupported || a.IsNaN || a.IsInfinity) ok = false;
         else if (!a.IsZero)
         {
-            if (a.IsDenormal)
-            {
-                c.Flags |= FpContext.DE;
-                if (c.Stopped) return false;
-            }
             if (!TryRoundToInteger(a, c.Rounding, out mag, out bool inexact, out bool up) || mag > 999_999_999_999_999_999UL) ok = false;
             else if (inexact) c.Flags |= FpContext.PE | (up ? FpContext.RoundedUp : 0);
         }

@@ -59,18 +59,24 @@ internal static partial class Fp80
         ulong kept = (ulong)rounded;
         if (e > f.MaxExp)
         {
-            if (wrap && !c.Masked(FpContext.OE))
+            if (wrap && !c.Masked(FpContext.OE) && e - WrapBias <= f.MaxExp)
             {
                 c.Flags |= FpContext.OE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
                 return new Float80(sign, e - WrapBias, kept << (64 - precision));
             }
-            if (!c.Masked(FpContext.OE))
+            if (!wrap && !c.Masked(FpContext.OE))
             {
                 // A memory destination: nothing is stored, and only OE is reported.
                 c.Flags |= FpContext.OE;
                 return default;
             }
             c.Flags |= FpContext.OE | FpContext.PE;
+            if (wrap && !c.Masked(FpContext.OE))
+            {
+                // Unmasked, but too large even for the wrapped exponent (FSCALE): infinity.
+                c.Flags |= FpContext.RoundedUp;
+                return new Float80(sign, 0x7FFF, Float80.IntegerBit);
+            }
             bool toInfinity = c.Rounding switch { 0 => true, 1 => sign, 2 => !sign, _ => false };
             if (toInfinity)
             {
@@ -86,12 +92,12 @@ internal static partial class Fp80
         }
 
         // Tiny.
-        if (wrap && !c.Masked(FpContext.UE))
+        if (wrap && !c.Masked(FpContext.UE) && e + WrapBias >= f.MinExp)
         {
             c.Flags |= FpContext.UE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
             return new Float80(sign, e + WrapBias, kept << (64 - precision));
         }
-        if (!c.Masked(FpContext.UE))
+        if (!wrap && !c.Masked(FpContext.UE))
         {
             // A memory destination: nothing is stored, and only UE is reported.
             c.Flags |= FpContext.UE;
@@ -107,6 +113,8 @@ internal static partial class Fp80
         // The value is d * 2^(drop + exp - 16383 - 127); as a 64-bit significand at f.MinExp:
         int left = drop - 64 - shift;
         ulong result = left >= 64 ? 0 : d << left;
+        // Too tiny even for the wrapped exponent (FSCALE): the denormalized result, UE reported as unmasked.
+        if (!c.Masked(FpContext.UE)) c.Flags |= FpContext.UE;
         if (inexactD)
         {
             c.Flags |= FpContext.PE | (upD ? FpContext.RoundedUp : 0);
@@ -172,15 +180,18 @@ internal static partial class Fp80
 
     /// <summary>
     /// The NaN an operation on two operands returns when at least one is a NaN (SDM vol. 1, table
-    /// 4-7): an SNaN raises IE and is quieted; of two NaNs the one with the larger significand wins.
+    /// 4-7): an SNaN raises IE and is quieted; of two NaNs a QNaN wins over an SNaN, and of two of
+    /// the same kind the one with the larger significand.
     /// </summary>
     internal static Float80 PropagateNaN(Float80 a, Float80 b, ref FpContext c)
     {
         if (a.IsSignalingNaN || b.IsSignalingNaN) c.Flags |= FpContext.IE;
         if (a.IsNaN && b.IsNaN)
         {
-            ulong sa = a.Significand | Float80.QuietBit, sb = b.Significand | Float80.QuietBit;
-            if (sa != sb) return sa > sb ? a.Quieted() : b.Quieted();
+            // A QNaN wins over an SNaN; of two of a kind, the larger significand.
+            bool qa = a.IsQuietNaN, qb = b.IsQuietNaN;
+            if (qa != qb) return qa ? a : b.Quieted();
+            if (a.Significand != b.Significand) return a.Significand > b.Significand ? a.Quieted() : b.Quieted();
             return (a.Negative ? b : a).Quieted();
         }
         return (a.IsNaN ? a : b).Quieted();

@@ -70,7 +70,7 @@ internal sealed class X87OracleReplay
         _replay.Memory.Ram.AsSpan((int)ImageOut, 108).CopyTo(_image);
         string? fpu = CompareImages(x, _image);
         if (why is null && fpu is null) return null;
-        return $"{why} {fpu}".Trim();
+        return $"{why} {fpu} [before: {Describe(x.InitialImage)}]".Trim();
     }
 
     private string? CompareImages(X87Vector x, byte[] got)
@@ -116,6 +116,14 @@ internal sealed class X87OracleReplay
             if (U32(want, 24) != U32(got, 24)) sb.Append($" fds: expected {U32(want, 24):X8} got {U32(got, 24):X8};");
         }
         return sb.Length == 0 ? null : sb.ToString().Trim();
+    }
+
+    /// <summary>The start of an image, for failure messages: CW, SW, TW, ST(0), ST(1).</summary>
+    internal static string Describe(byte[] image)
+    {
+        ushort U16(int o) => BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(o));
+        string St(int i) => $"{U16(36 + 10 * i):X4}:{BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(28 + 10 * i)):X16}";
+        return $"cw {U16(0):X4} sw {U16(4):X4} tw {U16(8):X4} st0 {St(0)} st1 {St(1)}";
     }
 
     /// <summary>Adjacent values of the same sign (finite, normalized): the significands differ by one unit in the last place, across an exponent step too.</summary>

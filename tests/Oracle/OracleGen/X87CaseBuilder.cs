@@ -113,7 +113,7 @@ public sealed class X87CaseBuilder(Random rng)
         {
             list.Add(Instruction.Create(Code.Wait));
         }
-        else if (extra < 32 && !IsTranscendental(code))
+        else if (extra < 32 && !IsTranscendental(code) && code != Code.Fxsave_m512byte) // FXSAVE's SSE area differs by design
         {
             var forms = SecondForms;
             var second = forms[rng.Next(forms.Count)];
@@ -157,7 +157,9 @@ public sealed class X87CaseBuilder(Random rng)
     private static List<Code>? _secondForms;
 
     /// <summary>Forms that may follow the instruction under test: neither transcendental nor state images.</summary>
-    private static List<Code> SecondForms => _secondForms ??= Forms().Where(c => !IsTranscendental(c)
+    // FSTP1 (D9 D8+i) with an empty ST(0) copies a value the host does not define into ST(i): it
+    // only comes first, with ST(0) made valid.
+    private static List<Code> SecondForms => _secondForms ??= Forms().Where(c => !IsTranscendental(c) && c != Code.Fstpnce_sti
         && c is not (Code.Fxsave_m512byte or Code.Fxrstor_m512byte) && !c.ToString().Contains("env") && !c.ToString().Contains("save")
         && !c.ToString().Contains("rstor")).ToList();
 
@@ -176,8 +178,14 @@ public sealed class X87CaseBuilder(Random rng)
         }
         else if (n.StartsWith("Fcomi", StringComparison.Ordinal) || n.StartsWith("Fucomi", StringComparison.Ordinal))
         {
-            defines = C1;
-            undefines = 0; // C0, C2, C3 are not affected
+            // C0, C2, C3 are not affected; C1 is 0 on a stack underflow and otherwise kept (on the host as on Intel's).
+            defines = 0;
+            undefines = 0;
+        }
+        else if (n.StartsWith("Fcmov", StringComparison.Ordinal))
+        {
+            defines = 0; // C1 as for FCOMI
+            undefines = C0 | C2 | C3;
         }
         else if (n.StartsWith("Fcom", StringComparison.Ordinal) || n.StartsWith("Fucom", StringComparison.Ordinal)
                  || n.StartsWith("Ficom", StringComparison.Ordinal) || code is Code.Ftst)
@@ -251,6 +259,12 @@ public sealed class X87CaseBuilder(Random rng)
     {
         switch (code)
         {
+            case Code.Fstpnce_sti:
+                {
+                    var (s, e) = _values.Extended();
+                    SetSt(0, s, e);
+                    break;
+                }
             case Code.F2xm1:
                 {
                     // Defined for -1 <= x <= 1 only: in range, or a special operand.

@@ -179,8 +179,10 @@ public sealed unsafe partial class Cpu
         bool op32 = Env32(ref d);
         uint linear = c.LinearWrite(d.Segment, c.Ea(ref d), op32 ? 28u : 14u);
         c.StoreEnvironment(linear, op32);
-        // Afterwards every exception is masked (SDM: FSTENV "masks all floating-point exceptions").
+        // Afterwards every exception is masked (SDM: FSTENV "masks all floating-point exceptions"),
+        // which clears ES: the error summary follows the unmasked flags.
         c._fcw |= FpContext.ExceptionMask;
+        c.RecomputeErrorSummary();
     }
 
     private static void Fldenv(Cpu c, ref DecodedInstruction d)

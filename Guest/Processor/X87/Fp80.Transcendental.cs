@@ -222,6 +222,8 @@ internal static partial class Fp80
     /// <summary>FYL2X: y * log2(x).</summary>
     internal static Float80 YLog2X(Float80 x, Float80 y, ref FpContext c)
     {
+        // A negative x is invalid before it is denormal.
+        if (x.Negative && !x.IsZero && !x.IsNaN && !x.IsUnsupported && !y.IsNaN && !y.IsUnsupported) return Invalid(ref c);
         if (Special2(x, y, ref c, out var r)) return r;
         if (x.Negative && !x.IsZero) return Invalid(ref c);
         if (x.IsZero)

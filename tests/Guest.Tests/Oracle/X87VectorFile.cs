@@ -16,11 +16,13 @@ namespace VmFt.Guest.Tests.Oracle;
 ///   u8 code length, code bytes
 ///   u16 changed mask (bits 0-7 registers, bit 8 eflags), then the changed values as u32
 ///   u8 vector (0xFF: none), u32 final EIP when a vector was raised
-///   u16 change count, per change: u16 offset, u8 value
+///   u16 change run count, per run: u16 offset, u8 length, the bytes
 ///   u8 ignored range count, per range: u16 offset, u16 length
-///   108 bytes: final image XOR initial image
+///   108 bytes: final image XOR the initial image, the registers of both taken in physical order
 /// </code>
-/// The images are stored as differences so that what did not change costs (almost) nothing.
+/// The images are stored as differences so that what did not change costs (almost) nothing: the
+/// registers are matched by physical number (an image lists them from ST(0), and a push moves
+/// them all).
 /// </summary>
 public static class X87VectorFile
 {
@@ -69,12 +71,48 @@ public static class X87VectorFile
             if ((mask & (1 << 8)) != 0) w.Write(v.FinalEflags);
             w.Write(v.Vector == OracleVector.NoFault ? (byte)0xFF : (byte)v.Vector);
             if (v.Vector != OracleVector.NoFault) w.Write(v.FinalEip);
-            w.Write((ushort)v.Changes.Length);
-            foreach (var (o, b) in v.Changes) { w.Write(o); w.Write(b); }
+            var runs = Runs(v.Changes);
+            w.Write((ushort)runs.Count);
+            foreach (var (o, bytes) in runs) { w.Write(o); w.Write((byte)bytes.Count); foreach (var b in bytes) w.Write(b); }
             w.Write((byte)x.IgnoredData.Length);
             foreach (var (o, l) in x.IgnoredData) { w.Write(o); w.Write(l); }
-            for (int i = 0; i < 108; i++) w.Write((byte)(x.FinalImage[i] ^ x.InitialImage[i]));
+            var reference = Reference(x.InitialImage, x.FinalImage);
+            for (int i = 0; i < 108; i++) w.Write((byte)(x.FinalImage[i] ^ reference[i]));
         }
+    }
+
+    /// <summary>The initial image with its registers rearranged to the final image's TOP (header bytes as they are).</summary>
+    private static byte[] Reference(byte[] initial, byte[] final)
+    {
+        var r = (byte[])initial.Clone();
+        int top0 = (initial[5] >> 3) & 7, top1 = (final[5] >> 3) & 7;
+        for (int i = 0; i < 8; i++)
+        {
+            // Final ST(i) is physical register (top1 + i), which was initial ST((top1 + i - top0) mod 8).
+            int j = (top1 + i - top0) & 7;
+            Array.Copy(initial, 28 + 10 * j, r, 28 + 10 * i, 10);
+        }
+        return r;
+    }
+
+    /// <summary>Changed bytes as runs of consecutive offsets (at most 255 bytes each): FSAVE's 108 bytes cost one header.</summary>
+    private static List<(ushort Offset, List<byte> Bytes)> Runs((ushort Offset, byte Value)[] changes)
+    {
+        var runs = new List<(ushort, List<byte>)>();
+        foreach (var (o, b) in changes.OrderBy(c => c.Offset))
+        {
+            if (runs.Count > 0)
+            {
+                var (start, bytes) = runs[^1];
+                if (start + bytes.Count == o && bytes.Count < 255)
+                {
+                    bytes.Add(b);
+                    continue;
+                }
+            }
+            runs.Add((o, [b]));
+        }
+        return runs;
     }
 
     public static (string[] Forms, List<X87Vector> Vectors) Read(string path)
@@ -112,12 +150,22 @@ public static class X87VectorFile
             byte vec = r.ReadByte();
             v.Vector = vec == 0xFF ? OracleVector.NoFault : vec;
             v.FinalEip = v.Vector == OracleVector.NoFault ? v.EndEip : r.ReadUInt32();
-            v.Changes = new (ushort, byte)[r.ReadUInt16()];
-            for (int i = 0; i < v.Changes.Length; i++) v.Changes[i] = (r.ReadUInt16(), r.ReadByte());
+            var changes = new List<(ushort, byte)>();
+            int runCount = r.ReadUInt16();
+            for (int i = 0; i < runCount; i++)
+            {
+                ushort o = r.ReadUInt16();
+                int length = r.ReadByte();
+                for (int k = 0; k < length; k++) changes.Add(((ushort)(o + k), r.ReadByte()));
+            }
+            v.Changes = [.. changes];
             x.IgnoredData = new (ushort, ushort)[r.ReadByte()];
             for (int i = 0; i < x.IgnoredData.Length; i++) x.IgnoredData[i] = (r.ReadUInt16(), r.ReadUInt16());
             var fin = r.ReadBytes(108);
-            for (int i = 0; i < 108; i++) x.FinalImage[i] = (byte)(fin[i] ^ x.InitialImage[i]);
+            // The status word (which holds TOP) is not in the register area: decode it first.
+            for (int i = 0; i < 28; i++) x.FinalImage[i] = (byte)(fin[i] ^ x.InitialImage[i]);
+            var reference = Reference(x.InitialImage, x.FinalImage);
+            for (int i = 28; i < 108; i++) x.FinalImage[i] = (byte)(fin[i] ^ reference[i]);
             vectors.Add(x);
         }
         return (forms, vectors);

@@ -95,16 +95,25 @@ public sealed class X87CaseBuilder(Random rng)
         _ignored.Clear();
         uint stateSeed = (uint)rng.Next() | 1;
         _image = X87Values.InitialImage(stateSeed);
+        _stIndex = rng.Next(8);
         EditState(code);
+        // The general registers matter little to x87 code: EAX (FNSTSW AX keeps its upper half) is random, EBX the base register.
         var regs = new uint[8];
-        for (int i = 0; i < 8; i++) regs[i] = (uint)rng.NextInt64(0, 1L << 32);
+        regs[0] = (uint)rng.NextInt64(0, 1L << 32);
         _ebx = Data0 + 0x80 + (uint)rng.Next(0, 0x80);
         regs[3] = _ebx;
         regs[4] = Data0 + 0xF00; // ESP: inside the data page, unused by x87 code
         uint eflags = 0x202 | ((uint)rng.Next() & 0x8D5);
 
         var list = new List<Instruction>();
-        var main = Make(code);
+        // A quarter of the vectors set the control word with FLDCW first (the seeded state has one already).
+        if (rng.Next(4) == 0)
+        {
+            uint at = (uint)rng.Next(0xE00, 0xF00) & ~1u;
+            Patch(at, _values.ControlWord() | ((uint)rng.Next(0x10000) << 16));
+            list.Add(Instruction.Create(Code.Fldcw_m2byte, new MemoryOperand(Register.None, (long)(Data0 + at), 4)));
+        }
+        var main = Make(code, main: true);
         if (main is null) return null;
         list.Add(main.Value);
         ushort undefined = Apply(0, code);
@@ -255,8 +264,50 @@ public sealed class X87CaseBuilder(Random rng)
         };
     }
 
+    /// <summary>ST(i) of the main instruction's register operand, chosen before the state is edited.</summary>
+    private int _stIndex;
+
+    private static bool IsAddSub(Code code)
+    {
+        string n = code.ToString();
+        return (n.StartsWith("Fadd", StringComparison.Ordinal) || n.StartsWith("Fsub", StringComparison.Ordinal)) && n.Contains("st");
+    }
+
+    /// <summary>
+    /// ST(0) and ST(i) such that the exact sum or difference falls on, or next to, a rounding edge
+    /// of the precision in force: x with zeros below its last 24/53/64 bits, y = half a unit of x's
+    /// last place (or a hair above or below), both signs.
+    /// </summary>
+    private void CraftHalfway(int i)
+    {
+        ushort cw = BinaryPrimitives.ReadUInt16LittleEndian(_image);
+        int p = ((cw >> 8) & 3) switch { 0 => 24, 2 => 53, _ => 64 };
+        int e = rng.Next(10) == 0 ? rng.Next(1, 80) : 0x3FFF + rng.Next(-40, 40);
+        ulong x = (_values.Next64() | (1UL << 63)) & (p == 64 ? ulong.MaxValue : ~(ulong.MaxValue >> p));
+        if (rng.Next(2) == 0) x |= p == 64 ? 1UL : 1UL << (64 - p); // odd last bit: ties go up
+        int ye = e - p; // half an ulp of x: 2^(e - 16383 - p)
+        ulong y = 1UL << 63;
+        switch (rng.Next(4))
+        {
+            case 0: break;
+            case 1: y |= 1; break;                     // a hair above half
+            case 2: y = ulong.MaxValue; ye--; break;   // a hair below half
+            default: y |= _values.Next64() >> 1; break;
+        }
+        if (ye < 1) return;
+        ushort sx = rng.Next(2) == 0 ? (ushort)0 : (ushort)0x8000, sy = rng.Next(2) == 0 ? (ushort)0 : (ushort)0x8000;
+        bool swap = rng.Next(2) == 0;
+        SetSt(swap ? i : 0, x, (ushort)(sx | e));
+        SetSt(swap ? 0 : i, y, (ushort)(sy | ye));
+    }
+
     private void EditState(Code code)
     {
+        if (IsAddSub(code) && rng.Next(3) == 0 && _stIndex != 0)
+        {
+            CraftHalfway(_stIndex);
+            return;
+        }
         switch (code)
         {
             case Code.Fstpnce_sti:
@@ -337,9 +388,10 @@ public sealed class X87CaseBuilder(Random rng)
 
     // ---- instructions -------------------------------------------------------------------------
 
-    private Instruction? Make(Code code)
+    private Instruction? Make(Code code, bool main = false)
     {
         var op = code.ToOpCode();
+        int st = main ? _stIndex : rng.Next(8);
         switch (op.OpCount)
         {
             case 0:
@@ -349,11 +401,11 @@ public sealed class X87CaseBuilder(Random rng)
             case 1 when op.GetOpKind(0) == OpCodeOperandKind.ax:
                 return Instruction.Create(code, Register.AX);
             case 1:
-                return Instruction.Create(code, Register.ST0 + rng.Next(8));
+                return Instruction.Create(code, Register.ST0 + st);
             case 2:
                 {
                     var k0 = op.GetOpKind(0);
-                    int i = rng.Next(8);
+                    int i = st;
                     return k0 == OpCodeOperandKind.st0
                         ? Instruction.Create(code, Register.ST0, Register.ST0 + i)
                         : Instruction.Create(code, Register.ST0 + i, Register.ST0);

@@ -73,6 +73,8 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var debugConsole = new DebugConsole(b => DebugConsoleOutput?.Invoke(b));
         var pci = new PciConfigSpace();
         var post = new PostCodePort();
+        var fpuError = new FpuErrorLatch(level => Pic.SetIrq(13, level), level => Cpu.IgnoreNumericError = level);
+        Cpu.FerrChanged = fpuError.FerrChanged;
 
         Pic.Register(Ports);
         Pit.Register(Ports);
@@ -85,9 +87,10 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         debugConsole.Register(Ports);
         pci.Register(Ports);
         post.Register(Ports);
+        fpuError.Register(Ports);
 
         _timed = [Pit, Com1, Com2, Rtc];
-        _stateful = [Pic, Pit, Com1, Com2, Rtc, keyboard, portA, debugExit, debugConsole, pci, post];
+        _stateful = [Pic, Pit, Com1, Com2, Rtc, keyboard, portA, debugExit, debugConsole, pci, post, fpuError];
     }
 
     /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>

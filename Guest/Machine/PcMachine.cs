@@ -82,6 +82,8 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         pci.Attach(0, 0, new I440fxHostBridge());
         pci.Attach(1, 0, isaBridge);
         var post = new PostCodePort();
+        var fpuError = new FpuErrorLatch(level => Pic.SetIrq(13, level), level => Cpu.IgnoreNumericError = level);
+        Cpu.FerrChanged = fpuError.FerrChanged;
 
         Pic.Register(Ports);
         Pit.Register(Ports);
@@ -95,12 +97,13 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         pci.Register(Ports);
         isaBridge.Register(Ports);
         post.Register(Ports);
+        fpuError.Register(Ports);
 
         _timed = [Pit, Com1, Com2, Rtc];
         // The tags name each device's state in snapshots and recordings: never rename or reuse one.
         _devices = new DeviceStateSet(
             ("clock", new GuestClockState(this)), ("pic", Pic), ("pit", Pit), ("com1", Com1), ("com2", Com2),
-            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post));
+            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post), ("fpu", fpuError));
     }
 
     /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>

@@ -75,7 +75,9 @@ public sealed unsafe partial class Cpu
             if (StackFault(overflow: true)) Push(Float80.Indefinite);
             return;
         }
-        if (FpuCommit(c)) Push(value);
+        // An unmasked denormal still loads (the value is exact in a register); an unmasked IE does not.
+        FpuCommit(c);
+        if ((c.Flags & ~c.Masks & FpContext.IE) == 0) Push(value);
     }
 
     private bool IsEmptyPhys(int p) => (_fvalid & (1 << p)) == 0;
@@ -117,7 +119,7 @@ public sealed unsafe partial class Cpu
         int i = d.R1 == DecodedInstruction.NoReg ? d.R0 : d.R1;
         if (c.IsEmpty(i))
         {
-            if (!c.IsEmptyPhys((c._ftop - 1) & 7)) { c.FpuPushChecked(default, c.NewContext()); return; }
+            // An empty source is reported as an underflow even when the stack is also full.
             if (c.StackFault(overflow: false)) c.Push(Float80.Indefinite);
             return;
         }
@@ -243,6 +245,19 @@ public sealed unsafe partial class Cpu
         c.Pop();
     }
 
+    /// <summary>D9 D8+i (FSTP1): like FSTP ST(i) but without the stack check: ST(0)'s contents and tag move to ST(i) as they are, empty included.</summary>
+    private static void FstpNoCheck(Cpu c, ref DecodedInstruction d)
+    {
+        c.FpuEnter();
+        c.FpuNoteInstruction(ref d);
+        int src = c.Phys(0), dst = c.Phys(d.R0);
+        c._fsw &= unchecked((ushort)~FswC1);
+        c._fpr[dst] = c._fpr[src];
+        if ((c._fvalid & (1 << src)) != 0) c._fvalid |= (byte)(1 << dst);
+        else c._fvalid &= (byte)~(1 << dst);
+        c.Pop();
+    }
+
     private static void FstSti(Cpu c, ref DecodedInstruction d)
     {
         c.FpuEnter();
@@ -340,11 +355,10 @@ public sealed unsafe partial class Cpu
         int i = d.R1;
         if (c.IsEmpty(0) || c.IsEmpty(i))
         {
-            if (!c.StackFault(overflow: false)) return;
-            if (c.IsEmpty(0)) c.SetSt(0, Float80.Indefinite);
+            // Masked: ST(0) becomes the indefinite whatever the condition.
+            if (c.StackFault(overflow: false)) c.SetSt(0, Float80.Indefinite);
             return;
         }
-        c._fsw &= unchecked((ushort)~FswC1);
         bool move = (Code)d.Code switch
         {
             Code.Fcmovb_st0_sti => c.GetFlag(CF),
@@ -391,7 +405,7 @@ public sealed unsafe partial class Cpu
         uint bits = c.ReadM32(ref d, out _);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        Float80 src = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx);
+        Float80 src = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, asOperand: true);
         c.Arith<TOp>(0, src, false, ref ctx, false);
     }
 
@@ -402,7 +416,7 @@ public sealed unsafe partial class Cpu
         ulong bits = c.ReadM64(ref d, offset);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        Float80 src = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx);
+        Float80 src = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, asOperand: true);
         c.Arith<TOp>(0, src, false, ref ctx, false);
     }
 
@@ -465,14 +479,18 @@ public sealed unsafe partial class Cpu
     {
         if (IsEmpty(0) || otherEmpty)
         {
-            if (!StackFault(overflow: false)) return;
+            // Unordered, masked or not.
+            bool masked = StackFault(overflow: false);
             _fsw = (ushort)(_fsw | FswC3 | FswC2 | FswC0);
+            if (!masked) return;
         }
         else
         {
-            var rel = ctx.Stopped ? Fp80.Relation.Unordered : Fp80.Compare(St(0), other, quiet, ref ctx);
-            if (!FpuCommit(ctx)) return;
+            // The condition codes are set even when an unmasked exception is raised; only the pop waits for a clean result.
+            var rel = Fp80.Compare(St(0), other, quiet, ref ctx);
+            bool clean = FpuCommit(ctx) && (ctx.Flags & ~ctx.Masks & FpContext.ExceptionMask) == 0;
             _fsw = (ushort)((_fsw & ~(FswC3 | FswC2 | FswC0)) | ConditionBits(rel));
+            if (!clean) return;
         }
         for (int i = 0; i < pops; i++) Pop();
     }
@@ -483,7 +501,7 @@ public sealed unsafe partial class Cpu
         uint bits = c.ReadM32(ref d, out _);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        var v = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx);
+        var v = c.IsEmpty(0) ? default : Fp80.FromSingle(bits, ref ctx, asOperand: true);
         c.CompareSt0(v, false, false, ref ctx, IsPopForm(d.Code) ? 1 : 0);
     }
 
@@ -494,7 +512,7 @@ public sealed unsafe partial class Cpu
         ulong bits = c.ReadM64(ref d, offset);
         c.FpuOperandOffset(ref d);
         var ctx = c.NewContext();
-        var v = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx);
+        var v = c.IsEmpty(0) ? default : Fp80.FromDouble(bits, ref ctx, asOperand: true);
         c.CompareSt0(v, false, false, ref ctx, IsPopForm(d.Code) ? 1 : 0);
     }
 
@@ -556,15 +574,22 @@ public sealed unsafe partial class Cpu
         uint flags;
         if (c.IsEmpty(0) || c.IsEmpty(i))
         {
-            if (!c.StackFault(overflow: false)) return;
+            bool masked = c.StackFault(overflow: false);
+            c._flags = (c._flags & ~(ZF | PF | CF | OF | SF | AF)) | ZF | PF | CF;
+            if (!masked) return;
             flags = ZF | PF | CF;
         }
         else
         {
+            // C1 is left as it was (the SDM says "set to 0", the hardware keeps it): save it around the commit.
+            ushort c1 = (ushort)(c._fsw & FswC1);
             var ctx = c.NewContext();
             var rel = Fp80.Compare(c.St(0), c.St(i), quiet, ref ctx);
-            if (!c.FpuCommit(ctx)) return;
+            bool clean = c.FpuCommit(ctx) && (ctx.Flags & ~ctx.Masks & FpContext.ExceptionMask) == 0;
+            c._fsw = (ushort)((c._fsw & ~FswC1) | c1);
             flags = rel switch { Fp80.Relation.Greater => 0, Fp80.Relation.Less => CF, Fp80.Relation.Equal => ZF, _ => ZF | PF | CF };
+            c._flags = (c._flags & ~(ZF | PF | CF | OF | SF | AF)) | flags;
+            if (!clean) return;
         }
         c._flags = (c._flags & ~(ZF | PF | CF | OF | SF | AF)) | flags;
         if (IsPopForm(d.Code)) c.Pop();

@@ -179,8 +179,10 @@ public sealed unsafe partial class Cpu
         bool op32 = Env32(ref d);
         uint linear = c.LinearWrite(d.Segment, c.Ea(ref d), op32 ? 28u : 14u);
         c.StoreEnvironment(linear, op32);
-        // Afterwards every exception is masked (SDM: FSTENV "masks all floating-point exceptions").
+        // Afterwards every exception is masked (SDM: FSTENV "masks all floating-point exceptions"),
+        // which clears ES: the error summary follows the unmasked flags.
         c._fcw |= FpContext.ExceptionMask;
+        c.RecomputeErrorSummary();
     }
 
     private static void Fldenv(Cpu c, ref DecodedInstruction d)
@@ -302,6 +304,7 @@ public sealed unsafe partial class Cpu
     {
         c.FpuEnter();
         c.FpuNoteInstruction(ref d);
+        c._fsw &= unchecked((ushort)~FswC1); // undefined in the SDM; cleared on the host
         c._fvalid &= (byte)~(1 << c.Phys(d.R0));
         if (IsPopForm(d.Code)) c.Pop();
     }
@@ -359,7 +362,7 @@ public sealed unsafe partial class Cpu
         {
             if (!c.StackFault(overflow: false)) return;
             c.SetSt(0, Float80.Indefinite);
-            if (c.IsEmptyPhys((c._ftop - 1) & 7)) c.Push(Float80.Indefinite);
+            c.Push(Float80.Indefinite);
             return;
         }
         if (!c.IsEmptyPhys((c._ftop - 1) & 7))
@@ -382,14 +385,19 @@ public sealed unsafe partial class Cpu
         c.FpuNoteInstruction(ref d);
         if (c.IsEmpty(0) || c.IsEmpty(1))
         {
+            c.SetC2(false);
             if (c.StackFault(overflow: false)) c.SetSt(0, Float80.Indefinite);
             return;
         }
         var ctx = c.NewContext();
         bool ieee = (Code)d.Code == Code.Fprem1;
         var r = Fp80.Remainder(c.St(0), c.St(1), ieee, ref ctx, out int q, out bool incomplete);
-        if (!c.FpuCommit(ctx)) return;
+        bool store = c.FpuCommit(ctx);
+        c.SetC2(false);
+        if (!store) return;
         c.SetSt(0, r);
+        // A NaN result (propagated or invalid) leaves C0, C1 and C3 as they were.
+        if (r.IsNaN) return;
         ushort sw = (ushort)(c._fsw & ~FswConditions);
         if (incomplete) sw |= FswC2;
         else

@@ -11,7 +11,13 @@ namespace VmFt.Guest.Processor;
 public sealed unsafe partial class Cpu
 {
     /// <summary>True for every Iced form with an x87 escape opcode (D8-DF), FWAIT-merged forms included.</summary>
-    internal static readonly bool[] X87Forms = BuildX87Forms();
+    internal static bool[] X87Forms => X87FormTable.Forms;
+
+    // Its own type, so that it is built before the handler table needs it whatever the order of static fields.
+    private static class X87FormTable
+    {
+        internal static readonly bool[] Forms = BuildX87Forms();
+    }
 
     private static bool[] BuildX87Forms()
     {
@@ -42,10 +48,8 @@ public sealed unsafe partial class Cpu
 
     private static void RegisterX87(delegate*<Cpu, ref DecodedInstruction, void>[] t)
     {
-        // Not X87Forms: the handler table may be built before that field's initializer has run.
-        var forms = BuildX87Forms();
-        for (int i = 0; i < forms.Length; i++)
-            if (forms[i]) t[i] = &X87Undefined;
+        for (int i = 0; i < X87Forms.Length; i++)
+            if (X87Forms[i]) t[i] = &X87Undefined;
 
         // Loads and constants.
         Set(t, "Fld_m32fp", &FldM32);
@@ -72,7 +76,7 @@ public sealed unsafe partial class Cpu
         Set(t, "Fstp_m80fp", &FstpM80);
         Set(t, "Fst_sti", &FstSti);
         Set(t, "Fstp_sti", &FstSti);
-        Set(t, "Fstpnce_sti", &FstSti);   // D9 D8+i, an alias of FSTP ST(i)
+        Set(t, "Fstpnce_sti", &FstpNoCheck); // D9 D8+i
         Set(t, "Fstp_sti_DFD0", &FstSti); // DF D0+i and DF D8+i: aliases too
         Set(t, "Fstp_sti_DFD8", &FstSti);
         Set(t, "Fist_m16int", &FistM16);

@@ -25,9 +25,9 @@ public sealed unsafe partial class Cpu
         }
         var ctx = NewContext();
         var r = op(St(0), ref ctx);
-        if (!FpuCommit(ctx)) return;
+        bool store = FpuCommit(ctx);
         SetC2(false);
-        SetSt(0, r);
+        if (store) SetSt(0, r);
     }
 
     private static void Fsin(Cpu c, ref DecodedInstruction d) => c.Trig(ref d, &Fp80.Sin);
@@ -42,11 +42,12 @@ public sealed unsafe partial class Cpu
         {
             if (!StackFault(overflow: false)) return;
             SetSt(0, Float80.Indefinite);
-            if (IsEmptyPhys((_ftop - 1) & 7)) Push(Float80.Indefinite);
+            Push(Float80.Indefinite);
             return;
         }
         if (!IsEmptyPhys((_ftop - 1) & 7))
         {
+            SetC2(false);
             if (!StackFault(overflow: true)) return;
             SetSt(0, Float80.Indefinite);
             Push(Float80.Indefinite);
@@ -70,8 +71,9 @@ public sealed unsafe partial class Cpu
         {
             (first, second) = Fp80.SinCosPair(St(0), ref ctx);
         }
-        if (!FpuCommit(ctx)) return;
+        bool store = FpuCommit(ctx);
         SetC2(false);
+        if (!store) return;
         SetSt(0, first);
         Push(second);
     }

@@ -74,9 +74,29 @@ public sealed unsafe partial class Cpu
     /// <summary>ST(<paramref name="i"/>).</summary>
     public Float80 GetFpuStack(int i) => _fpr[(_ftop + i) & 7];
 
-    public (ushort Selector, uint Offset) FpuInstructionPointer => (_fcs, _fip);
-    public (ushort Selector, uint Offset) FpuDataPointer => (_fds, _fdp);
-    public ushort FpuOpcode => _fop;
+    /// <summary>The last non-control x87 instruction: CS selector and offset (FSTENV's FIP).</summary>
+    public (ushort Selector, uint Offset) FpuInstructionPointer
+    {
+        get => (_fcs, _fip);
+        set => (_fcs, _fip) = value;
+    }
+
+    /// <summary>Its memory operand: DS (or override) selector and offset (FSTENV's FDP).</summary>
+    public (ushort Selector, uint Offset) FpuDataPointer
+    {
+        get => (_fds, _fdp);
+        set => (_fds, _fdp) = value;
+    }
+
+    /// <summary>Its 11-bit opcode: the low 3 bits of the escape byte and the ModRM byte.</summary>
+    public ushort FpuOpcode
+    {
+        get => _fop;
+        set => _fop = (ushort)(value & 0x7FF);
+    }
+
+    /// <summary>Sets ST(<paramref name="i"/>) without changing its tag.</summary>
+    public void SetFpuStack(int i, Float80 value) => _fpr[(_ftop + i) & 7] = value;
 
     // ---- reset and init ---------------------------------------------------------------------------
 

@@ -80,8 +80,14 @@ internal static partial class Fp80
     /// <summary>a / b: FDIV, FDIVR.</summary>
     internal static Float80 Div(Float80 a, Float80 b, ref FpContext c)
     {
-        if (Special2(a, b, ref c, out var r)) return r;
         bool sign = a.Negative ^ b.Negative;
+        // A zero divisor comes before the denormal check: x / 0 raises ZE alone.
+        if (b.IsZero && !a.IsUnsupported && !a.IsNaN && !a.IsZero && !a.IsInfinity)
+        {
+            c.Flags |= FpContext.ZE;
+            return new Float80(sign, 0x7FFF, Float80.IntegerBit);
+        }
+        if (Special2(a, b, ref c, out var r)) return r;
         if (a.IsInfinity)
         {
             if (b.IsInfinity) return Invalid(ref c);
@@ -123,6 +129,8 @@ internal static partial class Fp80
     /// <summary>The square root: FSQRT.</summary>
     internal static Float80 Sqrt(Float80 a, ref FpContext c)
     {
+        // A negative operand is invalid before it is denormal.
+        if (a.Negative && !a.IsZero && !a.IsNaN && !a.IsUnsupported) return Invalid(ref c);
         if (Special1(a, ref c, out var r)) return r;
         if (a.IsZero) return a;
         if (a.Negative) return Invalid(ref c);

@@ -7,8 +7,13 @@ internal static partial class Fp80
     internal const uint SingleIndefinite = 0xFFC0_0000;
     internal const ulong DoubleIndefinite = 0xFFF8_0000_0000_0000;
 
-    /// <summary>FLD m32: exact; a denormal raises DE, an SNaN raises IE and loads quiet.</summary>
-    internal static Float80 FromSingle(uint bits, ref FpContext c)
+    /// <summary>
+    /// FLD m32: exact; a denormal raises DE, an SNaN raises IE and loads quiet. As the source of
+    /// an arithmetic or compare instruction (<paramref name="asOperand"/>) a denormal only marks
+    /// the context (DE comes after the NaN checks of both operands) and a NaN stays as it is (the
+    /// operation picks between two NaNs by their kind).
+    /// </summary>
+    internal static Float80 FromSingle(uint bits, ref FpContext c, bool asOperand = false)
     {
         bool sign = (bits >> 31) != 0;
         int exp = (int)((bits >> 23) & 0xFF);
@@ -17,19 +22,21 @@ internal static partial class Fp80
         {
             if (frac == 0) return new Float80(sign, 0x7FFF, Float80.IntegerBit);
             var nan = new Float80(sign, 0x7FFF, Float80.IntegerBit | (frac << 40));
-            return PropagateNaN(nan, ref c);
+            // An operand keeps its kind: the operation chooses between two NaNs by it.
+            return asOperand ? nan : PropagateNaN(nan, ref c);
         }
         if (exp == 0)
         {
             if (frac == 0) return new Float80(sign, 0, 0);
-            c.Flags |= FpContext.DE;
+            if (asOperand) c.SourceDenormal = true;
+            else c.Flags |= FpContext.DE;
             int lz = System.Numerics.BitOperations.LeadingZeroCount(frac << 40);
             return new Float80(sign, Float80.Bias - 126 - lz, (frac << 40) << lz);
         }
         return new Float80(sign, exp - 127 + Float80.Bias, Float80.IntegerBit | (frac << 40));
     }
 
-    internal static Float80 FromDouble(ulong bits, ref FpContext c)
+    internal static Float80 FromDouble(ulong bits, ref FpContext c, bool asOperand = false)
     {
         bool sign = (bits >> 63) != 0;
         int exp = (int)((bits >> 52) & 0x7FF);
@@ -38,12 +45,13 @@ internal static partial class Fp80
         {
             if (frac == 0) return new Float80(sign, 0x7FFF, Float80.IntegerBit);
             var nan = new Float80(sign, 0x7FFF, Float80.IntegerBit | (frac << 11));
-            return PropagateNaN(nan, ref c);
+            return asOperand ? nan : PropagateNaN(nan, ref c);
         }
         if (exp == 0)
         {
             if (frac == 0) return new Float80(sign, 0, 0);
-            c.Flags |= FpContext.DE;
+            if (asOperand) c.SourceDenormal = true;
+            else c.Flags |= FpContext.DE;
             int lz = System.Numerics.BitOperations.LeadingZeroCount(frac << 11);
             return new Float80(sign, Float80.Bias - 1022 - lz, (frac << 11) << lz);
         }
@@ -84,11 +92,7 @@ internal static partial class Fp80
         }
         if (a.IsInfinity) return signBit | (expMax << fracBits);
         if (a.IsZero) return signBit;
-        if (a.IsDenormal)
-        {
-            c.Flags |= FpContext.DE;
-            if (c.Stopped) return 0;
-        }
+        // A denormal register raises no DE here (as the host x87 does): it simply underflows.
         Unpack(a, out int e, out ulong m);
         var r = Round(a.Negative, e, (UInt128)m << 64, f.Bits, f, ref c, wrap: false);
         return PackMemoryFloat(r, f, signBit, expBits, fracBits);
@@ -120,11 +124,7 @@ internal static partial class Fp80
             return indefinite;
         }
         if (a.IsZero) return 0;
-        if (a.IsDenormal)
-        {
-            c.Flags |= FpContext.DE;
-            if (c.Stopped) return 0;
-        }
+        // A denormal raises no DE (as the host x87 does): it rounds to 0 or +-1 with PE.
         if (!TryRoundToInteger(a, c.Rounding, out ulong mag, out bool inexact, out bool up))
         {
             c.Flags |= FpContext.IE;
@@ -158,9 +158,9 @@ internal static partial class Fp80
             return true;
         }
         int drop = 63 - unbiased; // >= 1
-        ulong r = RoundBits((UInt128)m, drop, a.Negative, rounding, out inexact, out up);
-        magnitude = r;
-        return true;
+        UInt128 r = RoundBits((UInt128)m, drop, a.Negative, rounding, out inexact, out up);
+        magnitude = (ulong)r;
+        return (r >> 64) == UInt128.Zero;
     }
 
     /// <summary>FRNDINT: rounds to an integral value per the rounding control (not the precision control).</summary>
@@ -172,7 +172,7 @@ internal static partial class Fp80
         int unbiased = e - Float80.Bias;
         if (unbiased >= 63) return a;
         int drop = 63 - unbiased;
-        ulong q = RoundBits((UInt128)m, drop, a.Negative, c.Rounding, out bool inexact, out bool up);
+        ulong q = (ulong)RoundBits((UInt128)m, drop, a.Negative, c.Rounding, out bool inexact, out bool up);
         if (inexact) c.Flags |= FpContext.PE | (up ? FpContext.RoundedUp : 0);
         if (q == 0) return new Float80(a.Negative, 0, 0);
         int lz = System.Numerics.BitOperations.LeadingZeroCount(q);
@@ -202,11 +202,6 @@ internal static partial class Fp80
         if (a.IsUnsupported || a.IsNaN || a.IsInfinity) ok = false;
         else if (!a.IsZero)
         {
-            if (a.IsDenormal)
-            {
-                c.Flags |= FpContext.DE;
-                if (c.Stopped) return false;
-            }
             if (!TryRoundToInteger(a, c.Rounding, out mag, out bool inexact, out bool up) || mag > 999_999_999_999_999_999UL) ok = false;
             else if (inexact) c.Flags |= FpContext.PE | (up ? FpContext.RoundedUp : 0);
         }

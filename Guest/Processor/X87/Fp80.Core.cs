@@ -49,21 +49,34 @@ internal static partial class Fp80
         exp -= lz;
 
         // Rounded with an unbounded exponent: decides tininess (after rounding, as the x87 does).
-        ulong kept = RoundBits(sig, 128 - precision, sign, c.Rounding, out bool inexact, out bool up);
+        UInt128 rounded = RoundBits(sig, 128 - precision, sign, c.Rounding, out bool inexact, out bool up);
         int e = exp;
-        if (kept >> precision != 0)
+        if ((rounded >> precision) != UInt128.Zero)
         {
-            kept >>= 1;
+            rounded >>= 1;
             e++;
         }
+        ulong kept = (ulong)rounded;
         if (e > f.MaxExp)
         {
-            if (wrap && !c.Masked(FpContext.OE))
+            if (wrap && !c.Masked(FpContext.OE) && e - WrapBias <= f.MaxExp)
             {
                 c.Flags |= FpContext.OE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
                 return new Float80(sign, e - WrapBias, kept << (64 - precision));
             }
+            if (!wrap && !c.Masked(FpContext.OE))
+            {
+                // A memory destination: nothing is stored, and only OE is reported.
+                c.Flags |= FpContext.OE;
+                return default;
+            }
             c.Flags |= FpContext.OE | FpContext.PE;
+            if (wrap && !c.Masked(FpContext.OE))
+            {
+                // Unmasked, but too large even for the wrapped exponent (FSCALE): infinity.
+                c.Flags |= FpContext.RoundedUp;
+                return new Float80(sign, 0x7FFF, Float80.IntegerBit);
+            }
             bool toInfinity = c.Rounding switch { 0 => true, 1 => sign, 2 => !sign, _ => false };
             if (toInfinity)
             {
@@ -79,19 +92,28 @@ internal static partial class Fp80
         }
 
         // Tiny.
-        if (wrap && !c.Masked(FpContext.UE))
+        if (wrap && !c.Masked(FpContext.UE) && e + WrapBias >= f.MinExp)
         {
             c.Flags |= FpContext.UE | (inexact ? FpContext.PE : 0) | (up ? FpContext.RoundedUp : 0);
             return new Float80(sign, e + WrapBias, kept << (64 - precision));
         }
+        if (!wrap && !c.Masked(FpContext.UE))
+        {
+            // A memory destination: nothing is stored, and only UE is reported.
+            c.Flags |= FpContext.UE;
+            return default;
+        }
         // Denormalize: the last kept bit is the format's at its minimum exponent, or coarser when
         // the precision control asks for fewer bits.
         int shift = f.MinExp - exp;
-        int drop = Math.Max(128 - precision, 128 - f.Bits + shift);
-        ulong d = RoundBits(sig, drop, sign, c.Rounding, out bool inexactD, out bool upD);
+        // Denormalized, the 64-bit (or format) significand keeps as many bits from its top as the
+        // precision allows: the last kept bit is fixed by the field, not by the leading one.
+        int drop = 128 - Math.Min(precision, f.Bits) + shift;
+        ulong d = (ulong)RoundBits(sig, drop, sign, c.Rounding, out bool inexactD, out bool upD);
         // The value is d * 2^(drop + exp - 16383 - 127); as a 64-bit significand at f.MinExp:
         int left = drop - 64 - shift;
         ulong result = left >= 64 ? 0 : d << left;
+        // Too tiny even for the wrapped exponent (FSCALE): the denormalized result, UE reported as unmasked.
         if (!c.Masked(FpContext.UE)) c.Flags |= FpContext.UE;
         if (inexactD)
         {
@@ -108,20 +130,20 @@ internal static partial class Fp80
     /// <paramref name="up"/> tells whether the magnitude was increased. drop may exceed 128.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong RoundBits(UInt128 sig, int drop, bool sign, int rounding, out bool inexact, out bool up)
+    internal static UInt128 RoundBits(UInt128 sig, int drop, bool sign, int rounding, out bool inexact, out bool up)
     {
         UInt128 kept, rest, half;
         if (drop <= 0)
         {
             inexact = up = false;
-            return (ulong)(sig << -drop);
+            return sig << -drop;
         }
         if (drop >= 129)
         {
             // Everything is below half of the last kept bit.
             inexact = sig != 0;
             up = inexact && rounding switch { 1 => sign, 2 => !sign, _ => false };
-            return up ? 1UL : 0;
+            return up ? UInt128.One : UInt128.Zero;
         }
         if (drop == 128)
         {
@@ -148,7 +170,7 @@ internal static partial class Fp80
             };
         }
         up = inc;
-        return (ulong)(kept + (inc ? UInt128.One : UInt128.Zero));
+        return kept + (inc ? UInt128.One : UInt128.Zero);
     }
 
     /// <summary>Rounds to a register with the extended exponent range.</summary>
@@ -158,15 +180,18 @@ internal static partial class Fp80
 
     /// <summary>
     /// The NaN an operation on two operands returns when at least one is a NaN (SDM vol. 1, table
-    /// 4-7): an SNaN raises IE and is quieted; of two NaNs the one with the larger significand wins.
+    /// 4-7): an SNaN raises IE and is quieted; of two NaNs a QNaN wins over an SNaN, and of two of
+    /// the same kind the one with the larger significand.
     /// </summary>
     internal static Float80 PropagateNaN(Float80 a, Float80 b, ref FpContext c)
     {
         if (a.IsSignalingNaN || b.IsSignalingNaN) c.Flags |= FpContext.IE;
         if (a.IsNaN && b.IsNaN)
         {
-            ulong sa = a.Significand | Float80.QuietBit, sb = b.Significand | Float80.QuietBit;
-            if (sa != sb) return sa > sb ? a.Quieted() : b.Quieted();
+            // A QNaN wins over an SNaN; of two of a kind, the larger significand.
+            bool qa = a.IsQuietNaN, qb = b.IsQuietNaN;
+            if (qa != qb) return qa ? a : b.Quieted();
+            if (a.Significand != b.Significand) return a.Significand > b.Significand ? a.Quieted() : b.Quieted();
             return (a.Negative ? b : a).Quieted();
         }
         return (a.IsNaN ? a : b).Quieted();
@@ -197,7 +222,7 @@ internal static partial class Fp80
             r = PropagateNaN(a, b, ref c);
             return true;
         }
-        if (a.IsDenormal || b.IsDenormal)
+        if (a.IsDenormal || b.IsDenormal || c.SourceDenormal)
         {
             c.Flags |= FpContext.DE;
             if (c.Stopped)

@@ -23,11 +23,7 @@ internal static partial class Fp80
             if (!quiet || a.IsSignalingNaN || b.IsSignalingNaN) c.Flags |= FpContext.IE;
             return Relation.Unordered;
         }
-        if (a.IsDenormal || b.IsDenormal)
-        {
-            c.Flags |= FpContext.DE;
-            if (c.Stopped) return Relation.Unordered;
-        }
+        if (a.IsDenormal || b.IsDenormal || c.SourceDenormal) c.Flags |= FpContext.DE; // the relation is still reported
         int s = CompareValues(a, b);
         return s == 0 ? Relation.Equal : s < 0 ? Relation.Less : Relation.Greater;
     }
@@ -100,8 +96,8 @@ internal static partial class Fp80
             incomplete = true;
             quotientBits = (int)((ulong)q & 7);
             if (rem == UInt128.Zero) return new Float80(a.Negative, 0, 0);
-            // rem * 2^(eb - 16383 - 63) * 2^shift... remainder keeps the exponent of b shifted up.
-            return PackExact(a.Negative, eb + shift, rem);
+            // rem * 2^(eb + shift - 16383 - 63).
+            return PackRemainder(a.Negative, eb + shift, rem, ref c);
         }
         // Full remainder: q = a / b as an integer, exact.
         UInt128 num, qi, rm;
@@ -134,7 +130,18 @@ internal static partial class Fp80
         }
         quotientBits = (int)((ulong)qi & 7);
         if (rm == UInt128.Zero) return new Float80(a.Negative, 0, 0);
-        return PackExact(negative, remExp, rm);
+        return PackRemainder(negative, remExp, rm, ref c);
+    }
+
+    /// <summary>
+    /// An exact remainder m * 2^(e - 16383 - 63): below the normal range it is tiny, which an
+    /// unmasked UE reports with the wrapped exponent (a masked one has nothing to report: exact).
+    /// </summary>
+    private static Float80 PackRemainder(bool sign, int e, UInt128 m, ref FpContext c)
+    {
+        int top = 127 - (int)UInt128.LeadingZeroCount(m);
+        if (e + top - 63 >= 1) return PackExact(sign, e, m);
+        return Round(sign, e + top - 63, m << (127 - top), 64, Extended, ref c, wrap: true);
     }
 
     /// <summary>An exact value m * 2^(e - 16383 - 63) as a register (m fits 64 bits after the operation, denormal if needed).</summary>
@@ -180,7 +187,7 @@ internal static partial class Fp80
             n = (int)(b.Negative ? -mag : mag);
         }
         Unpack(a, out int ea, out ulong ma);
-        return Round(a.Negative, ea + n + 64, (UInt128)ma << 64, 64, Extended, ref c, wrap: true);
+        return Round(a.Negative, ea + n, (UInt128)ma << 64, 64, Extended, ref c, wrap: true);
     }
 
     /// <summary>FXTRACT: the unbiased exponent (as a value) and the significand with exponent 0.</summary>

@@ -179,9 +179,7 @@ internal static partial class Fp80
             if (term.IsZero || term.Exp < sum.Exp - 132) break;
             sum = sum + term;
         }
-        // 2^1 - 1 = 1 and 2^-1 - 1 = -0.5 are exact.
-        if (a.Exponent == Float80.Bias && a.Significand == Float80.IntegerBit)
-            return a.Negative ? new Float80(true, Float80.Bias - 1, Float80.IntegerBit) : Float80.One;
+        // Even 2^1 - 1 and 2^-1 - 1 report PE, as on the host.
         return sum.ToFloat80(ref c);
     }
 
@@ -224,6 +222,8 @@ internal static partial class Fp80
     /// <summary>FYL2X: y * log2(x).</summary>
     internal static Float80 YLog2X(Float80 x, Float80 y, ref FpContext c)
     {
+        // A negative x is invalid before it is denormal.
+        if (x.Negative && !x.IsZero && !x.IsNaN && !x.IsUnsupported && !y.IsNaN && !y.IsUnsupported) return Invalid(ref c);
         if (Special2(x, y, ref c, out var r)) return r;
         if (x.Negative && !x.IsZero) return Invalid(ref c);
         if (x.IsZero)
@@ -249,9 +249,9 @@ internal static partial class Fp80
             bool belowOne = CompareMagnitudes(x, Float80.One) < 0;
             return new Float80(y.Negative ^ belowOne, 0, 0);
         }
-        var l = Log2(x, out bool exact);
-        var product = Wide.From(y) * l;
-        return exact ? product.ToFloat80Exact(ref c) : product.ToFloat80(ref c);
+        // An exact logarithm (x a power of two) still reports PE, as on the host.
+        var l = Log2(x, out _);
+        return (Wide.From(y) * l).ToFloat80(ref c);
     }
 
     /// <summary>FYL2XP1: y * log2(x + 1) (defined for |x| &lt; 1 - sqrt(2)/2).</summary>

@@ -20,6 +20,8 @@ internal struct FpContext
     /// <summary>The control word's mask bits 0-5: a set bit masks that exception.</summary>
     public int Masks;
     public int Flags;
+    /// <summary>A memory source operand was a single or double denormal: DE is raised once NaNs are ruled out, as for a register operand.</summary>
+    public bool SourceDenormal;
 
     public FpContext(ushort controlWord)
     {

@@ -208,6 +208,24 @@ public class LinuxLoaderTests
         Assert.Equal(old.KernelEnd, old.DecompressionEnd);
     }
 
+    [Fact]
+    public void TheBiosAreasAreEmptySoMpAndAcpiScansFindNothing()
+    {
+        var machine = new PcMachine(new MachineConfiguration { RamSize = Ram });
+        machine.LoadKernel(new SyntheticBzImage().Build(), "bzImage", new KernelOptions { CommandLine = "console=ttyS0", Initrd = new byte[4096] });
+        var ram = machine.Memory.Ram.AsSpan();
+        Assert.True(ram[0x400..0x500].IndexOfAnyExcept((byte)0) < 0, "the BIOS data area is not empty");
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(ram[0x40E..]));   // no EBDA segment
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(ram[0x413..]));   // no base memory size: Linux assumes 0x9F000
+        // Where Linux looks for an MP floating pointer and the ACPI RSDP: the first KiB, the top KiB
+        // of conventional memory, and the BIOS area 0xE0000-0xFFFFF.
+        foreach (var (start, end) in new[] { (0, 0x400), (0x9FC00, 0xA0000), (0xE0000, 0x100000) })
+        {
+            Assert.True(ram[start..end].IndexOf("_MP_"u8) < 0);
+            Assert.True(ram[start..end].IndexOf("RSD PTR "u8) < 0);
+        }
+    }
+
     // ---- refusals ----
 
     [Fact]

@@ -42,9 +42,13 @@ fi
 
 log() { echo "build.sh: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-for tool in apt-get apt-cache dpkg dpkg-deb cpio gzip; do
-  command -v "$tool" >/dev/null || { log "needs $tool (Debian's apt, dpkg, cpio and gzip)"; exit 1; }
+for tool in apt-get apt-cache dpkg dpkg-deb gzip; do
+  command -v "$tool" >/dev/null || { log "needs $tool (Debian's apt, dpkg and gzip)"; exit 1; }
 done
+if ! command -v cpio >/dev/null; then
+  log "installing cpio"
+  as_root apt-get install -y -qq cpio >/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq cpio >/dev/null; }
+fi
 
 if ! dpkg --print-foreign-architectures | grep -qx i386; then
   log "adding the i386 architecture to dpkg"

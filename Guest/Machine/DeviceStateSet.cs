@@ -31,6 +31,9 @@ internal sealed class DeviceStateSet
         _devices = devices;
     }
 
+    /// <summary>Throws <see cref="MachineStateException"/> unless <paramref name="state"/> holds exactly these devices at their versions; changes nothing.</summary>
+    public void Check(ReadOnlySpan<byte> state) => Match(state);
+
     public void Save(BinaryWriter w)
     {
         w.Write(Magic);

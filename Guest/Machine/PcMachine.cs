@@ -369,6 +369,20 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         StartCleanInterval(snapshot);
     }
 
+    /// <summary>
+    /// Throws <see cref="MachineStateException"/> unless <paramref name="snapshot"/>'s CPU and device
+    /// state is in the layouts and versions this machine reads (RAM size aside); changes nothing. A
+    /// restore can still refuse field values a device rejects.
+    /// </summary>
+    public void CheckState(MachineSnapshot snapshot)
+    {
+        if (snapshot.CpuState.Length == 0 || snapshot.CpuState[0] != Processor.Cpu.StateVersion)
+            throw new MachineStateException(snapshot.CpuState.Length == 0
+                ? "CPU state: empty"
+                : $"CPU state: version {snapshot.CpuState[0]} (its first byte) is not supported (this build reads version {Processor.Cpu.StateVersion})");
+        _devices.Check(snapshot.DeviceState);
+    }
+
     private void LoadCpuAndDevices(byte[] cpu, byte[] devices)
     {
         _devices.Load(devices);

@@ -6,6 +6,7 @@ using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Replay;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Bench;
@@ -54,7 +55,7 @@ public static class DebugBenchmark
 
             progress("the same run, recorded");
             var recorded = Boot(image, commandLine);
-            var header = RecordedMachine.HeaderFor(recorded, realtime: false, "cpubench", image, commandLine, embedImage: true);
+            var header = RecordedMachine.HeaderFor(recorded, ClockMode.Virtual, "cpubench", image, commandLine, embedImage: true);
             var writer = RecordingWriter.Create(path, header);
             // As vmft record does by default: checkpoints every 50 M instructions, snapshots every 100 M.
             var snapshotter = new RecordingSnapshotter(recorded, 100_000_000);

@@ -5,8 +5,11 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Backup;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using VmFt.Hypervisor.Live;
-using VmFt.Hypervisor.Nodes;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
 

@@ -4,6 +4,7 @@ using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Bench;
 

@@ -1,9 +1,5 @@
 using System.CommandLine;
-using System.Text;
-using VmFt.Guest.Images;
-using VmFt.Guest.Loaders;
-using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Live;
+using Microsoft.Extensions.Logging;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -24,7 +20,7 @@ public static class BenchCommand
             int exit = 0;
             for (int i = 0; i < count; i++)
             {
-                var (outcome, output) = RunCpubench(n);
+                var (outcome, output) = Bench.CpuBenchmark.RunCpubench(n);
                 Console.Write(output);
                 Console.WriteLine($"bench cpu: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS (guest status {outcome.GuestStatus?.ToString() ?? "none"})");
                 if (outcome.GuestStatus != 1) exit = 1;
@@ -37,7 +33,7 @@ public static class BenchCommand
         {
             uint n = parse.GetValue(loopCount);
             if (n == 0) throw new UsageException("--iterations: must be at least 1");
-            var outcome = RunLoop(n);
+            var outcome = Bench.CpuBenchmark.RunLoop(n);
             Console.WriteLine($"bench loop: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS");
             return outcome.GuestStatus == 1 ? 0 : 1;
         }));
@@ -73,8 +69,11 @@ public static class BenchCommand
             if (count < 1) throw new UsageException("--samples: at least 1");
             if (parse.GetValue(interval) == 0) throw new UsageException("--snapshot-interval: at least 1");
             long bytes = (long)Math.Min(SizeParser.Parse(parse.GetValue(budget)!, "--snapshot-budget"), long.MaxValue);
+            if (bytes == 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
             var options = new Debugging.SnapshotOptions { Interval = parse.GetValue(interval), MemoryBudgetBytes = bytes };
-            var f = Bench.DebugBenchmark.Run(n, count, options, parse.GetValue(seed), line => Console.Error.WriteLine($"bench debug: {line}"));
+            using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the report
+            var progress = logging.CreateLogger(ShellLog.BenchCategory);
+            var f = Bench.DebugBenchmark.Run(n, count, options, parse.GetValue(seed), line => ShellLog.DebugBenchProgress(progress, line));
             double mips(double seconds) => f.Instructions / seconds / 1e6;
             Console.WriteLine($"bench debug: cpubench, {f.Instructions} instructions");
             Console.WriteLine($"  solo      {f.SoloSeconds,7:F2} s  {mips(f.SoloSeconds),6:F1} MIPS");
@@ -89,39 +88,5 @@ public static class BenchCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>A register-only integer loop: the interpreter's best case, the figure to compare with other interpreters' MIPS.</summary>
-    public static RunOutcome RunLoop(uint iterations)
-    {
-        var a = new Iced.Intel.Assembler(32);
-        var top = a.CreateLabel();
-        a.mov(Iced.Intel.AssemblerRegisters.ecx, iterations);
-        a.Label(ref top);
-        a.add(Iced.Intel.AssemblerRegisters.eax, Iced.Intel.AssemblerRegisters.ecx);
-        a.xor(Iced.Intel.AssemblerRegisters.ebx, Iced.Intel.AssemblerRegisters.eax);
-        a.dec(Iced.Intel.AssemblerRegisters.ecx);
-        a.jnz(top);
-        a.mov(Iced.Intel.AssemblerRegisters.al, 0);
-        a.@out(0xF4, Iced.Intel.AssemblerRegisters.al);
-        const uint origin = 0x0010_0000;
-        var code = new MemoryStream();
-        a.Assemble(new Iced.Intel.StreamCodeWriter(code), origin);
-        var machine = new PcMachine(new MachineConfiguration { RamSize = 4u << 20 });
-        var state = RawLoader.Load(machine.Memory, code.ToArray(), "loop", origin, origin, BootMode.FlatProtected);
-        state.ApplyTo(machine.Cpu);
-        return new LiveRunner(machine, ClockMode.Virtual, null).Run(0);
-    }
-
-    /// <summary>Runs cpubench to its exit in virtual time; returns the outcome and what it printed.</summary>
-    public static (RunOutcome Outcome, string SerialOutput) RunCpubench(int iterations, ulong maxInstructions = 0)
-    {
-        var machine = new PcMachine(new MachineConfiguration());
-        var output = new StringBuilder();
-        machine.LoadMultiboot(BundledImages.Get("cpubench"), "cpubench",
-            new MultibootOptions { CommandLine = iterations > 0 ? $"iterations={iterations}" : "" });
-        machine.SerialOutput = b => output.Append((char)b);
-        var outcome = new LiveRunner(machine, ClockMode.Virtual, null).Run(maxInstructions);
-        return (outcome, output.ToString());
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using VmFt.Hypervisor.Bench.Faults;
+using VmFt.Hypervisor.Faults;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -14,7 +15,7 @@ public static class BenchFaultsCommand
     public static Command Create()
     {
         var runs = new Option<int>("--runs") { Description = "runs of each scenario/workload pair", DefaultValueFactory = _ => 1 };
-        var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default): {string.Join(", ", FaultScenarios.All.Select(FaultScenarios.Name))}" };
+        var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default): {string.Join(", ", ProcessFaults.Scenarios.Select(s => s.Name))}" };
         var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
         var duration = new Option<double>("--duration") { Description = "seconds of client load (or idle time) per run", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "seconds of kvstore load before the measured load, left out of the latency figures (0: none)", DefaultValueFactory = _ => 1 };
@@ -78,23 +79,23 @@ public static class BenchFaultsCommand
     {
         if (scenarios is null && workloads is null) return [.. FaultBenchmark.DefaultMatrix()];
         var s = new List<FaultScenario>();
-        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(FaultScenarios.All);
+        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(ProcessFaults.Scenarios);
         else
         {
             foreach (var part in scenarios.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                if (!FaultScenarios.TryParse(part, out FaultScenario x))
-                    throw new UsageException($"--scenario {part}: unknown (known: {string.Join(", ", FaultScenarios.All.Select(FaultScenarios.Name))}, all)");
+                if (!FaultCatalogue.TryFind(part, ProcessFaults.Scenarios, out var x))
+                    throw new UsageException($"--scenario {part}: unknown (known: {string.Join(", ", ProcessFaults.Scenarios.Select(s => s.Name))}, all)");
                 s.Add(x);
             }
         }
         var w = new List<FaultWorkload>();
         foreach (var part in (workloads ?? "kvstore").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!FaultScenarios.TryParse(part, out FaultWorkload x)) throw new UsageException($"--workload {part}: unknown (known: kvstore, cpubench, idle)");
+            if (!FaultWorkloads.TryParse(part, out FaultWorkload x)) throw new UsageException($"--workload {part}: unknown (known: kvstore, cpubench, idle)");
             w.Add(x);
         }
-        var matrix = s.SelectMany(sc => w.Where(wl => FaultScenarios.Applies(sc, wl)).Select(wl => (sc, wl))).ToList();
+        var matrix = s.SelectMany(sc => w.Where(wl => ProcessFaults.Applies(sc, wl)).Select(wl => (sc, wl))).ToList();
         if (matrix.Count == 0) throw new UsageException($"--scenario {scenarios} --workload {workloads}: no combination applies (kill-burst needs kvstore)");
         return matrix;
     }

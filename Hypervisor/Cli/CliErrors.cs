@@ -1,6 +1,6 @@
 namespace VmFt.Hypervisor.Cli;
 
-/// <summary>Turns input errors into one line on stderr and exit code 2, never a stack trace.</summary>
+/// <summary>Turns input errors (the shell's own, and the library's <see cref="InputException"/>s) into one line on stderr and exit code 2, never a stack trace.</summary>
 public static class CliErrors
 {
     public static int Guard(string command, Func<int> body)
@@ -9,7 +9,7 @@ public static class CliErrors
         {
             return body();
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or InputException)
         {
             Console.Error.WriteLine($"vmft {command}: {e.Message}");
             return VmftCommand.BadInput;

@@ -17,20 +17,12 @@ public static class ConformanceCommand
         {
             dir, verbose, filter, limit,
         };
-        singlestep.SetAction(parse =>
+        singlestep.SetAction(parse => CliErrors.Guard("conformance", () =>
         {
-            try
-            {
-                SingleStepSuite.Run(parse.GetValue(dir)!, Console.Out, parse.GetValue(filter),
-                    parse.GetValue(verbose) ? Console.Out : null, parse.GetValue(limit));
-                return 0; // failures are a report, not an error
-            }
-            catch (ConformanceInputException e)
-            {
-                Console.Error.WriteLine($"vmft conformance: {e.Message}");
-                return VmftCommand.BadInput;
-            }
-        });
+            SingleStepSuite.Run(parse.GetValue(dir)!, Console.Out, parse.GetValue(filter),
+                parse.GetValue(verbose) ? Console.Out : null, parse.GetValue(limit));
+            return 0; // failures are a report, not an error
+        }));
 
         return new Command("conformance", "Check the emulated CPU against recorded processor behaviour") { singlestep };
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using VmFt.Hypervisor.Debugging.Terminal;
 using VmFt.Hypervisor.Debugging;
+using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
 
@@ -37,6 +38,7 @@ public static class DebugCommand
             {
                 ulong bytes = SizeParser.Parse(size, "--snapshot-budget");
                 if (bytes > long.MaxValue) throw new UsageException($"--snapshot-budget: {size} is too large");
+                if (bytes == 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
                 options = options with { MemoryBudgetBytes = (long)bytes };
             }
             if (parse.GetValue(gdb) is { } endpoint)
@@ -150,9 +152,9 @@ public static class DebugCommand
         {
             try
             {
-                image = MachineOptions.ResolveImage(header.ImageName).Bytes;
+                image = GuestImages.Resolve(header.ImageName).Bytes;
             }
-            catch (UsageException)
+            catch (GuestImageException)
             {
                 return ElfSymbols.Empty;
             }

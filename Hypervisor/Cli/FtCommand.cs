@@ -1,4 +1,6 @@
 using System.CommandLine;
+using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Images;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -13,7 +15,7 @@ public static class FtCommand
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string img = parse.GetValue(image)!;
-            MachineOptions.ResolveImage(img); // bad input fails here, not in three children
+            GuestImages.Resolve(img); // bad input fails here, not in three children
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {

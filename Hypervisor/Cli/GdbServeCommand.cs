@@ -46,7 +46,7 @@ public static class GdbServeCommand
             }
             return 0;
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or InputException)
         {
             error.WriteLine($"vmft debug: {e.Message}");
             return VmftCommand.BadInput;

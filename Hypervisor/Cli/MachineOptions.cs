@@ -3,7 +3,9 @@ using System.Globalization;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -40,7 +42,7 @@ public sealed class MachineOptions
         _ => throw new UsageException($"--clock: '{text}' is not a clock mode (virtual or realtime)"),
     };
 
-    /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/>.</summary>
+    /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/> or a <see cref="GuestImageException"/>.</summary>
     public PcMachine Build(ParseResult parse) => Build(parse, out _);
 
     /// <summary>Builds the machine, and says which kernel (and initrd) it loaded, if any.</summary>
@@ -59,14 +61,14 @@ public sealed class MachineOptions
         {
             if (rom is not null)
             {
-                var romBytes = ReadFile(rom, "--rom");
+                var romBytes = GuestImages.ReadFile(rom, "--rom");
                 var state = RomLoader.Load(machine.Memory, romBytes, rom);
                 if (image is null) state.ApplyTo(machine.Cpu);
             }
             if (image is not null)
             {
-                var (bytes, name) = ResolveImage(image);
-                byte[]? initrd = initrdPath is null ? null : ReadFile(initrdPath, "--initrd");
+                var (bytes, name) = GuestImages.Resolve(image);
+                byte[]? initrd = initrdPath is null ? null : ReadInitrd(initrdPath);
                 string commandLine = parse.GetValue(Cmdline) ?? "";
                 machine.LoadKernel(bytes, name, new KernelOptions { CommandLine = commandLine, Initrd = initrd, InitrdName = initrdPath ?? "initrd" });
                 files = new BootFiles(bytes, name, initrd, initrdPath, commandLine);
@@ -79,26 +81,11 @@ public sealed class MachineOptions
         return machine;
     }
 
-    public static (byte[] Bytes, string Name) ResolveImage(string image)
+    private static byte[] ReadInitrd(string path)
     {
-        if (File.Exists(image)) return (ReadFile(image, "image"), image);
-        if (BundledImages.Contains(image)) return (BundledImages.Get(image), image);
-        if (Directory.Exists(image)) throw new UsageException($"{image}: is a directory, not an image");
-        throw new UsageException($"{image}: no such file, and no bundled guest of that name (bundled: {string.Join(", ", BundledImages.Names)})");
-    }
-
-    private static byte[] ReadFile(string path, string what)
-    {
-        if (Directory.Exists(path)) throw new UsageException($"{path}: is a directory, not a file ({what})");
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file ({what})");
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read {what}: {e.Message}");
-        }
+        if (Directory.Exists(path)) throw new GuestImageException($"{path}: is a directory, not a file (--initrd)");
+        if (!File.Exists(path)) throw new GuestImageException($"{path}: no such file (--initrd)");
+        return GuestImages.ReadFile(path, "--initrd");
     }
 
     public static ushort ParsePort(string text)

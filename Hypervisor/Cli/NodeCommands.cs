@@ -1,19 +1,18 @@
 using System.CommandLine;
-using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using VmFt.Channel;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Arbitration;
-using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Live;
-using VmFt.Hypervisor.Nodes;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 
 /// <summary>
 /// <c>vmft primary</c> and <c>vmft backup</c>: the two FT nodes as processes. Status lines go to
-/// stdout; exit 0 when the guest exited or on Ctrl-C, 1 when the logging channel was refused or
+/// stdout, warnings and errors to stderr (<see cref="CliLogging"/>); exit 0 when the guest exited or on Ctrl-C, 1 when the logging channel was refused or
 /// broken, 2 for bad input, 3 when the node lost the arbiter and halted.
 /// </summary>
 public static class NodeCommands
@@ -46,7 +45,7 @@ public static class NodeCommands
             if (window < 4096 || window > (1UL << 40)) throw new UsageException($"--send-window {p.GetValue(SendWindow)}: between 4K and 1024G");
             return new LogChannelOptions
             {
-                VmId = VmGuid(p.GetValue(VmId)!),
+                VmId = NodeProcess.VmGuid(p.GetValue(VmId)!),
                 LocalRole = role,
                 SharedSecret = Encoding.UTF8.GetBytes(secret),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(hb),
@@ -56,15 +55,6 @@ public static class NodeCommands
         }
     }
 
-    /// <summary>The channel's VM id: the name itself if it is a GUID, else a GUID derived from it.</summary>
-    public static Guid VmGuid(string name) =>
-        Guid.TryParse(name, out var g) ? g : new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(name)).AsSpan(0, 16));
-
-    private static void Say(string line)
-    {
-        Console.Out.WriteLine(line);
-        Console.Out.Flush();
-    }
 
     public static Command CreatePrimary()
     {
@@ -89,8 +79,9 @@ public static class NodeCommands
             int every = parse.GetValue(statsMs);
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)RunPrimaryAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, cts.Token).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -125,7 +116,8 @@ public static class NodeCommands
                 throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
             }
             using var cts = StopOnCtrlC();
-            return (int)RunBackupAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, cts.Token).GetAwaiter().GetResult();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -167,120 +159,5 @@ public static class NodeCommands
             cts.Cancel();
         };
         return cts;
-    }
-
-    private static void AcceptRelays(TcpChannelListener listener, RelayEndpoint endpoint, CancellationToken token) =>
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                while (!token.IsCancellationRequested)
-                {
-                    var pipe = await listener.AcceptAsync(token).ConfigureAwait(false);
-                    _ = Task.Run(() => endpoint.AttachAsync(pipe, token), token);
-                }
-            }
-            catch (OperationCanceledException) { }
-            catch (System.Net.Sockets.SocketException) { }
-        }, token);
-
-    private static async Task<NodeExit> RunPrimaryAsync(Guest.Machine.PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
-        TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval, CancellationToken token)
-    {
-        using var _ = relayListener;
-        var wake = new WakeSignal();
-        var relay = new RelayEndpoint(id, wake);
-        Say($"{id}: relay port {relayListener.LocalEndPoint}");
-        LogChannel channel;
-        try
-        {
-            channel = await ConnectWithRetryAsync(backup, options, token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
-        {
-            Console.Error.WriteLine($"vmft primary: logging channel to {backup} refused: {e.Message}");
-            return NodeExit.ChannelFailed;
-        }
-        catch (TimeoutException e)
-        {
-            Console.Error.WriteLine($"vmft primary: {e.Message}");
-            return NodeExit.ChannelFailed;
-        }
-        Say($"{id}: logging channel to the backup at {backup} is up");
-        AcceptRelays(relayListener, relay, token);
-        await using (channel.ConfigureAwait(false))
-        {
-            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { HostClock = PrimaryHost.ClockFrom(machine.Now) };
-            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, Say) { StatsInterval = statsInterval };
-            var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
-            if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft primary: halted: the backup took over (lost the arbiter for generation 1)");
-            return exit;
-        }
-    }
-
-    private static async Task<LogChannel> ConnectWithRetryAsync(EndPoint backup, LogChannelOptions options, CancellationToken token)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            SocketDuplexPipe pipe;
-            try
-            {
-                pipe = await TcpChannelConnector.ConnectAsync(backup, cancellationToken: token).ConfigureAwait(false);
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"no backup answers at {backup}");
-                await Task.Delay(100, token).ConfigureAwait(false);
-                continue;
-            }
-            return await LogChannel.ConnectAsync(pipe, options, cancellationToken: token).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<NodeExit> RunBackupAsync(Guest.Machine.PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
-        TcpChannelListener relayListener, IArbiter arbiter, string vmId, ulong maxReplayLag, CancellationToken token)
-    {
-        using var _ = relayListener;
-        using var __ = logListener;
-        var wake = new WakeSignal();
-        var relay = new RelayEndpoint(id, wake);
-        Say($"{id}: relay port {relayListener.LocalEndPoint}, logging channel on {logListener.LocalEndPoint}");
-        AcceptRelays(relayListener, relay, token);
-        LogChannel channel;
-        try
-        {
-            var pipe = await logListener.AcceptAsync(token).ConfigureAwait(false);
-            channel = await LogChannel.AcceptAsync(pipe, options, cancellationToken: token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
-        {
-            Console.Error.WriteLine($"vmft backup: logging channel from the primary refused: {e.Message}");
-            return NodeExit.ChannelFailed;
-        }
-        catch (OperationCanceledException)
-        {
-            return NodeExit.Stopped;
-        }
-        Say($"{id}: logging channel from the primary is up");
-        await using (channel.ConfigureAwait(false))
-        {
-            var host = new BackupHost(new BackupNode(id, machine) { MaxReplayLag = maxReplayLag }, channel, relay, wake, arbiter, vmId, Say);
-            var exit = await RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
-            if (exit == NodeExit.Halted) Console.Error.WriteLine($"vmft backup: halted: the primary continues alone (lost the arbiter for generation 1)");
-            return exit;
-        }
-    }
-
-    private static async Task<NodeExit> RunUntilStopped(Func<Task<NodeExit>> run)
-    {
-        try
-        {
-            return await run().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return NodeExit.Stopped;
-        }
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
@@ -30,9 +31,10 @@ public static class RecordCommand
             if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             string path = parse.GetValue(output)!;
             var machine = options.Build(parse, out var files);
-            var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
+            var header = RecordedMachine.HeaderFor(machine, clock, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
                 files.InitrdName, files.Initrd);
-            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!);
+            using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
+            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
             RecordingWriter writer;
             try
             {
@@ -42,7 +44,8 @@ public static class RecordCommand
             {
                 throw new UsageException($"--output: cannot write {path}: {e.Message}");
             }
-            machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
+            var machineLog = logging.CreateLogger(ShellLog.MachineCategory);
+            machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             ulong snapshotInterval = parse.GetValue(snapshots);
             var snapshotter = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
             var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints), Snapshots = snapshotter };

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using VmFt.Channel.Transport;
-using VmFt.Hypervisor.Relay;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -36,17 +36,10 @@ public static class RelayCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            var server = new RelayServer { Status = Say };
-            Say($"relay: clients connect to {listener.LocalEndPoint}");
-            server.RunTcpAsync(listener, nodeEnds, cts.Token).GetAwaiter().GetResult();
+            using var logging = CliLogging.Create(parse, statusOnStdout: true);
+            RelayProcess.RunAsync(listener, nodeEnds, logging, cts.Token).GetAwaiter().GetResult();
             return 0;
         }));
         return command;
-    }
-
-    private static void Say(string line)
-    {
-        Console.Out.WriteLine(line);
-        Console.Out.Flush();
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Serial;
@@ -26,9 +27,11 @@ public static class RunCommand
         {
             var clock = MachineOptions.ParseClock(parse.GetValue(options.Clock)!);
             var traced = (parse.GetValue(tracePorts) ?? []).Select(MachineOptions.ParsePort).ToHashSet();
-            using var backend = OpenSerial(parse.GetValue(serial)!);
+            using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
+            using var backend = OpenSerial(parse.GetValue(serial)!, logging);
             var machine = options.Build(parse);
-            machine.Log = line => Console.Error.WriteLine($"vmft: {line}");
+            var machineLog = logging.CreateLogger(ShellLog.MachineCategory);
+            machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             if (traced.Count > 0)
                 machine.PortWriteObserver = (port, size, value) =>
                 {
@@ -41,7 +44,7 @@ public static class RunCommand
         return command;
     }
 
-    public static ISerialBackend OpenSerial(string spec)
+    public static ISerialBackend OpenSerial(string spec, ILoggerFactory logging)
     {
         if (spec == "stdio") return new StdioSerialBackend();
         if (spec.StartsWith("tcp:", StringComparison.Ordinal))
@@ -67,7 +70,7 @@ public static class RunCommand
                 throw new UsageException($"--serial: cannot listen on {address}:{port}: {e.Message}");
             }
             // With port 0 this is the only way to learn the port.
-            Console.Error.WriteLine($"vmft: serial console on tcp:{backend.LocalEndPoint}{(wait ? ", waiting for a client" : "")}");
+            ShellLog.SerialListening(logging.CreateLogger(ShellLog.SerialCategory), backend.LocalEndPoint, wait ? ", waiting for a client" : "");
             if (wait) backend.WaitForClient();
             return backend;
         }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.Simulation;
 
 namespace VmFt.Hypervisor.Cli;
@@ -12,10 +13,11 @@ public static class SimulateCommand
 {
     public static Command Create()
     {
-        string names = string.Join(", ", ScheduleExplorer.Scenarios.Keys);
+        string names = string.Join(", ", SimulatedFaults.Scenarios.Select(s => s.Name));
         var runs = new Option<int>("--runs") { Description = "fault schedules to explore", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "first seed; run i uses seed + i, so any run can be repeated alone with --runs 1", DefaultValueFactory = _ => 1 };
-        var scenario = new Option<string>("--scenario") { Description = $"{names} or all", DefaultValueFactory = _ => "all" };
+        string former = string.Join(", ", SimulatedFaults.Scenarios.SelectMany(s => s.OtherNames));
+        var scenario = new Option<string>("--scenario") { Description = $"{names} or all (the former names {former} still work)", DefaultValueFactory = _ => "all" };
         var broken = new Option<bool>("--break-output-rule")
         {
             Description = "test only: the primary releases output before the backup acknowledges, to show the checker catching it",
@@ -27,12 +29,12 @@ public static class SimulateCommand
             int count = parse.GetValue(runs);
             if (count < 1) throw new UsageException("--runs: must be at least 1");
             string chosen = parse.GetValue(scenario)!;
-            FaultKind[] kinds = chosen == "all"
-                ? [.. ScheduleExplorer.Scenarios.Values]
-                : ScheduleExplorer.Scenarios.TryGetValue(chosen, out var kind)
-                    ? [kind]
+            IReadOnlyList<FaultScenario> scenarios = chosen == "all"
+                ? SimulatedFaults.Scenarios
+                : FaultCatalogue.TryFind(chosen, SimulatedFaults.Scenarios, out var one)
+                    ? [one]
                     : throw new UsageException($"--scenario: '{chosen}' is not a scenario ({names}, all)");
-            int violations = ScheduleExplorer.Explore(count, parse.GetValue(seed), kinds, Console.Out, parse.GetValue(broken));
+            int violations = ScheduleExplorer.Explore(count, parse.GetValue(seed), scenarios, Console.Out, parse.GetValue(broken));
             return violations == 0 ? 0 : 1;
         }));
         return command;

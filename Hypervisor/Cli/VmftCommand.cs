@@ -11,6 +11,7 @@ public static class VmftCommand
     public static int Run(string[] args)
     {
         var root = new RootCommand("VmFt: fault-tolerant x86 virtual machines by deterministic replay");
+        root.Options.Add(CliLogging.LevelOption);
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());

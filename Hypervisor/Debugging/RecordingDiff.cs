@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Iced.Intel;
 using VmFt.Guest.Devices;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
@@ -415,29 +414,8 @@ public static class RecordingDiff
         return before;
     }
 
-    /// <summary>The instruction at CS:EIP, as "CS:EIP  bytes  mnemonic operands".</summary>
-    public static string Disassemble(Cpu cpu)
-    {
-        var cs = cpu.GetSegment(SegmentRegister.CS);
-        uint eip = cpu.Eip;
-        bool v86 = (cpu.Eflags & 0x2_0000) != 0;
-        int bitness = cpu.ProtectedMode && !v86 && cs.Big ? 32 : 16;
-        uint linear = cs.Base + eip;
-        string where = bitness == 32 ? $"{cs.Selector:X4}:{eip:X8}" : $"{cs.Selector:X4}:{eip:X4}";
-        byte[] bytes = new byte[15];
-        int n = bytes.Length;
-        // The instruction may end near an unmapped page: read as much as is there.
-        while (n > 0 && !cpu.TryReadLinear(linear, bytes.AsSpan(0, n))) n--;
-        if (n == 0) return $"{where}  (not mapped)";
-        var decoder = Iced.Intel.Decoder.Create(bitness, new ByteArrayCodeReader(bytes, 0, n));
-        decoder.IP = eip;
-        decoder.Decode(out var instruction);
-        if (instruction.IsInvalid) return $"{where}  {Convert.ToHexString(bytes, 0, Math.Min(n, 8))}...  (not a valid instruction)";
-        var output = new StringOutput();
-        new NasmFormatter().Format(instruction, output);
-        string halted = cpu.Halted ? "  (halted)" : "";
-        return $"{where}  {Convert.ToHexString(bytes, 0, instruction.Length),-16}  {output.ToStringAndReset()}{halted}";
-    }
+    /// <summary>The instruction at CS:EIP, as "CS:EIP  bytes  mnemonic operands" (<see cref="GuestDisassembler.DescribeCurrent"/>).</summary>
+    public static string Disassemble(Cpu cpu) => new GuestDisassembler().DescribeCurrent(cpu);
 
     /// <summary>Both sessions, moved together (on two threads: they share nothing).</summary>
     private sealed class SessionPair(ReplaySession a, ReplaySession b, CancellationToken cancellation)

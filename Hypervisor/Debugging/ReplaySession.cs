@@ -1,9 +1,9 @@
 using Iced.Intel;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Recording;
+using VmFt.Hypervisor.Replay;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Recording;
 
@@ -34,47 +34,34 @@ public sealed class ReplaySession
     /// next one (gdb steps backwards one instruction at a time, many times for one reverse-step)
     /// would replay nearly as much again. So on the way there the session also snapshots the point
     /// of a finer grid (a hundredth of the interval) just below the target: the following steps
-    /// back replay at most that much. Only the last few are kept.
+    /// back replay at most that much. Only the last few are kept (<see cref="SnapshotCache.NearbyKept"/>).
     /// </summary>
-    private const int NearbySnapshotsKept = 8;
-    private readonly Queue<ulong> _nearby = new();
+    private const ulong NearbyGridDivisor = 100;
 
     private readonly PcMachine _machine;
     private readonly RecordingContents _contents;
     private readonly string _path;
     private readonly DebugTraps _userTraps = new() { Suspended = true };
     private readonly SortedSet<ulong> _positionBreakpoints = [];
-    private readonly SortedList<ulong, SnapshotEntry> _snapshots = [];
-    private readonly Dictionary<byte[], int> _pageReferences = new(ReferenceEqualityComparer.Instance);
-    private readonly HashSet<ulong> _verifiedCheckpoints = [];
-    private readonly long _budget;
-    private long _snapshotBytes;
-    private ulong _interval;
-    /// <summary>Index of the first logged event not yet applied to the machine.</summary>
-    private int _nextEvent;
+    private readonly SnapshotCache _snapshots;
+    private readonly ReplayCursor _cursor;
     /// <summary>Serial output is passed on only for positions the session has not replayed before.</summary>
     private ulong _outputHighWater;
 
-    /// <summary>A snapshot and the index of the first event not applied in it; one from the recording carries the hash it must show.</summary>
-    private sealed record SnapshotEntry(MachineSnapshot Snapshot, int NextEvent, bool Pinned, ulong? ExpectedHash = null)
-    {
-        public bool Verified { get; set; }
-    }
-
-    /// <summary>Opens a recording file. Bad files throw <see cref="UsageException"/> with one line naming the file and the offset.</summary>
+    /// <summary>Opens a recording file. Bad files throw <see cref="RecordingFormatException"/> with one line naming the file and the offset.</summary>
     public static ReplaySession Open(string path, SnapshotOptions? options = null) =>
         new(RecordingFile.Read(path, allowTruncated: true), path, options);
 
     public ReplaySession(RecordingContents contents, string path, SnapshotOptions? options = null)
     {
         options ??= new SnapshotOptions();
-        if (options.Interval == 0) throw new UsageException("snapshot interval: must be at least 1 instruction");
-        if (options.MemoryBudgetBytes <= 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
+        ArgumentOutOfRangeException.ThrowIfZero(options.Interval, "options.Interval");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MemoryBudgetBytes, "options.MemoryBudgetBytes");
         _contents = contents;
         _path = path;
-        _interval = options.Interval;
-        _budget = options.MemoryBudgetBytes;
+        _snapshots = new SnapshotCache(options.Interval, options.MemoryBudgetBytes);
         _machine = RecordedMachine.Build(contents.Header, path);
+        _cursor = new ReplayCursor(_machine) { RememberVerified = true };
         _machine.Cpu.Traps = _userTraps;
         _machine.SerialOutput = b =>
         {
@@ -84,57 +71,14 @@ public sealed class ReplaySession
         for (int i = 0; i < events.Count; i++)
         {
             if (events[i].Sequence != (ulong)i + 1)
-                throw new UsageException($"{path}: event #{events[i].Sequence} where #{i + 1} was due: the log has a gap or is out of order");
+                throw new RecordingFormatException($"{path}: event #{events[i].Sequence} where #{i + 1} was due: the log has a gap or is out of order");
             if (i > 0 && events[i].Position < events[i - 1].Position)
-                throw new UsageException($"{path}: event #{events[i].Sequence} at position {events[i].Position} comes after one at {events[i - 1].Position}");
+                throw new RecordingFormatException($"{path}: event #{events[i].Sequence} at position {events[i].Position} comes after one at {events[i - 1].Position}");
         }
         EndPosition = events.Count == 0 ? 0 : events[^1].Position;
         AddSnapshot(pinned: true);
-        if (options.UseRecordingSnapshots) LoadRecordedSnapshots();
-        EnforceBudget();
-    }
-
-    /// <summary>
-    /// The recording's own snapshots (if it has any) become snapshots of the session, so that moving
-    /// far forwards starts near the target. Each carries only the pages changed since the one
-    /// before, so they are rebuilt in order, sharing unchanged pages; each is verified against the
-    /// checkpoint recorded with it the first time it is restored.
-    /// </summary>
-    private void LoadRecordedSnapshots()
-    {
-        var events = _contents.Events;
-        var pages = _snapshots.Values[0].Snapshot.Pages.ToArray();
-        for (int i = 0; i < events.Count; i++)
-        {
-            if (events[i] is not SnapshotStateEvent state) continue;
-            string where = $"{_path}: the recording's snapshot at position {state.Position} (event #{state.Sequence})";
-            if (state.RamPages != pages.Length)
-                throw new UsageException($"{where} has {state.RamPages} RAM pages; the machine has {pages.Length}");
-            ulong? expected = i > 0 && events[i - 1] is CheckpointEvent c && c.Position == state.Position ? c.StateHash : null;
-            var current = (byte[][])pages.Clone();
-            int fresh = 0, next = i + 1;
-            for (; next < events.Count && events[next] is SnapshotPagesEvent run && run.Position == state.Position; next++)
-            {
-                if ((ulong)run.FirstPage + run.PageCount > (ulong)pages.Length)
-                    throw new UsageException($"{where}: pages {run.FirstPage}+{run.PageCount} (event #{run.Sequence}) lie outside RAM");
-                byte[] data;
-                try
-                {
-                    data = RecordingSnapshotter.Decode(run);
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new UsageException($"{where}: event #{run.Sequence}: {e.Message}");
-                }
-                for (int k = 0; k < run.PageCount; k++)
-                    current[run.FirstPage + k] = data.AsSpan(k * MachineSnapshot.PageSize, MachineSnapshot.PageSize).ToArray();
-                fresh += (int)run.PageCount;
-            }
-            pages = current;
-            if (!_snapshots.ContainsKey(state.Position))
-                AddEntry(new SnapshotEntry(MachineSnapshot.FromParts(state.Position, state.CpuState, state.DeviceState, current, fresh), next, Pinned: false, expected));
-            i = next - 1;
-        }
+        if (options.UseRecordingSnapshots) _snapshots.LoadRecorded(events, path, _machine);
+        _snapshots.EnforceBudget();
     }
 
     public PcMachine Machine => _machine;
@@ -152,7 +96,14 @@ public sealed class ReplaySession
     /// <summary>Guest serial output (COM1) produced while moving forwards; not repeated when a stretch is replayed again.</summary>
     public Action<byte>? SerialOutput { get; set; }
     /// <summary>Registers or memory were changed by the user: the state has left the recording until the next move restores it.</summary>
-    public bool IsModified { get; private set; }
+    public bool IsModified
+    {
+        get => !_cursor.Checking;
+        private set => _cursor.Checking = !value;
+    }
+
+    /// <summary>Index of the first logged event not yet applied to the machine.</summary>
+    private int NextEvent => (int)(_cursor.NextSequence - 1);
 
     // ---- breakpoints and watchpoints ----
 
@@ -185,7 +136,7 @@ public sealed class ReplaySession
     public StopInfo Goto(ulong position, CancellationToken cancellation = default)
     {
         position = Math.Min(position, EndPosition);
-        var best = SnapshotAtOrBefore(position);
+        var best = _snapshots.AtOrBefore(position);
         if (IsModified || position < Position || best.Snapshot.Position > Position)
         {
             Restore(best);
@@ -389,33 +340,22 @@ public sealed class ReplaySession
     public void TakeSnapshot()
     {
         if (IsModified) throw new InvalidOperationException("the state was changed by hand; a snapshot of it would not belong to the recording");
-        if (_snapshots.TryGetValue(Position, out var existing))
+        if (_snapshots.Contains(Position))
         {
-            if (!existing.Pinned) _snapshots[Position] = existing with { Pinned = true };
+            _snapshots.Pin(Position);
             return;
         }
         AddSnapshot(pinned: true);
-        EnforceBudget();
+        _snapshots.EnforceBudget();
     }
 
-    public SnapshotStatistics SnapshotStatistics => new(_snapshots.Count, _snapshotBytes, _budget, _interval);
+    public SnapshotStatistics SnapshotStatistics => _snapshots.Statistics;
 
     /// <summary>Linear address of the next instruction (CS base + EIP).</summary>
     public uint CurrentLinearEip => Cpu.GetSegment(SegmentRegister.CS).Base + Cpu.Eip;
 
     /// <summary>The instruction at CS:EIP, decoded with its linear address as IP; null if its bytes are unmapped.</summary>
-    public Instruction? CurrentInstruction()
-    {
-        uint linear = CurrentLinearEip;
-        Span<byte> bytes = stackalloc byte[15];
-        int n = bytes.Length;
-        while (n > 0 && !Cpu.TryReadLinear(linear, bytes[..n])) n--;
-        if (n == 0) return null;
-        var decoder = Decoder.Create(Cpu.GetSegment(SegmentRegister.CS).Big ? 32 : 16, bytes[..n].ToArray());
-        decoder.IP = linear;
-        decoder.Decode(out var instruction);
-        return instruction.IsInvalid ? null : instruction;
-    }
+    public Instruction? CurrentInstruction() => GuestDisassembler.DecodeAt(Cpu, CurrentLinearEip);
 
     // ---- the forward engine ----
 
@@ -441,10 +381,10 @@ public sealed class ReplaySession
             {
                 ulong position = Position;
                 ApplyEventsAt(position);
-                if (!IsModified && position % _interval == 0 && !_snapshots.ContainsKey(position))
+                if (!IsModified && position % _snapshots.Interval == 0 && !_snapshots.Contains(position))
                 {
                     AddSnapshot(pinned: false);
-                    EnforceBudget();
+                    _snapshots.EnforceBudget();
                 }
                 bool cancelled = cancellation.IsCancellationRequested;
                 bool atPositionBreakpoint = useTraps && position != start && _positionBreakpoints.Contains(position);
@@ -464,8 +404,8 @@ public sealed class ReplaySession
                 if (position >= target) return new StopInfo(StopReason.Reached, position);
                 string what = reason == MachineExitReason.Idle ? "went idle" : $"stopped ({reason})";
                 var events = _contents.Events;
-                string next = _nextEvent < events.Count ? $"the log's next event (#{events[_nextEvent].Sequence}) is at {events[_nextEvent].Position}" : "the log has no more events";
-                throw new DivergenceException($"the guest {what} at position {position}, but {next}", position, _nextEvent < events.Count ? events[_nextEvent].Sequence : 0);
+                string next = NextEvent < events.Count ? $"the log's next event (#{events[NextEvent].Sequence}) is at {events[NextEvent].Position}" : "the log has no more events";
+                throw new DivergenceException($"the guest {what} at position {position}, but {next}", position, NextEvent < events.Count ? events[NextEvent].Sequence : 0);
             }
         }
         finally
@@ -491,8 +431,8 @@ public sealed class ReplaySession
     {
         if (position >= target) return position;
         ulong end = Math.Min(target, position + SliceInstructions);
-        if (_nextEvent < _contents.Events.Count) end = Math.Min(end, _contents.Events[_nextEvent].Position);
-        end = Math.Min(end, (position / _interval + 1) * _interval);
+        if (NextEvent < _contents.Events.Count) end = Math.Min(end, _contents.Events[NextEvent].Position);
+        end = Math.Min(end, (position / _snapshots.Interval + 1) * _snapshots.Interval);
         if (useTraps && _positionBreakpoints.Count > 0)
         {
             var later = _positionBreakpoints.GetViewBetween(position + 1, end);
@@ -501,32 +441,11 @@ public sealed class ReplaySession
         return Math.Max(end, position);
     }
 
-    /// <summary>Applies every logged event at <paramref name="position"/> not applied yet, checking checkpoints.</summary>
+    /// <summary>Applies every logged event at <paramref name="position"/> not applied yet, through the replay cursor (checkpoints checked once).</summary>
     private void ApplyEventsAt(ulong position)
     {
         var events = _contents.Events;
-        while (_nextEvent < events.Count)
-        {
-            var e = events[_nextEvent];
-            if (e.Position > position) return;
-            if (e.Position < position)
-                throw new DivergenceException($"event #{e.Sequence} is at position {e.Position}, but the replay is already at {position}", e.Position, e.Sequence);
-            switch (e)
-            {
-                case CheckpointEvent c when !IsModified && !_verifiedCheckpoints.Contains(c.Sequence):
-                    ulong hash = _machine.StateHash();
-                    if (hash != c.StateHash)
-                        throw new DivergenceException($"state hash differs at checkpoint #{c.Sequence}, position {c.Position}: log {c.StateHash:X16}, replay {hash:X16}", c.Position, c.Sequence);
-                    _verifiedCheckpoints.Add(c.Sequence);
-                    break;
-                case CheckpointEvent or GuestExitEvent:
-                    break;
-                default:
-                    EventApplier.Apply(_machine, e);
-                    break;
-            }
-            _nextEvent++;
-        }
+        while (NextEvent < events.Count && events[NextEvent].Position <= position) _cursor.Apply(events[NextEvent]);
     }
 
     /// <summary>
@@ -540,7 +459,7 @@ public sealed class ReplaySession
         bool first = true;
         while (end > 0)
         {
-            var entry = SnapshotAtOrBefore(end - 1);
+            var entry = _snapshots.AtOrBefore(end - 1);
             ulong from = entry.Snapshot.Position;
             StopInfo? last = null;
             if (includePositionBreakpoints)
@@ -616,114 +535,61 @@ public sealed class ReplaySession
 
     // ---- snapshots ----
 
-    private SnapshotEntry SnapshotAtOrBefore(ulong position)
-    {
-        var keys = _snapshots.Keys;
-        int lo = 0, hi = keys.Count - 1, found = 0;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) / 2;
-            if (keys[mid] <= position)
-            {
-                found = mid;
-                lo = mid + 1;
-            }
-            else hi = mid - 1;
-        }
-        return _snapshots.Values[found];
-    }
-
     private void Restore(SnapshotEntry entry)
     {
-        _machine.RestoreSnapshot(entry.Snapshot);
-        _nextEvent = entry.NextEvent;
+        try
+        {
+            _machine.RestoreSnapshot(entry.Snapshot);
+        }
+        catch (MachineStateException e) when (entry.ExpectedHash is not null)
+        {
+            // A recorded snapshot whose fields a device refuses (its layout was checked on opening):
+            // as with a hash that does not match, the session goes the long way instead.
+            RefuseRecordedSnapshot(entry, $"the recording's snapshot at position {entry.Snapshot.Position} does not restore: {e.Message}");
+        }
+        _cursor.MoveTo((ulong)entry.NextEvent + 1);
         IsModified = false;
         if (entry.ExpectedHash is { } expected && !entry.Verified)
         {
             ulong hash = _machine.StateHash();
             if (hash != expected)
-            {
-                ulong position = entry.Snapshot.Position;
-                RemoveSnapshot(position);
-                Restore(SnapshotAtOrBefore(position));
-                throw new DivergenceException($"the recording's snapshot at position {position} does not restore to its checkpoint's state (log {expected:X16}, restored {hash:X16})", position, 0);
-            }
+                RefuseRecordedSnapshot(entry, $"the recording's snapshot at position {entry.Snapshot.Position} does not restore to its checkpoint's state (log {expected:X16}, restored {hash:X16})");
             entry.Verified = true;
         }
     }
 
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void RefuseRecordedSnapshot(SnapshotEntry entry, string why)
+    {
+        ulong position = entry.Snapshot.Position;
+        _snapshots.Remove(position);
+        Restore(_snapshots.AtOrBefore(position));
+        throw new DivergenceException(why, position, 0);
+    }
+
     /// <summary>
     /// After a restore on the way back to <paramref name="target"/>: replays to the point of the
-    /// finer grid just below it and snapshots it (see <see cref="NearbySnapshotsKept"/>). Null, or
+    /// finer grid just below it and snapshots it (see <see cref="NearbyGridDivisor"/>). Null, or
     /// the stop if Ctrl-C came first.
     /// </summary>
     private StopInfo? ApproachTakingNearbySnapshot(ulong target, CancellationToken cancellation)
     {
-        ulong fine = _interval / 100;
+        ulong fine = _snapshots.Interval / NearbyGridDivisor;
         if (IsModified || fine < 10_000) return null; // below that a replay is quicker than a snapshot
         ulong point = target - target % fine;
-        if (point <= Position || point >= target || _snapshots.ContainsKey(point)) return null;
+        if (point <= Position || point >= target || _snapshots.Contains(point)) return null;
         var stop = RunForward(point, _userTraps, useTraps: false, cancellation);
         if (stop.Reason == StopReason.Interrupted) return stop;
-        if (_snapshots.ContainsKey(point)) return null; // on the main grid: already taken
+        if (_snapshots.Contains(point)) return null; // on the main grid: already taken
         AddSnapshot(pinned: false);
-        _nearby.Enqueue(point);
-        while (_nearby.Count > NearbySnapshotsKept)
-        {
-            ulong old = _nearby.Dequeue();
-            if (_snapshots.TryGetValue(old, out var entry) && !entry.Pinned && old % _interval != 0) RemoveSnapshot(old);
-        }
-        EnforceBudget();
+        _snapshots.KeepNearby(point);
+        _snapshots.EnforceBudget();
         return null;
     }
 
     private void AddSnapshot(bool pinned)
     {
-        MachineSnapshot? near = _snapshots.Count == 0 ? null : SnapshotAtOrBefore(Position).Snapshot;
-        AddEntry(new SnapshotEntry(_machine.TakeSnapshot(near), _nextEvent, pinned));
-    }
-
-    private void AddEntry(SnapshotEntry entry)
-    {
-        var snapshot = entry.Snapshot;
-        foreach (var page in snapshot.Pages)
-        {
-            _pageReferences.TryGetValue(page, out int count);
-            if (count == 0) _snapshotBytes += page.Length;
-            _pageReferences[page] = count + 1;
-        }
-        _snapshotBytes += snapshot.FixedBytes;
-        _snapshots[snapshot.Position] = entry;
-    }
-
-    private void RemoveSnapshot(ulong position)
-    {
-        var snapshot = _snapshots[position].Snapshot;
-        _snapshots.Remove(position);
-        _snapshotBytes -= snapshot.FixedBytes;
-        foreach (var page in snapshot.Pages)
-        {
-            int count = _pageReferences[page] - 1;
-            if (count == 0)
-            {
-                _pageReferences.Remove(page);
-                _snapshotBytes -= page.Length;
-            }
-            else _pageReferences[page] = count;
-        }
-    }
-
-    /// <summary>Over budget: double the grid interval and drop the automatic snapshots that fall off it, until it fits.</summary>
-    private void EnforceBudget()
-    {
-        while (_snapshotBytes > _budget)
-        {
-            var removable = _snapshots.Where(s => !s.Value.Pinned).Select(s => s.Key).ToList();
-            if (removable.Count == 0) return;
-            if (_interval > ulong.MaxValue / 2) return;
-            _interval *= 2;
-            foreach (ulong p in removable)
-                if (p % _interval != 0) RemoveSnapshot(p);
-        }
+        MachineSnapshot? near = _snapshots.Count == 0 ? null : _snapshots.AtOrBefore(Position).Snapshot;
+        _snapshots.Add(new SnapshotEntry(_machine.TakeSnapshot(near), NextEvent, pinned));
     }
 }

@@ -2,15 +2,18 @@ using System.Diagnostics;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Live;
 
 /// <summary>
-/// Drives a machine from the real world: the loop a solo run, a recording and the primary share.
+/// Drives a machine from the real world on its own: the loop of a solo run and of a recording.
 /// It runs the guest in slices; between slices it samples the host clock (realtime mode), feeds
 /// serial input the guest has room for, and flushes output. When the guest idles it either skips
 /// to the next timer (virtual mode) or waits for the host clock or input (realtime mode). Every
 /// one of those inputs goes through the <see cref="Recorder"/>, so a recording replays exactly.
+/// The time rules are <see cref="SliceClock"/>'s, which the FT primary follows too (it has its
+/// own loop: its input comes from the relay and its output waits for the backup).
 /// </summary>
 public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBackend? serial, IEventSink? log = null)
 {
@@ -29,6 +32,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
     {
         var recorder = new Recorder(machine, log) { CheckpointInterval = CheckpointInterval };
         var wall = Stopwatch.StartNew();
+        var time = new SliceClock(machine, recorder, clock, new HostClock());
         ulong start = machine.Cpu.Position;
         ulong limit = maxInstructions == 0 ? ulong.MaxValue : start + maxInstructions;
         Span<byte> input = stackalloc byte[64];
@@ -37,7 +41,8 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
 
         while (!cancel.IsCancellationRequested)
         {
-            if (clock == ClockMode.Realtime) recorder.SetTime(HostNanoseconds(wall));
+            // Every wait below ends at the timer or at input: a sample is always worth taking.
+            time.BeginSlice(always: true);
             FeedInput(recorder, input);
 
             ulong position = machine.Cpu.Position;
@@ -52,7 +57,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
                 case MachineExitReason.PositionReached:
                     continue;
                 case MachineExitReason.Idle:
-                    WaitWhileIdle(recorder, wall);
+                    if (!time.Idle()) WaitWhileIdle(time);
                     continue;
                 default:
                     return Finish(recorder, reason, wall, start, limitReached: false);
@@ -72,22 +77,17 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
         _inputOffset += (ulong)n;
     }
 
-    private void WaitWhileIdle(Recorder recorder, Stopwatch wall)
+    /// <summary>The guest idles and cannot skip ahead: wait for its timer (realtime) or for input.</summary>
+    private void WaitWhileIdle(SliceClock time)
     {
-        ulong deadline = machine.NextDeadline;
-        if (clock == ClockMode.Virtual)
+        if (time.Mode == ClockMode.Virtual)
         {
-            // Nothing will happen until the next timer: jump there. With no timer at all, only
-            // input can wake the guest.
-            if (deadline != ulong.MaxValue)
-            {
-                recorder.SetTime(Math.Max(deadline, machine.Now));
-                return;
-            }
+            // A virtual guest with no timer at all: only input can wake it.
             serial?.WaitForInput(TimeSpan.FromMilliseconds(100));
             return;
         }
-        ulong now = HostNanoseconds(wall);
+        ulong deadline = time.IdleUntil;
+        ulong now = time.HostNow;
         // Sleep until the guest's next timer, rounded up to whole milliseconds: host waits are no
         // finer than that, and a shorter "wait" returns at once, which would spin and fill the log
         // with clock samples that change nothing.
@@ -101,8 +101,6 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             else Thread.Sleep(wait);
         }
     }
-
-    private static ulong HostNanoseconds(Stopwatch wall) => (ulong)(wall.ElapsedTicks * (1_000_000_000.0 / Stopwatch.Frequency));
 
     private RunOutcome Finish(Recorder recorder, MachineExitReason reason, Stopwatch wall, ulong start, bool limitReached)
     {

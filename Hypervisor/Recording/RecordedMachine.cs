@@ -1,6 +1,7 @@
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.Images;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Recording;
@@ -8,7 +9,7 @@ namespace VmFt.Hypervisor.Recording;
 /// <summary>Between a machine and a recording's header: what to write down, and how to build the same machine again.</summary>
 public static class RecordedMachine
 {
-    public static RecordingHeader HeaderFor(PcMachine machine, bool realtime, string imageName, byte[] image, string commandLine, bool embedImage,
+    public static RecordingHeader HeaderFor(PcMachine machine, ClockMode clock, string imageName, byte[] image, string commandLine, bool embedImage,
         string? initrdName = null, byte[]? initrd = null)
     {
         var c = machine.Configuration;
@@ -18,7 +19,7 @@ public static class RecordedMachine
             NanosecondsPerInstruction = c.NanosecondsPerInstruction,
             BootTimeUnixNanoseconds = (c.BootTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100,
             TscHz = c.TscHz,
-            ClockMode = realtime ? RecordingClockMode.Realtime : RecordingClockMode.Virtual,
+            ClockMode = clock,
             ImageName = imageName,
             ImageSha256 = RecordingHeader.HashImage(image),
             Image = embedImage ? image : null,
@@ -34,19 +35,21 @@ public static class RecordedMachine
     /// itself, or else from the path or bundled name it was recorded under, and must match the hash;
     /// so does the initrd.
     /// </summary>
+    /// <exception cref="RecordingFormatException">The header describes a machine this build cannot make.</exception>
+    /// <exception cref="GuestImageException">The image cannot be found, differs from the recorded one, or does not load.</exception>
     public static PcMachine Build(RecordingHeader header, string recordingPath)
     {
         if (header.RamSize is < 1 << 20 or > 3UL << 30)
-            throw new UsageException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports");
-        byte[] image = header.Image ?? MachineOptions.ResolveImage(header.ImageName).Bytes;
+            throw new RecordingFormatException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports");
+        byte[] image = header.Image ?? GuestImages.Resolve(header.ImageName).Bytes;
         if (!RecordingHeader.HashImage(image).AsSpan().SequenceEqual(header.ImageSha256))
-            throw new UsageException($"{recordingPath}: the image '{header.ImageName}' differs from the one recorded (SHA-256 mismatch)");
+            throw new GuestImageException($"{recordingPath}: the image '{header.ImageName}' differs from the one recorded (SHA-256 mismatch)");
         byte[]? initrd = null;
         if (header.InitrdName is { } initrdName)
         {
             initrd = header.Initrd ?? ReadInitrd(initrdName, recordingPath);
             if (!RecordingHeader.HashImage(initrd).AsSpan().SequenceEqual(header.InitrdSha256))
-                throw new UsageException($"{recordingPath}: the initrd '{initrdName}' differs from the one recorded (SHA-256 mismatch)");
+                throw new GuestImageException($"{recordingPath}: the initrd '{initrdName}' differs from the one recorded (SHA-256 mismatch)");
         }
         var machine = new PcMachine(new MachineConfiguration
         {
@@ -61,20 +64,14 @@ public static class RecordedMachine
         }
         catch (ImageLoadException e)
         {
-            throw new UsageException($"{recordingPath}: {e.Message}");
+            throw new GuestImageException($"{recordingPath}: {e.Message}", e);
         }
         return machine;
     }
 
     private static byte[] ReadInitrd(string path, string recordingPath)
     {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{recordingPath}: the initrd '{path}' is not embedded and cannot be read: {e.Message}");
-        }
+        if (!File.Exists(path)) throw new GuestImageException($"{recordingPath}: the initrd '{path}' is not embedded and no such file exists");
+        return GuestImages.ReadFile(path, "the recorded initrd");
     }
 }

@@ -1,4 +1,3 @@
-using VmFt.Hypervisor.Cli;
 using VmFt.ReplayLog.Format;
 using VmFt.ReplayLog.Recording;
 
@@ -11,7 +10,7 @@ public static class RecordingFile
     /// The whole recording. With <paramref name="allowTruncated"/>, one cut short (its recorder died)
     /// is returned up to its last complete block, <see cref="RecordingContents.Truncation"/> saying where.
     /// </summary>
-    /// <exception cref="UsageException">The file is missing, unreadable, corrupt, foreign, or (unless allowed) truncated.</exception>
+    /// <exception cref="RecordingFormatException">The file is missing, unreadable, corrupt, foreign, or (unless allowed) truncated.</exception>
     public static RecordingContents Read(string path, bool allowTruncated)
     {
         try
@@ -20,15 +19,15 @@ public static class RecordingFile
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new UsageException($"{path}: no such file");
+            throw new RecordingFormatException($"{path}: no such file", e);
         }
         catch (LogFormatException e)
         {
-            throw new UsageException($"{path}: {e.Message}");
+            throw new RecordingFormatException($"{path}: {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"{path}: cannot read: {e.Message}");
+            throw new RecordingFormatException($"{path}: cannot read: {e.Message}", e);
         }
     }
 }

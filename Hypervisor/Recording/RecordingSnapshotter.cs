@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Determinism;
 using VmFt.ReplayLog.Events;
@@ -10,7 +9,7 @@ namespace VmFt.Hypervisor.Recording;
 /// Writes periodic snapshots into a recording, so that a debugger or a diff can start near any
 /// position instead of replaying from power-on. Each snapshot is a checkpoint (to verify it by),
 /// the CPU and device state, and the RAM pages that changed since the previous snapshot (since the
-/// machine was loaded, for the first), in runs compressed with Deflate.
+/// machine was loaded, for the first), in runs (<see cref="SnapshotPageCodec"/>).
 /// </summary>
 public sealed class RecordingSnapshotter
 {
@@ -58,7 +57,7 @@ public sealed class RecordingSnapshotter
             int first = page;
             while (page < pages && page - first < LogBlockCodec.MaxSnapshotPagesPerEvent && !Same(ram, page)) page++;
             var run = ram.AsSpan(first * PageSize, (page - first) * PageSize);
-            var (encoding, data) = Encode(run);
+            var (encoding, data) = SnapshotPageCodec.Encode(run);
             uint count = (uint)(page - first);
             recorder.Note((sequence, at) => new SnapshotPagesEvent(sequence, at, (uint)first, count, encoding, data));
             run.CopyTo(_previous.AsSpan(first * PageSize));
@@ -69,33 +68,4 @@ public sealed class RecordingSnapshotter
 
     private bool Same(byte[] ram, int page) =>
         ram.AsSpan(page * PageSize, PageSize).SequenceEqual(_previous.AsSpan(page * PageSize, PageSize));
-
-    private static (SnapshotPageEncoding, byte[]) Encode(ReadOnlySpan<byte> pages)
-    {
-        using var compressed = new MemoryStream();
-        using (var deflate = new DeflateStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) deflate.Write(pages);
-        return compressed.Length < pages.Length ? (SnapshotPageEncoding.Deflate, compressed.ToArray()) : (SnapshotPageEncoding.Raw, pages.ToArray());
-    }
-
-    /// <summary>The pages a <see cref="SnapshotPagesEvent"/> holds, decoded; throws <see cref="InvalidDataException"/> if they are not what it claims.</summary>
-    public static byte[] Decode(SnapshotPagesEvent e)
-    {
-        int length = checked((int)e.PageCount * PageSize);
-        if (e.Encoding == SnapshotPageEncoding.Raw)
-        {
-            if (e.Data.Length != length) throw new InvalidDataException($"{e.Data.Length} raw bytes for {e.PageCount} pages");
-            return e.Data;
-        }
-        var pages = new byte[length];
-        using var deflate = new DeflateStream(new MemoryStream(e.Data), CompressionMode.Decompress);
-        int read = 0;
-        while (read < length)
-        {
-            int n = deflate.Read(pages, read, length - read);
-            if (n == 0) throw new InvalidDataException($"the compressed data holds {read} bytes, not {e.PageCount} pages");
-            read += n;
-        }
-        if (deflate.Read(new byte[1], 0, 1) != 0) throw new InvalidDataException($"the compressed data holds more than {e.PageCount} pages");
-        return pages;
-    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using VmFt.Guest.Images;
+using VmFt.Hypervisor.Faults;
 
 namespace VmFt.Hypervisor.Simulation;
 
@@ -23,18 +24,6 @@ public static partial class ScheduleExplorer
         "c2 3 GET n", "c3 2 STATS", "c1 4 DEL alpha", "c1 5 GET alpha", "c2 4 INCR n", "c3 3 STATS", "c1 6 GET beta",
     ];
 
-    /// <summary>The scenario names of <c>vmft simulate --scenario</c>; "all" draws from every one and sometimes adds a relay-link drop to another fault.</summary>
-    public static readonly IReadOnlyDictionary<string, FaultKind> Scenarios = new Dictionary<string, FaultKind>
-    {
-        ["crash-primary"] = FaultKind.CrashPrimary,
-        ["crash-backup"] = FaultKind.CrashBackup,
-        ["partition"] = FaultKind.Partition,
-        ["partition-one-way"] = FaultKind.PartitionOneWay,
-        ["pause"] = FaultKind.Pause,
-        ["relay-drop"] = FaultKind.RelayLinkDrop,
-        ["crash-both"] = FaultKind.CrashPrimaryThenNewPrimary,
-    };
-
     public static SimulationOptions Options(int seed, Random pick, bool breakOutputRule = false) => new()
     {
         Image = BundledImages.Get("kvstore"),
@@ -48,28 +37,21 @@ public static partial class ScheduleExplorer
     };
 
     /// <summary>
-    /// The faults of run <paramref name="pick"/>: one of <paramref name="kinds"/>, and with several
-    /// kinds, a third of the time a relay-link drop as well, each at any step of a failure-free run
-    /// of <paramref name="runSteps"/> steps.
+    /// The faults of run <paramref name="pick"/>: one of <paramref name="scenarios"/> (the
+    /// simulator's, <see cref="SimulatedFaults"/>), and with several, a third of the time a relay
+    /// reset as well, each at any step of a failure-free run of <paramref name="runSteps"/> steps.
     /// </summary>
-    public static FaultPlan Plan(Random pick, IReadOnlyList<FaultKind> kinds, int failureTimeout, int runSteps)
+    public static FaultPlan Plan(Random pick, IReadOnlyList<FaultScenario> scenarios, int failureTimeout, int runSteps)
     {
-        Fault Draw(FaultKind kind)
+        Fault Draw(FaultScenario scenario)
         {
             int at = 1 + pick.Next(runSteps);
             string node = pick.Next(2) == 0 ? "A" : "B";
-            return kind switch
-            {
-                // Around the failure timeout: below it nothing may happen, above it both nodes act on stale news.
-                FaultKind.Pause => new Fault(kind, at, 1 + pick.Next(2 * failureTimeout)),
-                FaultKind.RelayLinkDrop => new Fault(kind, at, 1 + pick.Next(30), node),
-                FaultKind.PartitionOneWay => new Fault(kind, at, 0, node),
-                _ => new Fault(kind, at),
-            };
+            return SimulatedFaults.For(scenario).DrawFault(at, node, pick, failureTimeout);
         }
-        var first = Draw(kinds[pick.Next(kinds.Count)]);
-        if (kinds.Count > 1 && first.Kind != FaultKind.RelayLinkDrop && pick.Next(3) == 0)
-            return new FaultPlan(first, Draw(FaultKind.RelayLinkDrop));
+        var first = Draw(scenarios[pick.Next(scenarios.Count)]);
+        if (scenarios.Count > 1 && first.Scenario != FaultCatalogue.RelayReset && pick.Next(3) == 0)
+            return new FaultPlan(first, Draw(FaultCatalogue.RelayReset));
         return new FaultPlan(first);
     }
 
@@ -84,13 +66,13 @@ public static partial class ScheduleExplorer
     /// run depends only on its seed); one line per violation, in seed order, and a summary go to
     /// <paramref name="output"/>. Returns the number of runs with a violation.
     /// </summary>
-    public static int Explore(int count, int firstSeed, IReadOnlyList<FaultKind> kinds, TextWriter output, bool breakOutputRule = false)
+    public static int Explore(int count, int firstSeed, IReadOnlyList<FaultScenario> scenarios, TextWriter output, bool breakOutputRule = false)
     {
         var clock = Stopwatch.StartNew();
         // Up to the timing fields, the failure-free transcript depends only on the script.
         var failureFree = new FtSimulation(Options(firstSeed, new Random(firstSeed))).Run(FaultPlan.None);
         string baseline = WithoutTiming(failureFree.Transcript);
-        string scenario = kinds.Count == 1 ? $" --scenario {Scenarios.First(s => s.Value == kinds[0]).Key}" : "";
+        string scenario = scenarios.Count == 1 ? $" --scenario {scenarios[0].Name}" : "";
         int violations = 0, failovers = 0, completed = 0, struck = 0;
         const int Chunk = 100;
         var outcomes = new (bool Completed, bool FailedOver, bool Struck, string? Violation)[Chunk];
@@ -102,7 +84,7 @@ public static partial class ScheduleExplorer
                 int seed = firstSeed + done + i;
                 var pick = new Random(seed);
                 var options = Options(seed, pick, breakOutputRule);
-                var plan = Plan(pick, kinds, options.FailureTimeout, failureFree.Steps);
+                var plan = Plan(pick, scenarios, options.FailureTimeout, failureFree.Steps);
                 var r = new FtSimulation(options).Run(plan);
                 var problems = new List<string>(r.Violations);
                 string got = WithoutTiming(r.Transcript);

@@ -20,7 +20,7 @@ public sealed record RecordingHeader
 
     public required ulong TscHz { get; init; }
 
-    public required RecordingClockMode ClockMode { get; init; }
+    public required ClockMode ClockMode { get; init; }
 
     /// <summary>How the image was named when recorded (a bundled name or a file name).</summary>
     public required string ImageName { get; init; }

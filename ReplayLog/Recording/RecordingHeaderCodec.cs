@@ -139,7 +139,7 @@ internal static class RecordingHeaderCodec
         ulong tsc = r.ReadUInt64();
         long clockAt = r.Offset;
         byte clock = r.ReadByte();
-        if (!Enum.IsDefined((RecordingClockMode)clock))
+        if (!Enum.IsDefined((ClockMode)clock))
             throw new LogFormatException(LogFormatError.Malformed, clockAt, $"unknown clock mode {clock}");
         string name = r.ReadString(MaxImageNameLength, "image name");
         byte[] sha = r.ReadSpan(RecordingHeader.Sha256Length).ToArray();
@@ -196,7 +196,7 @@ internal static class RecordingHeaderCodec
             NanosecondsPerInstruction = nsPerInstruction,
             BootTimeUnixNanoseconds = boot,
             TscHz = tsc,
-            ClockMode = (RecordingClockMode)clock,
+            ClockMode = (ClockMode)clock,
             ImageName = name,
             ImageSha256 = sha,
             Image = image,

@@ -16,7 +16,7 @@ public class RecordingTests
         NanosecondsPerInstruction = 10,
         BootTimeUnixNanoseconds = 1_767_225_600_000_000_000,
         TscHz = 2_400_000_000,
-        ClockMode = RecordingClockMode.Realtime,
+        ClockMode = ClockMode.Realtime,
         ImageName = "kvstore.elf \u00e9\u6f22",
         ImageSha256 = RecordingHeader.HashImage(Image),
         Image = embed ? Image : null,
@@ -74,7 +74,7 @@ public class RecordingTests
             NanosecondsPerInstruction = 0,
             BootTimeUnixNanoseconds = long.MinValue,
             TscHz = 1,
-            ClockMode = RecordingClockMode.Virtual,
+            ClockMode = ClockMode.Virtual,
             ImageName = "",
             Image = [],
             ImageSha256 = RecordingHeader.HashImage([]),
@@ -230,7 +230,7 @@ public class RecordingTests
         var stream = new MemoryStream();
         Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(true) with { ImageSha256 = new byte[32] }));
         Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(false) with { ImageSha256 = new byte[31] }));
-        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(false) with { ClockMode = (RecordingClockMode)7 }));
+        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(false) with { ClockMode = (ClockMode)7 }));
         Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(false) with { ImageName = new string('n', 1025) }));
         Assert.Equal(0, stream.Length);
     }

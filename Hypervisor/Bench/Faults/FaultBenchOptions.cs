@@ -1,3 +1,5 @@
+using VmFt.Hypervisor.Faults;
+
 namespace VmFt.Hypervisor.Bench.Faults;
 
 /// <summary>Everything that shapes a <c>vmft bench faults</c> session.</summary>

@@ -1,6 +1,6 @@
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Cli;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.Faults;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -13,9 +13,9 @@ public static class FaultBenchmark
     /// <summary>The default matrix: every scenario with kvstore, and a primary kill with cpubench and with an idle guest.</summary>
     public static IReadOnlyList<(FaultScenario, FaultWorkload)> DefaultMatrix()
     {
-        var m = FaultScenarios.All.Select(s => (s, FaultWorkload.Kvstore)).ToList();
-        m.Add((FaultScenario.KillPrimary, FaultWorkload.Cpubench));
-        m.Add((FaultScenario.KillPrimary, FaultWorkload.Idle));
+        var m = ProcessFaults.Scenarios.Select(s => (s, FaultWorkload.Kvstore)).ToList();
+        m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Cpubench));
+        m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Idle));
         return m;
     }
 
@@ -29,25 +29,28 @@ public static class FaultBenchmark
         {
             // cpubench alone, in-process and in virtual time: its run time is the throughput
             // reference, its output (TSC cycles masked) the failure-free transcript.
-            var (outcome, _) = BenchCommand.RunCpubench(options.CpubenchIterations);
+            var (outcome, _) = CpuBenchmark.RunCpubench(options.CpubenchIterations);
             soloSeconds = outcome.Elapsed.TotalSeconds;
             cpuReference = VerdictChecker.Normalize(SoloTranscript.Run(BundledImages.Get("cpubench"), "cpubench", 64 << 20, [], 3,
                 maxSteps: 10_000_000, commandLine: $"iterations={options.CpubenchIterations}"));
         }
         var plan = new List<(FaultScenario Scenario, FaultWorkload Workload)>();
         for (int i = 0; i < options.Runs; i++) plan.AddRange(options.Matrix);
-        var progress = new ProgressBar(output, plan.Count, interactive);
         var results = new List<FaultRunResult>();
-        for (int i = 0; i < plan.Count; i++)
+        // Verbose lines stream from other threads: a live display would tear them, so they get plain lines.
+        RunProgress.Show(output, interactive && !options.Verbose, plan.Count, progress =>
         {
-            var (scenario, workload) = plan[i];
-            int seed = unchecked(options.Seed + i);
-            progress.Starting(i, $"{FaultScenarios.Name(scenario)}/{FaultScenarios.Name(workload)}");
-            var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
-            result.Reproduce = FaultReport.ReproduceCommand(result, options);
-            results.Add(result);
-            progress.Finished(i + 1, result);
-        }
+            for (int i = 0; i < plan.Count; i++)
+            {
+                var (scenario, workload) = plan[i];
+                int seed = unchecked(options.Seed + i);
+                progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
+                var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
+                result.Reproduce = FaultReport.ReproduceCommand(result, options);
+                results.Add(result);
+                progress.Finished(i + 1, result);
+            }
+        });
         var (plots, note) = FaultPlots.Draw(results, options.OutDirectory);
         File.WriteAllText(Path.Combine(options.OutDirectory, "report.md"), FaultReport.Markdown(results, options, note, plots));
         File.WriteAllText(Path.Combine(options.OutDirectory, "runs.json"), FaultReport.Json(results, options));

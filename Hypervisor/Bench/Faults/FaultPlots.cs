@@ -1,84 +1,169 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using ScottPlot;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
 /// <summary>
-/// The report's plots, drawn by gnuplot when it is on the PATH: the client latency CDF, the
-/// failover-time histogram and the backup lag over time, as SVG. The data files stay beside them.
+/// The report's plots, drawn in-process with ScottPlot (PNG): the client latency CDF with one line
+/// per scenario, the failover-time histogram stacked by scenario, and the backup lag over time as
+/// small multiples (one panel per scenario, one line per run). The data stay beside them as text.
 /// </summary>
 public static class FaultPlots
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
-    /// <summary>The full path of gnuplot, or null.</summary>
-    public static string? FindGnuplot()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, "gnuplot");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    /// <summary>Writes the data files and, with gnuplot, the SVGs. Returns the SVGs made and a one-line note.</summary>
+    /// <summary>Writes the data files and the PNGs. Returns the PNGs made and a one-line note.</summary>
     public static (List<string> Plots, string Note) Draw(IReadOnlyList<FaultRunResult> results, string outDirectory)
     {
-        var plots = new List<string>();
-        var latencies = results.SelectMany(r => r.Latencies).OrderBy(x => x).ToList();
-        var failovers = results.Where(r => r.FailoverMs is not null).Select(r => r.FailoverMs!.Value).ToList();
-        var cdf = new StringBuilder();
-        for (int i = 0; i < latencies.Count; i++) cdf.AppendLine(C, $"{latencies[i]:F3} {(i + 1) / (double)latencies.Count:F6}");
-        File.WriteAllText(Path.Combine(outDirectory, "latency-cdf.dat"), cdf.ToString());
-        File.WriteAllText(Path.Combine(outDirectory, "failover.dat"), string.Concat(failovers.Select(f => f.ToString("F3", C) + "\n")));
-        var lag = new StringBuilder();
-        foreach (var r in results)
-        {
-            if (r.Lag.Count == 0) continue;
-            lag.AppendLine(C, $"# run {r.Index} {r.Name}");
-            foreach (var (ms, l) in r.Lag) lag.AppendLine(C, $"{ms / 1000:F3} {l:F3}");
-            lag.AppendLine().AppendLine();
-        }
-        File.WriteAllText(Path.Combine(outDirectory, "lag.dat"), lag.ToString());
+        var byScenario = results.GroupBy(r => r.Name).ToList();
+        var latency = byScenario
+            .Select(g => (Name: g.Key, Values: g.SelectMany(r => r.Latencies).Order().ToArray()))
+            .Where(s => s.Values.Length > 0).ToList();
+        var failover = byScenario
+            .Select(g => (Name: g.Key, Values: g.Where(r => r.FailoverMs is not null).Select(r => r.FailoverMs!.Value).ToArray()))
+            .Where(s => s.Values.Length > 0).ToList();
+        var lag = byScenario
+            .Select(g => (Name: g.Key, Runs: g.Where(r => r.Lag.Count > 0).ToList()))
+            .Where(s => s.Runs.Count > 0).ToList();
+        WriteData(outDirectory, latency, failover, lag);
 
-        string? gnuplot = FindGnuplot();
-        if (gnuplot is null) return (plots, "Plots skipped: gnuplot is not installed (the data is in latency-cdf.dat, failover.dat and lag.dat).");
-        var script = new StringBuilder();
-        script.AppendLine("set terminal svg size 800,500 dynamic background rgb 'white'");
-        script.AppendLine("set grid");
-        if (latencies.Count > 0)
+        var plots = new List<string>();
+        try
         {
-            script.AppendLine("set output 'latency-cdf.svg'");
-            script.AppendLine("set title 'Client request latency CDF (all kvstore runs)'; set xlabel 'latency (ms, log scale)'; set ylabel 'fraction of requests'; set logscale x; set key off");
-            script.AppendLine("plot 'latency-cdf.dat' using 1:2 with steps lw 2");
-            script.AppendLine("unset logscale x");
-            plots.Add("latency-cdf.svg");
+            if (latency.Count > 0) plots.Add(LatencyCdf(latency, Path.Combine(outDirectory, "latency-cdf.png")));
+            if (failover.Count > 0) plots.Add(FailoverHistogram(failover, Path.Combine(outDirectory, "failover-histogram.png")));
+            if (lag.Count > 0) plots.Add(LagPanels(lag, Path.Combine(outDirectory, "lag.png")));
         }
-        if (failovers.Count > 0)
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or IOException or UnauthorizedAccessException)
         {
-            double width = Math.Max(1, Math.Ceiling((failovers.Max() - failovers.Min()) / 20));
-            script.AppendLine("set output 'failover-histogram.svg'");
-            script.AppendLine(C, $"set title 'Failover time (client gap)'; set xlabel 'ms'; set ylabel 'runs'; set key off; set style fill solid 0.6; bw = {width:F1}");
-            script.AppendLine("plot 'failover.dat' using (bw*floor($1/bw)+bw/2):(1) smooth frequency with boxes");
-            plots.Add("failover-histogram.svg");
+            return (plots, $"Plots failed: {e.GetType().Name}: {e.Message.Split('\n')[0]} (the data is in latency-cdf.dat, failover.dat and lag.dat).");
         }
-        if (lag.Length > 0)
+        return (plots, plots.Count == 0 ? "No plots: no run had latencies, failovers or lag samples." : $"Plots drawn ({plots.Count}).");
+    }
+
+    /// <summary>One line per scenario: the fraction of its requests answered within a latency (log scale).</summary>
+    private static string LatencyCdf(List<(string Name, double[] Values)> series, string path)
+    {
+        var plot = new Plot();
+        foreach (var (name, values) in series)
         {
-            script.AppendLine("set output 'lag.svg'");
-            script.AppendLine("set title 'Backup lag over time (oldest unacknowledged log event)'; set xlabel 's since the load started'; set ylabel 'lag (ms)'; set key outside right");
-            var blocks = results.Where(r => r.Lag.Count > 0).ToList();
-            script.AppendLine("plot " + string.Join(", ", blocks.Select((r, i) => $"'lag.dat' index {i} using 1:2 with lines title '{r.Index} {r.Name}'")));
-            plots.Add("lag.svg");
+            // A step CDF: each latency raises the fraction by one request's share.
+            var xs = new List<double>(2 * values.Length);
+            var ys = new List<double>(2 * values.Length);
+            for (int i = 0; i < values.Length; i++)
+            {
+                double x = Math.Log10(Math.Max(values[i], 0.01));
+                xs.Add(x);
+                ys.Add((double)i / values.Length);
+                xs.Add(x);
+                ys.Add((i + 1.0) / values.Length);
+            }
+            var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
+            line.LineWidth = 2;
+            line.LegendText = $"{name} ({values.Length})";
         }
-        File.WriteAllText(Path.Combine(outDirectory, "plots.gp"), script.ToString());
-        var info = new ProcessStartInfo(gnuplot) { WorkingDirectory = outDirectory, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        info.ArgumentList.Add("plots.gp");
-        using var p = Process.Start(info)!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) return ([], $"Plots failed: gnuplot exited with {p.ExitCode}: {err.Split('\n')[0]}");
-        return (plots.Select(f => Path.Combine(outDirectory, f)).ToList(), $"Plots drawn by gnuplot ({plots.Count}).");
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = x => Math.Pow(10, x).ToString("0.##", C),
+        };
+        plot.Title("Client request latency CDF, by scenario");
+        plot.XLabel("latency (ms, log scale)");
+        plot.YLabel("fraction of requests");
+        plot.Axes.SetLimitsY(0, 1.02);
+        plot.ShowLegend(Edge.Right);
+        plot.SavePng(path, 1100, 600);
+        return path;
+    }
+
+    /// <summary>The client's failover gap, stacked by scenario in bins of equal width.</summary>
+    private static string FailoverHistogram(List<(string Name, double[] Values)> series, string path)
+    {
+        var all = series.SelectMany(s => s.Values).ToArray();
+        double min = all.Min(), max = all.Max();
+        double width = Math.Max(1, Math.Ceiling((max - min) / 20));
+        double start = Math.Floor(min / width) * width;
+        int bins = Math.Max(1, (int)Math.Ceiling((max - start) / width + 1e-9));
+        var stacked = new double[bins];
+        var plot = new Plot();
+        for (int s = 0; s < series.Count; s++)
+        {
+            var counts = new double[bins];
+            foreach (double v in series[s].Values) counts[Math.Min(bins - 1, (int)((v - start) / width))]++;
+            var color = plot.Add.Palette.GetColor(s);
+            var bars = new List<Bar>();
+            for (int b = 0; b < bins; b++)
+            {
+                if (counts[b] == 0) continue;
+                bars.Add(new Bar { Position = start + (b + 0.5) * width, ValueBase = stacked[b], Value = stacked[b] + counts[b], Size = width * 0.9, FillColor = color });
+                stacked[b] += counts[b];
+            }
+            var plotted = plot.Add.Bars(bars);
+            plotted.LegendText = $"{series[s].Name} ({series[s].Values.Length})";
+            plotted.Color = color;
+        }
+        plot.Title("Failover time: the client's last byte from the old primary to its first from the new one");
+        plot.XLabel("ms");
+        plot.YLabel("runs");
+        plot.Axes.Margins(bottom: 0);
+        plot.ShowLegend(Edge.Right);
+        plot.SavePng(path, 1100, 500);
+        return path;
+    }
+
+    /// <summary>One small panel per scenario, its runs' backup lag over the run (time 0: the measured load starts).</summary>
+    private static string LagPanels(List<(string Name, List<FaultRunResult> Runs)> panels, string path)
+    {
+        int columns = Math.Min(3, panels.Count);
+        int rows = (panels.Count + columns - 1) / columns;
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(panels.Count);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns);
+        for (int i = 0; i < panels.Count; i++)
+        {
+            var plot = multiplot.GetPlot(i);
+            foreach (var run in panels[i].Runs)
+            {
+                var line = plot.Add.ScatterLine(run.Lag.Select(l => l.Ms / 1000).ToArray(), run.Lag.Select(l => l.LagMs).ToArray());
+                line.LineWidth = 1.5f;
+            }
+            plot.Title($"{panels[i].Name} ({panels[i].Runs.Count} run{(panels[i].Runs.Count == 1 ? "" : "s")})", size: 13);
+            plot.XLabel("s since the load started", size: 11);
+            plot.YLabel("backup lag (ms)", size: 11);
+            plot.Axes.Margins(bottom: 0);
+        }
+        multiplot.SavePng(path, 380 * columns, 260 * rows);
+        return path;
+    }
+
+    private static void WriteData(string outDirectory, List<(string Name, double[] Values)> latency, List<(string Name, double[] Values)> failover,
+        List<(string Name, List<FaultRunResult> Runs)> lag)
+    {
+        // Blocks separated by two blank lines, each headed by its scenario (gnuplot's "index" format).
+        var cdf = new StringBuilder();
+        foreach (var (name, values) in latency)
+        {
+            cdf.AppendLine(C, $"# {name}");
+            for (int i = 0; i < values.Length; i++) cdf.AppendLine(C, $"{values[i]:F3} {(i + 1) / (double)values.Length:F6}");
+            cdf.AppendLine().AppendLine();
+        }
+        File.WriteAllText(Path.Combine(outDirectory, "latency-cdf.dat"), cdf.ToString());
+        var gaps = new StringBuilder();
+        foreach (var (name, values) in failover)
+            foreach (double v in values) gaps.AppendLine(C, $"{v:F3} {name}");
+        File.WriteAllText(Path.Combine(outDirectory, "failover.dat"), gaps.ToString());
+        var lags = new StringBuilder();
+        foreach (var (_, runs) in lag)
+        {
+            foreach (var r in runs)
+            {
+                lags.AppendLine(C, $"# run {r.Index} {r.Name}");
+                foreach (var (ms, l) in r.Lag) lags.AppendLine(C, $"{ms / 1000:F3} {l:F3}");
+                lags.AppendLine().AppendLine();
+            }
+        }
+        File.WriteAllText(Path.Combine(outDirectory, "lag.dat"), lags.ToString());
     }
 }

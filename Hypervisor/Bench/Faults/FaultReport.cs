@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using VmFt.Hypervisor.Faults;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -13,7 +14,7 @@ public static class FaultReport
 
     /// <summary>The command that repeats run <paramref name="r"/> on its own.</summary>
     public static string ReproduceCommand(FaultRunResult r, FaultBenchOptions o) =>
-        $"vmft bench faults --scenario {FaultScenarios.Name(r.Scenario)} --workload {FaultScenarios.Name(r.Workload)} --runs 1 --seed {r.Seed}" +
+        $"vmft bench faults --scenario {r.Scenario.Name} --workload {FaultWorkloads.Name(r.Workload)} --runs 1 --seed {r.Seed}" +
         $" --duration {o.Duration.TotalSeconds.ToString("0.###", C)} --warmup {o.Warmup.TotalSeconds.ToString("0.###", C)} --cpubench-iterations {o.CpubenchIterations} --rate {o.RequestRate.ToString("0.###", C)} --clients {o.Clients}";
 
     /// <summary>One line per (scenario, workload): the figures over its runs.</summary>
@@ -31,7 +32,7 @@ public static class FaultReport
                 return v.Count == 0 ? null : v.Average();
             }
             double? Q(Func<FaultRunResult, double?> f, double q) => Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), q);
-            sb.AppendLine($"| {FaultScenarios.Name(g.Key.Scenario)} | {FaultScenarios.Name(g.Key.Workload)} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
+            sb.AppendLine($"| {g.Key.Scenario.Name} | {FaultWorkloads.Name(g.Key.Workload)} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
                 $"{F(Q(r => r.FailoverMs, 0.5))} | {F(Q(r => r.FailoverMs, 0.99))} | {F(Q(r => r.DetectionMs, 0.5))} | {F(Mean(r => r.ThroughputRatio), "F3")} | " +
                 $"{F(Mean(r => r.LogMbit), "F3")} | {F(Q(r => r.HoldP99Ms, 0.99), "F2")} | {F(Q(r => r.LatencyP99Ms, 0.99))} | {F(Q(r => r.MaxLagMs, 1))} |");
         }
@@ -48,8 +49,8 @@ public static class FaultReport
         var sb = new StringBuilder();
         foreach (var workload in results.Select(r => r.Workload).Distinct())
         {
-            var solo = results.Where(r => r.Workload == workload && r.Scenario == FaultScenario.Solo && r.Passed).ToList();
-            var ft = results.Where(r => r.Workload == workload && r.Scenario == FaultScenario.Baseline && r.Passed).ToList();
+            var solo = results.Where(r => r.Workload == workload && r.Scenario == FaultCatalogue.Solo && r.Passed).ToList();
+            var ft = results.Where(r => r.Workload == workload && r.Scenario == FaultCatalogue.Baseline && r.Passed).ToList();
             if (solo.Count == 0 || ft.Count == 0) continue;
             static double? Median(List<FaultRunResult> runs, Func<FaultRunResult, double?> f) =>
                 Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), 0.5);
@@ -63,7 +64,7 @@ public static class FaultReport
                 sb.AppendLine("| workload | solo latency ms p50/p99 | FT latency ms p50/p99 | latency FT/solo p50 | p99 | throughput FT/solo |");
                 sb.AppendLine("|---|---|---|---:|---:|---:|");
             }
-            sb.AppendLine($"| {FaultScenarios.Name(workload)} | {F(s50)}/{F(s99)} | {F(f50)}/{F(f99)} | {Ratio(f50, s50)} | {Ratio(f99, s99)} | {Ratio(fth, st)} |");
+            sb.AppendLine($"| {FaultWorkloads.Name(workload)} | {F(s50)}/{F(s99)} | {F(f50)}/{F(f99)} | {Ratio(f50, s50)} | {Ratio(f99, s99)} | {Ratio(fth, st)} |");
         }
         return sb.ToString();
     }
@@ -155,8 +156,8 @@ public static class FaultReport
             {
                 w.WriteStartObject();
                 w.WriteNumber("index", r.Index);
-                w.WriteString("scenario", FaultScenarios.Name(r.Scenario));
-                w.WriteString("workload", FaultScenarios.Name(r.Workload));
+                w.WriteString("scenario", r.Scenario.Name);
+                w.WriteString("workload", FaultWorkloads.Name(r.Workload));
                 w.WriteNumber("seed", r.Seed);
                 w.WriteString("verdict", r.Passed ? "PASS" : "FAIL");
                 w.WriteStartArray("violations");
@@ -186,7 +187,7 @@ public static class FaultReport
         sb.AppendLine("index,scenario,workload,seed,verdict," + string.Join(',', names) + ",violations,reproduce");
         foreach (var r in results)
         {
-            sb.Append(C, $"{r.Index},{FaultScenarios.Name(r.Scenario)},{FaultScenarios.Name(r.Workload)},{r.Seed},{(r.Passed ? "PASS" : "FAIL")},");
+            sb.Append(C, $"{r.Index},{r.Scenario.Name},{FaultWorkloads.Name(r.Workload)},{r.Seed},{(r.Passed ? "PASS" : "FAIL")},");
             sb.Append(string.Join(',', Figures(r).Select(f => f.Value is { } x ? x.ToString("0.####", C) : "")));
             sb.Append(',').Append(Quote(string.Join("; ", r.Violations))).Append(',').AppendLine(Quote(r.Reproduce));
         }

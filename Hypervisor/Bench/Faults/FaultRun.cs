@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using VmFt.Guest.Images;
-using VmFt.Hypervisor.Cli;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.Faults;
+using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -15,30 +16,29 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// </summary>
 public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, FaultWorkload workload, int seed, int index)
 {
-    /// <summary>The channel delay of the delay scenario.</summary>
-    public static readonly TimeSpan ChannelDelay = TimeSpan.FromMilliseconds(20);
-    /// <summary>The bandwidth of the throttle scenario, bytes per second per direction (4 Mbit/s: just above kvstore's log rate at 200 requests/s, so bursts queue).</summary>
-    public const long ThrottleBytesPerSecond = 512 * 1024;
-    /// <summary>How long the pause scenario stops the channel: shorter than the failure timeout, so no failover is due.</summary>
-    public static TimeSpan PauseLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(o.TimeoutMs / 2);
-    /// <summary>
-    /// The slow backup's share of a CPU, in stop/run cycles of <see cref="SlowBackupPeriod"/>, and
-    /// the primary's small send window: kvstore logs about 125 KB/s, so a backup stopped for 150 ms
-    /// leaves some 18 KB unacknowledged and the primary waits on the window every cycle.
-    /// </summary>
-    public const double SlowBackupShare = 0.25;
-    public static readonly TimeSpan SlowBackupPeriod = TimeSpan.FromMilliseconds(200);
-    public const string SlowBackupWindow = "8K";
-
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ProcessInjector _injector = ProcessFaults.For(scenario);
+
+    // What an injector (ProcessFaults) acts on, set up by ExecuteAsync.
+    internal FaultBenchOptions Options => options;
+    internal FtProcesses Cluster { get; private set; } = null!;
+    /// <summary>The proxy every run's logging channel goes through.</summary>
+    internal ChannelProxy Proxy { get; private set; } = null!;
+    /// <summary>The proxy on the relay's way to the primary, when the injector asks for one.</summary>
+    internal ChannelProxy? RelayProxy { get; private set; }
+    internal LoadGenerator Generator { get; private set; } = null!;
+    internal FaultRunResult Result { get; private set; } = null!;
+    /// <summary>A throttle the injector started; stopped when the run ends.</summary>
+    internal ProcessThrottle? Throttle { get; set; }
 
     /// <summary>When set, every child line and bench action, as it happens.</summary>
     public TextWriter? Verbose { get; init; }
     private readonly List<NodeLine> _lines = [];
 
-    private double Now() => _clock.Elapsed.TotalMilliseconds;
+    internal double Now() => _clock.Elapsed.TotalMilliseconds;
 
-    private void Mark(string what)
+    /// <summary>A bench action, stamped like the children's lines (the timeline reads the fault's moment from these).</summary>
+    internal void Mark(string what)
     {
         lock (_lines) _lines.Add(new NodeLine(Now(), NodeTimeline.Bench, what));
         Verbose?.WriteLine($"{Now(),9:F1} ms [bench] {what}");
@@ -54,7 +54,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
     }
 
-    private async Task<bool> WaitFor(string who, string text, TimeSpan timeout, string? after = null)
+    internal async Task<bool> WaitFor(string who, string text, TimeSpan timeout, string? after = null)
     {
         var until = Now() + timeout.TotalMilliseconds;
         while (Now() < until)
@@ -70,24 +70,21 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     public async Task<FaultRunResult> ExecuteAsync(double soloCpubenchSeconds, string cpubenchReference)
     {
         var random = new Random(seed);
-        var result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
-        ChannelProxy? proxy = null;
-        ChannelProxy? relayProxy = null;
-        ProcessThrottle? throttle = null;
+        var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
         var trace = new ClientTrace();
         double loadStart = 0, loadEnd = 0;
         string[] machineArgs = workload == FaultWorkload.Cpubench ? ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"] : ["kvstore"];
         string[] nodeArgs = ["--heartbeat-ms", options.HeartbeatMs.ToString(), "--timeout-ms", options.TimeoutMs.ToString()];
-        var cluster = new FtProcesses
+        var cluster = Cluster = new FtProcesses
         {
             Line = (who, text) =>
             {
                 lock (_lines) _lines.Add(new NodeLine(Now(), who, text));
                 Verbose?.WriteLine($"{Now(),9:F1} ms [{who}] {text}");
             },
-            LogRoute = backup => (proxy = ChannelProxy.Start(backup)).LocalEndPoint,
-            PrimaryRelayRoute = scenario == FaultScenario.RelayReset ? node => (relayProxy = ChannelProxy.Start(node)).LocalEndPoint : null,
-            PrimaryArgs = scenario == FaultScenario.SlowBackup ? ["--stats-ms", "100", "--send-window", SlowBackupWindow] : ["--stats-ms", "100"],
+            LogRoute = backup => (Proxy = ChannelProxy.Start(backup)).LocalEndPoint,
+            PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node)).LocalEndPoint : null,
+            PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
         };
         // Ctrl-C or a termination signal must not leave the children running.
         void Cleanup(object? sender, EventArgs e) => cluster.Dispose();
@@ -99,19 +96,19 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             string address;
             try
             {
-                address = scenario == FaultScenario.Solo
+                address = _injector.Solo
                     ? await cluster.StartSoloAsync(machineArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false)
                     : await cluster.StartAsync(machineArgs, nodeArgs, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                result.Violations.Add(scenario == FaultScenario.Solo ? "the solo guest did not listen within 30 s" : "the relay did not start within 30 s");
+                result.Violations.Add(_injector.Solo ? "the solo guest did not listen within 30 s" : "the relay did not start within 30 s");
                 return result;
             }
             using var client = new TcpClient { NoDelay = true };
-            client.Connect(EndPointParser.Parse(address, "relay"));
+            client.Connect(System.Net.IPEndPoint.Parse(address));
             // The relay keeps input until a node is live; waiting here only keeps start-up out of the figures.
-            if (scenario != FaultScenario.Solo && !await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+            if (!_injector.Solo && !await WaitFor("relay", "following primary", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
             {
                 string last;
                 lock (_lines) last = string.Join(" / ", _lines.Where(l => l.Who == "primary").TakeLast(2).Select(l => l.Text));
@@ -120,7 +117,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             }
             var stream = client.GetStream();
             double rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0;
-            var generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
+            var generator = Generator = new LoadGenerator(stream, trace, Now, options.Clients, rate, options.RetryTimeout, random.Next());
             var reader = new Thread(generator.ReadAll) { IsBackground = true, Name = "fault-bench client" };
             reader.Start();
             if (workload == FaultWorkload.Kvstore && options.Warmup > TimeSpan.Zero)
@@ -136,21 +133,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             // Faults that last the whole run start with the load.
             Mark("load");
             loadStart = Now();
-            switch (scenario)
-            {
-                case FaultScenario.Delay:
-                    Mark("delay");
-                    proxy!.Delay = ChannelDelay;
-                    break;
-                case FaultScenario.Throttle:
-                    Mark("throttle");
-                    proxy!.BytesPerSecond = ThrottleBytesPerSecond;
-                    break;
-                case FaultScenario.SlowBackup:
-                    Mark("slow backup");
-                    throttle = new ProcessThrottle(cluster.Backup!.Id, SlowBackupShare, SlowBackupPeriod);
-                    break;
-            }
+            _injector.AtLoadStart?.Invoke(this);
 
             // cpubench runs to its end; its expected length (alone, with some FT overhead) places the fault.
             var span = workload == FaultWorkload.Cpubench ? TimeSpan.FromSeconds(Math.Max(0.5, soloCpubenchSeconds * 1.5)) : options.Duration;
@@ -159,11 +142,11 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             var load = workload == FaultWorkload.Cpubench
                 ? WaitForCpubenchAsync(generator, trace, cts.Token)
                 : generator.RunLoadAsync(options.Duration, cts.Token);
-            var fault = InjectAsync(faultAt, cluster, proxy!, relayProxy, generator, result);
+            var fault = InjectAsync(faultAt);
             await Task.WhenAll(load, fault).ConfigureAwait(false);
             loadEnd = Now();
 
-            bool continues = FaultScenarios.ServiceContinues(scenario);
+            bool continues = scenario.ServiceContinues;
             if (workload == FaultWorkload.Kvstore)
             {
                 // Every request the open loop scheduled goes out and gets its reply (retrying);
@@ -178,12 +161,12 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
         finally
         {
-            throttle?.Dispose();
+            Throttle?.Dispose();
             cluster.Dispose();
             AppDomain.CurrentDomain.ProcessExit -= Cleanup;
             Console.CancelKeyPress -= CancelCleanup;
-            proxy?.Dispose();
-            relayProxy?.Dispose();
+            Proxy?.Dispose();
+            RelayProxy?.Dispose();
             result.WallSeconds = _clock.Elapsed.TotalSeconds;
         }
         Judge(result, trace, loadStart, loadEnd, soloCpubenchSeconds, cpubenchReference);
@@ -201,57 +184,25 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
     }
 
-    private async Task InjectAsync(TimeSpan at, FtProcesses cluster, ChannelProxy proxy, ChannelProxy? relayProxy, LoadGenerator generator, FaultRunResult result)
+    private async Task InjectAsync(TimeSpan at)
     {
         await Task.Delay(at).ConfigureAwait(false);
-        switch (scenario)
-        {
-            case FaultScenario.KillPrimary:
-                Kill(cluster.Primary!, "kill primary");
-                break;
-            case FaultScenario.KillBackup:
-                Kill(cluster.Backup!, "kill backup");
-                break;
-            case FaultScenario.KillPrimaryInBurst:
-            {
-                // Every client asks for its large value at once; the kill comes once a third of
-                // the burst's replies have reached the client, so the rest is still streaming.
-                long before = generator.Received;
-                long burstBytes = options.Clients * 220L;
-                generator.Burst();
-                var until = Now() + 3000;
-                while (generator.Received < before + burstBytes / 3 && Now() < until) await Task.Delay(1).ConfigureAwait(false);
-                result.Notes.Add($"killed with {generator.Received - before} of about {burstBytes} burst bytes at the client");
-                Kill(cluster.Primary!, "kill primary");
-                break;
-            }
-            case FaultScenario.KillNewPrimary:
-                Kill(cluster.Primary!, "kill primary");
-                if (await WaitFor("backup", ": live as generation 1", TimeSpan.FromSeconds(10)).ConfigureAwait(false))
-                    Kill(cluster.Backup!, "kill new primary");
-                else
-                    result.Violations.Add("the backup did not go live within 10 s of the kill");
-                break;
-            case FaultScenario.Partition:
-                Mark("partition");
-                proxy.Partition();
-                break;
-            case FaultScenario.RelayReset:
-                Mark("relay reset");
-                relayProxy!.Reset();
-                if (await WaitFor("relay", "relay: connected to node primary", TimeSpan.FromSeconds(5), after: "relay reset").ConfigureAwait(false))
-                    result.Notes.Add("the relay reconnected to the primary");
-                else
-                    result.Violations.Add("the relay did not reconnect to the primary within 5 s of the reset");
-                break;
-            case FaultScenario.Pause:
-                Mark("pause");
-                proxy.Paused = true;
-                await Task.Delay(PauseLength(options)).ConfigureAwait(false);
-                proxy.Paused = false;
-                Mark("resume");
-                break;
-        }
+        if (_injector.Strike is { } strike) await strike(this).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGKILLs <paramref name="process"/> (marked <paramref name="what"/>).</summary>
+    internal Task KillAsync(Process process, string what)
+    {
+        Kill(process, what);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Marks <paramref name="what"/> and does it.</summary>
+    internal Task Act(string what, Action action)
+    {
+        Mark(what);
+        action();
+        return Task.CompletedTask;
     }
 
     private void Kill(Process process, string what)
@@ -289,15 +240,15 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             // The failure-free run of exactly the input the client sent: a banner, then one reply per line sent.
             reference = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, trace.SentLines, trace.SentLines.Count + 1, maxSteps: 2_000_000);
         }
-        bool continues = FaultScenarios.ServiceContinues(scenario);
+        bool continues = scenario.ServiceContinues;
         result.Violations.AddRange(VerdictChecker.Check(reference, got, continues, trace.SentLines, timeline.Live, timeline.ArbiterWinners));
 
         // Who carried on: the partition must leave exactly one node serving.
         if (timeline.BackupLiveMs is not null) result.Notes.Add("the backup went live");
         if (timeline.PrimaryAloneMs is not null) result.Notes.Add("the primary continued alone");
-        if (scenario == FaultScenario.Partition && (timeline.BackupLiveMs is null) == (timeline.PrimaryAloneMs is null))
-            result.Violations.Add("partition: expected exactly one node to carry on");
-        if (continues && scenario is FaultScenario.KillPrimary or FaultScenario.KillPrimaryInBurst && timeline.BackupLiveMs is null && !got.Contains("cpubench OK"))
+        if (scenario.Takeover == Takeover.ExactlyOneCarriesOn && (timeline.BackupLiveMs is null) == (timeline.PrimaryAloneMs is null))
+            result.Violations.Add($"{scenario.Name}: expected exactly one node to carry on");
+        if (continues && scenario.Takeover == Takeover.BackupGoesLive && timeline.BackupLiveMs is null && !got.Contains("cpubench OK"))
             result.Violations.Add("the backup never went live after the primary was killed");
 
         // Failover, client side: the relay says how many bytes the client had at the switch.
@@ -365,7 +316,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             long stalls = last.WindowStalls - (before?.WindowStalls ?? 0);
             double stallMs = last.WindowStallMs - (before?.WindowStallMs ?? 0);
             if (stalls > 0) result.Notes.Add($"back-pressure: the primary waited {stalls} times for a full send window, {stallMs:F0} ms in all");
-            else if (scenario == FaultScenario.SlowBackup) result.Notes.Add("back-pressure did not engage: the send window never filled");
+            else if (scenario.ExpectsBackPressure) result.Notes.Add("back-pressure did not engage: the send window never filled");
         }
 
         // The client's figures.

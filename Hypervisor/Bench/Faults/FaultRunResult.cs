@@ -1,10 +1,12 @@
+using VmFt.Hypervisor.Faults;
+
 namespace VmFt.Hypervisor.Bench.Faults;
 
 /// <summary>Verdict and figures of one run. Times in milliseconds; null where a figure does not apply.</summary>
 public sealed class FaultRunResult
 {
     public int Index { get; init; }
-    public FaultScenario Scenario { get; init; }
+    public FaultScenario Scenario { get; init; } = FaultCatalogue.Baseline;
     public FaultWorkload Workload { get; init; }
     public int Seed { get; init; }
     public bool Passed => Violations.Count == 0;
@@ -41,5 +43,5 @@ public sealed class FaultRunResult
     /// <summary>The command that repeats this run.</summary>
     public string Reproduce { get; set; } = "";
 
-    public string Name => $"{FaultScenarios.Name(Scenario)}/{FaultScenarios.Name(Workload)}";
+    public string Name => $"{Scenario.Name}/{FaultWorkloads.Name(Workload)}";
 }

@@ -132,7 +132,7 @@ public sealed partial class DebugInterpreter
             Errors++;
             _out.WriteLine($"error: the replay diverged from the recording: {e.Message}");
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or IOException or Cli.UsageException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or IOException or InputException)
         {
             Errors++;
             _out.WriteLine($"error: {e.Message}");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.Bench.Faults;
 using Xunit;
 
@@ -7,12 +8,12 @@ namespace VmFt.Hypervisor.Tests.Bench;
 /// <summary>The shape of the fault bench's Markdown, JSON and CSV reports.</summary>
 public class FaultReportTests
 {
-    private static readonly FaultBenchOptions Options = new() { Matrix = [(FaultScenario.KillPrimary, FaultWorkload.Kvstore)], OutDirectory = "x", Seed = 40 };
+    private static readonly FaultBenchOptions Options = new() { Matrix = [(FaultCatalogue.KillPrimary, FaultWorkload.Kvstore)], OutDirectory = "x", Seed = 40 };
 
     private static List<FaultRunResult> Results()
     {
-        var pass = new FaultRunResult { Index = 0, Scenario = FaultScenario.KillPrimary, Workload = FaultWorkload.Kvstore, Seed = 40, FailoverMs = 12.5, LogMbit = 1.25, ThroughputRatio = 0.99, Requests = 10 };
-        var fail = new FaultRunResult { Index = 1, Scenario = FaultScenario.Partition, Workload = FaultWorkload.Kvstore, Seed = 41, Violations = { "two live nodes: \"x\", y" } };
+        var pass = new FaultRunResult { Index = 0, Scenario = FaultCatalogue.KillPrimary, Workload = FaultWorkload.Kvstore, Seed = 40, FailoverMs = 12.5, LogMbit = 1.25, ThroughputRatio = 0.99, Requests = 10 };
+        var fail = new FaultRunResult { Index = 1, Scenario = FaultCatalogue.Partition, Workload = FaultWorkload.Kvstore, Seed = 41, Violations = { "two live nodes: \"x\", y" } };
         foreach (var r in new[] { pass, fail }) r.Reproduce = FaultReport.ReproduceCommand(r, Options);
         return [pass, fail];
     }
@@ -81,13 +82,13 @@ public class FaultReportTests
         }
         List<FaultRunResult> results =
         [
-            Run(FaultScenario.Solo, FaultWorkload.Kvstore, 4, 10, 1.0),
-            Run(FaultScenario.Solo, FaultWorkload.Kvstore, 6, 30, 1.0),
-            Run(FaultScenario.Baseline, FaultWorkload.Kvstore, 10, 40, 1.0),
-            Run(FaultScenario.Baseline, FaultWorkload.Kvstore, 900, 900, 0.1, "a failed run is no figure"),
-            Run(FaultScenario.Solo, FaultWorkload.Cpubench, null, null, 1.0),
-            Run(FaultScenario.Baseline, FaultWorkload.Cpubench, null, null, 0.8),
-            Run(FaultScenario.KillPrimary, FaultWorkload.Idle, null, null, null),
+            Run(FaultCatalogue.Solo, FaultWorkload.Kvstore, 4, 10, 1.0),
+            Run(FaultCatalogue.Solo, FaultWorkload.Kvstore, 6, 30, 1.0),
+            Run(FaultCatalogue.Baseline, FaultWorkload.Kvstore, 10, 40, 1.0),
+            Run(FaultCatalogue.Baseline, FaultWorkload.Kvstore, 900, 900, 0.1, "a failed run is no figure"),
+            Run(FaultCatalogue.Solo, FaultWorkload.Cpubench, null, null, 1.0),
+            Run(FaultCatalogue.Baseline, FaultWorkload.Cpubench, null, null, 0.8),
+            Run(FaultCatalogue.KillPrimary, FaultWorkload.Idle, null, null, null),
         ];
         string table = FaultReport.SoloComparison(results);
         var rows = table.TrimEnd('\n').Split('\n');

@@ -1,6 +1,6 @@
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Bench.Faults;
-using VmFt.Hypervisor.Nodes;
+using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.ReplayLog.Events;
 using Xunit;
 

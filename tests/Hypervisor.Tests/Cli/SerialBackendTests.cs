@@ -3,8 +3,9 @@ using System.Net.Sockets;
 using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Machine;
-using VmFt.Hypervisor.Serial;
 using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.Cli;

@@ -6,6 +6,7 @@ using VmFt.Hypervisor.Debugging.Terminal;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Tests.Debugging;
@@ -45,7 +46,7 @@ public sealed class DebugRecordings : IDisposable
             byte[] image = BundledImages.Get(guest);
             var machine = new PcMachine(new MachineConfiguration { RamSize = 16u << 20 });
             machine.LoadMultiboot(image, guest, new MultibootOptions());
-            var header = RecordedMachine.HeaderFor(machine, realtime: false, guest, image, "", embedImage: true);
+            var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, guest, image, "", embedImage: true);
             var writer = RecordingWriter.Create(path, header);
             using var serial = input is null ? null : new ScriptedInput(input);
             var outcome = new LiveRunner(machine, ClockMode.Virtual, serial, new RecordingSink(writer)) { CheckpointInterval = 100_000 }.Run(2_000_000_000);

@@ -8,6 +8,7 @@ using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Serial;
 using VmFt.Hypervisor.Tests.Cli;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Recording;
 using Xunit;
@@ -57,7 +58,7 @@ public class RecordingDiffTests : IClassFixture<RecordingDiffTests.KvstoreRun>, 
         byte[] image = BundledImages.Get(guest);
         var machine = new PcMachine(new MachineConfiguration { RamSize = 16u << 20 });
         machine.LoadMultiboot(image, guest, new MultibootOptions());
-        var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, guest, image, "", embedImage: true);
+        var header = RecordedMachine.HeaderFor(machine, clock, guest, image, "", embedImage: true);
         var log = new EventList();
         using var serial = new FixedInput(input);
         var outcome = new LiveRunner(machine, clock, serial, log) { CheckpointInterval = checkpointInterval, SliceInstructions = 2_000 }.Run(4_000_000_000);

@@ -4,13 +4,13 @@ using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
-using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Replay;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Recording;
 using Xunit;
@@ -66,7 +66,7 @@ public class ReplaySessionTests
         var snapshots = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
         new LiveRunner(machine, clock, serial, log) { CheckpointInterval = 5_000, SliceInstructions = 2_000, Snapshots = snapshots }.Run(4_000_000_000);
         var image = BundledImages.Get(guest);
-        var header = RecordedMachine.HeaderFor(machine, clock == ClockMode.Realtime, guest, image, cmdline, embedImage: true);
+        var header = RecordedMachine.HeaderFor(machine, clock, guest, image, cmdline, embedImage: true);
         return new RecordingContents(header with { RamSize = 16u << 20 }, log.Events, null);
     }
 
@@ -83,6 +83,24 @@ public class ReplaySessionTests
         Assert.Equal(position, machine.Cpu.Position);
         machine.Cpu.Run(position);
         return machine;
+    }
+
+    [Fact]
+    public void A_recorded_snapshot_of_a_device_at_another_state_version_is_refused_on_opening_with_one_line()
+    {
+        var contents = KvstoreWithSnapshots.Value;
+        var first = contents.Events.OfType<SnapshotStateEvent>().First();
+        // Set the PIT's state version byte in the device container (tag length 3, "pit", version).
+        var devices = (byte[])first.DeviceState.Clone();
+        int pit = devices.AsSpan().IndexOf("\u0003pit"u8);
+        Assert.True(pit > 0);
+        devices[pit + 4] = 9;
+        var events = contents.Events.Select(e => ReferenceEquals(e, first) ? first with { DeviceState = devices } : e).ToList();
+        var tampered = new RecordingContents(contents.Header, events, null);
+
+        var e = Assert.Throws<RecordingFormatException>(() => Open(tampered));
+        Assert.Equal($"test.vmrec: the recording's snapshot at position {first.Position} (event #{first.Sequence}): device state: device 'pit' has state version 9; this build reads version 1", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]
@@ -378,7 +396,7 @@ public class ReplaySessionTests
         var events = contents.Events.ToList();
         int index = events.FindLastIndex(e => e is SnapshotPagesEvent);
         var original = (SnapshotPagesEvent)events[index];
-        var pages = RecordingSnapshotter.Decode(original).ToArray();
+        var pages = SnapshotPageCodec.Decode(original).ToArray();
         pages[100] ^= 0x55;
         events[index] = original with { Encoding = SnapshotPageEncoding.Raw, Data = pages };
         var session = Open(new RecordingContents(contents.Header, events, null), new SnapshotOptions { Interval = 1UL << 40 });
@@ -397,7 +415,7 @@ public class ReplaySessionTests
         int index = events.FindIndex(e => e is SnapshotPagesEvent);
         var original = (SnapshotPagesEvent)events[index];
         events[index] = original with { Encoding = SnapshotPageEncoding.Deflate, Data = [1, 2, 3] };
-        var e = Assert.Throws<UsageException>(() => Open(new RecordingContents(contents.Header, events, null)));
+        var e = Assert.Throws<RecordingFormatException>(() => Open(new RecordingContents(contents.Header, events, null)));
         Assert.Contains($"event #{original.Sequence}", e.Message);
         Assert.DoesNotContain("\n", e.Message);
     }

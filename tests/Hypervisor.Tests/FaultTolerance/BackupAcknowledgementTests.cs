@@ -1,6 +1,8 @@
 using VmFt.Guest.Images;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Backup;
+using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.ReplayLog.Events;
 using Xunit;
 

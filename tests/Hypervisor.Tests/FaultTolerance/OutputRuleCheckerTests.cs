@@ -1,4 +1,5 @@
 using VmFt.Guest.Images;
+using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.Simulation;
 using Xunit;
 
@@ -44,7 +45,7 @@ public class OutputRuleCheckerTests
         int runs = 0, failovers = 0;
         foreach (var (seed, step) in Schedule())
         {
-            var r = new FtSimulation(Options(seed, broken: false)).Run(new FaultPlan(FaultKind.CrashPrimary, step));
+            var r = new FtSimulation(Options(seed, broken: false)).Run(new FaultPlan(FaultCatalogue.KillPrimary, step));
             Assert.True(r.Violations.Count == 0, $"seed {seed}, crash at {step}: {string.Join("; ", r.Violations)}");
             Assert.True(r.Completed, $"seed {seed}, crash at {step}: did not complete");
             runs++;
@@ -59,7 +60,7 @@ public class OutputRuleCheckerTests
         var caught = new List<string>();
         foreach (var (seed, step) in Schedule())
         {
-            var r = new FtSimulation(Options(seed, broken: true)).Run(new FaultPlan(FaultKind.CrashPrimary, step));
+            var r = new FtSimulation(Options(seed, broken: true)).Run(new FaultPlan(FaultCatalogue.KillPrimary, step));
             caught.AddRange(r.Violations.Select(v => $"seed {seed} crash {step}: {v}"));
         }
         Assert.NotEmpty(caught);

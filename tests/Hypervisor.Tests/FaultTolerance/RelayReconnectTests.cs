@@ -2,6 +2,8 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.FaultTolerance;

@@ -1,3 +1,4 @@
+using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.Simulation;
 using Xunit;
 
@@ -5,7 +6,7 @@ namespace VmFt.Hypervisor.Tests.FaultTolerance;
 
 public class ScheduleExplorationTests
 {
-    private static readonly FaultKind[] Every = [.. ScheduleExplorer.Scenarios.Values];
+    private static readonly FaultScenario[] Every = [.. SimulatedFaults.Scenarios];
 
     [Fact]
     public void Ten_thousand_fault_schedules_run_without_a_violation()
@@ -36,21 +37,21 @@ public class ScheduleExplorationTests
     [Fact]
     public void Plans_draw_every_kind_and_sometimes_two_faults()
     {
-        var kinds = new HashSet<FaultKind>();
+        var kinds = new HashSet<FaultScenario>();
         int pairs = 0;
         for (int seed = 0; seed < 500; seed++)
         {
             var plan = ScheduleExplorer.Plan(new Random(seed), Every, failureTimeout: 20, runSteps: 60);
             foreach (var f in plan.Faults)
             {
-                kinds.Add(f.Kind);
+                kinds.Add(f.Scenario);
                 Assert.InRange(f.AtStep, 1, 60);
-                if (f.Kind is FaultKind.Pause or FaultKind.RelayLinkDrop) Assert.True(f.Duration > 0, plan.ToString());
+                if (f.Scenario == FaultCatalogue.Pause || f.Scenario == FaultCatalogue.RelayReset) Assert.True(f.Duration > 0, plan.ToString());
             }
             if (plan.Faults.Count == 2)
             {
                 pairs++;
-                Assert.Equal(FaultKind.RelayLinkDrop, plan.Faults[1].Kind);
+                Assert.Equal(FaultCatalogue.RelayReset, plan.Faults[1].Scenario);
             }
         }
         Assert.Equal(Every.ToHashSet(), kinds);

@@ -1,4 +1,5 @@
 using VmFt.Guest.Images;
+using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.Simulation;
 using Xunit;
 
@@ -50,10 +51,10 @@ public class SimulatedFailoverTests
         Assert.Contains("c1 5 NOTFOUND", t);
     }
 
-    public static TheoryData<FaultKind, int, int> Schedules()
+    public static TheoryData<FaultScenario, int, int> Schedules()
     {
-        var data = new TheoryData<FaultKind, int, int>();
-        foreach (var kind in new[] { FaultKind.CrashPrimary, FaultKind.CrashBackup, FaultKind.Partition })
+        var data = new TheoryData<FaultScenario, int, int>();
+        foreach (var kind in new[] { FaultCatalogue.KillPrimary, FaultCatalogue.KillBackup, FaultCatalogue.Partition })
             foreach (int at in new[] { 1, 2, 5, 9, 14, 20, 27, 33, 41 })
                 foreach (int seed in new[] { 1, 2 })
                     data.Add(kind, at, seed);
@@ -62,15 +63,15 @@ public class SimulatedFailoverTests
 
     [Theory]
     [MemberData(nameof(Schedules))]
-    public void Transcript_is_identical_after_any_single_failure(FaultKind kind, int atStep, int seed)
+    public void Transcript_is_identical_after_any_single_failure(FaultScenario kind, int atStep, int seed)
     {
         var result = new FtSimulation(Options(seed)).Run(new FaultPlan(kind, atStep));
         Assert.Empty(result.Violations);
         Assert.True(result.Completed, $"{kind}@{atStep}: service did not complete; transcript so far:\n{result.Transcript}");
         Assert.Equal(Baseline(seed), result.Transcript);
         // The fault really happened before the work was done, and was handled the way it must be.
-        if (kind == FaultKind.CrashPrimary && atStep < 30) Assert.Equal("B", result.LiveNodeAtEnd);
-        if (kind == FaultKind.CrashBackup) Assert.Equal("A", result.LiveNodeAtEnd);
+        if (kind == FaultCatalogue.KillPrimary && atStep < 30) Assert.Equal("B", result.LiveNodeAtEnd);
+        if (kind == FaultCatalogue.KillBackup) Assert.Equal("A", result.LiveNodeAtEnd);
     }
 
     [Theory]
@@ -83,7 +84,7 @@ public class SimulatedFailoverTests
     {
         foreach (int seed in new[] { 1, 2, 3 })
         {
-            var result = new FtSimulation(Options(seed)).Run(new FaultPlan(new Fault(FaultKind.RelayLinkDrop, atStep, duration, node)));
+            var result = new FtSimulation(Options(seed)).Run(new FaultPlan(new Fault(FaultCatalogue.RelayReset, atStep, duration, node)));
             Assert.Empty(result.Violations);
             Assert.True(result.Completed, $"seed {seed}: service did not complete; transcript so far:\n{result.Transcript}");
             Assert.Equal(Baseline(seed), result.Transcript);
@@ -98,7 +99,7 @@ public class SimulatedFailoverTests
     {
         // The backup goes live about FailureTimeout steps after the crash, while its relay link is down:
         // its announcement is lost and only the re-announcement on reconnecting brings the relay over.
-        var plan = new FaultPlan(new Fault(FaultKind.CrashPrimary, atStep), new Fault(FaultKind.RelayLinkDrop, atStep + 15, 15, "B"));
+        var plan = new FaultPlan(new Fault(FaultCatalogue.KillPrimary, atStep), new Fault(FaultCatalogue.RelayReset, atStep + 15, 15, "B"));
         var result = new FtSimulation(Options(1)).Run(plan);
         Assert.Empty(result.Violations);
         Assert.True(result.Completed, $"service did not complete; transcript so far:\n{result.Transcript}");
@@ -113,7 +114,7 @@ public class SimulatedFailoverTests
     {
         foreach (int at in new[] { 2, 9, 20 })
         {
-            var result = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.PartitionOneWay, at, 0, deafSide)));
+            var result = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultCatalogue.PartitionOneWay, at, 0, deafSide)));
             Assert.Empty(result.Violations);
             Assert.True(result.Completed, $"from {deafSide} at {at}: did not complete");
             Assert.Equal(Baseline(1), result.Transcript);
@@ -123,12 +124,12 @@ public class SimulatedFailoverTests
     [Fact]
     public void A_pause_shorter_than_the_failure_timeout_changes_nothing_and_a_longer_one_still_gives_the_same_transcript()
     {
-        var brief = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.Pause, 8, 10)));
+        var brief = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultCatalogue.Pause, 8, 10)));
         Assert.Empty(brief.Violations);
         Assert.Null(brief.FailoverStep);
         Assert.Equal(Baseline(1), brief.Transcript);
 
-        var longer = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultKind.Pause, 8, 40)));
+        var longer = new FtSimulation(Options(1)).Run(new FaultPlan(new Fault(FaultCatalogue.Pause, 8, 40)));
         Assert.Empty(longer.Violations);
         Assert.True(longer.Completed);
         Assert.Equal(Baseline(1), longer.Transcript);
@@ -140,7 +141,7 @@ public class SimulatedFailoverTests
     [InlineData(30)]
     public void When_the_new_primary_dies_too_the_service_stops_without_emitting_anything_wrong(int atStep)
     {
-        var result = new FtSimulation(Options(1)).Run(new FaultPlan(FaultKind.CrashPrimaryThenNewPrimary, atStep));
+        var result = new FtSimulation(Options(1)).Run(new FaultPlan(FaultCatalogue.KillNewPrimary, atStep));
         Assert.False(result.Completed);
         Assert.StartsWith(result.Transcript, Baseline(1));
     }

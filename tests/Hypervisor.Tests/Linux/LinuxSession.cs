@@ -7,6 +7,7 @@ using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
 using Xunit;
 
@@ -44,7 +45,7 @@ public sealed class LinuxSession : IDisposable
         byte[] kernel = File.ReadAllBytes(Image.Kernel), initrd = File.ReadAllBytes(Image.Initrd);
         var machine = new PcMachine(new MachineConfiguration { RamSize = RamSize });
         machine.LoadKernel(kernel, Image.Kernel, new KernelOptions { CommandLine = CommandLine, Initrd = initrd, InitrdName = Image.Initrd });
-        var header = RecordedMachine.HeaderFor(machine, realtime: false, Image.Kernel, kernel, CommandLine, embedImage: true, Image.Initrd, initrd);
+        var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, Image.Kernel, kernel, CommandLine, embedImage: true, Image.Initrd, initrd);
         _console = new ShellConsole(() => machine.Cpu.Position, "echo $((6*7))", "poweroff -f");
         var writer = RecordingWriter.Create(RecordingPath, header);
         var runner = new LiveRunner(machine, ClockMode.Virtual, _console, new RecordingSink(writer)) { CheckpointInterval = CheckpointInterval };

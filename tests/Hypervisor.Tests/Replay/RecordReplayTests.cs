@@ -6,6 +6,7 @@ using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Replay;
 using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
 using VmFt.ReplayLog.Events;
 using Xunit;
 

@@ -1,0 +1,98 @@
+using VmFt.Hypervisor.Faults;
+
+namespace VmFt.Hypervisor.Bench.Faults;
+
+/// <summary>The fault bench's injectors: the scenarios of the <see cref="FaultCatalogue"/> that <c>vmft bench faults</c> produces, in report order.</summary>
+public static class ProcessFaults
+{
+    /// <summary>The channel delay of the delay scenario.</summary>
+    public static readonly TimeSpan ChannelDelay = TimeSpan.FromMilliseconds(20);
+    /// <summary>The bandwidth of the throttle scenario, bytes per second per direction (4 Mbit/s: just above kvstore's log rate at 200 requests/s, so bursts queue).</summary>
+    public const long ThrottleBytesPerSecond = 512 * 1024;
+    /// <summary>How long the pause scenario stops the channel: shorter than the failure timeout, so no failover is due.</summary>
+    public static TimeSpan PauseLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(o.TimeoutMs / 2);
+    /// <summary>
+    /// The slow backup's share of a CPU, in stop/run cycles of <see cref="SlowBackupPeriod"/>, and
+    /// the primary's small send window: kvstore logs about 125 KB/s, so a backup stopped for 150 ms
+    /// leaves some 18 KB unacknowledged and the primary waits on the window every cycle.
+    /// </summary>
+    public const double SlowBackupShare = 0.25;
+    public static readonly TimeSpan SlowBackupPeriod = TimeSpan.FromMilliseconds(200);
+    public const string SlowBackupWindow = "8K";
+
+    public static readonly IReadOnlyList<ProcessInjector> Injectors =
+    [
+        new() { Scenario = FaultCatalogue.Solo, Solo = true },
+        new() { Scenario = FaultCatalogue.Baseline },
+        new() { Scenario = FaultCatalogue.KillPrimary, Strike = run => run.KillAsync(run.Cluster.Primary!, "kill primary") },
+        new() { Scenario = FaultCatalogue.KillBackup, Strike = run => run.KillAsync(run.Cluster.Backup!, "kill backup") },
+        new() { Scenario = FaultCatalogue.KillBurst, Strike = KillInBurstAsync },
+        new() { Scenario = FaultCatalogue.KillNewPrimary, Strike = KillNewPrimaryAsync },
+        new() { Scenario = FaultCatalogue.Partition, Strike = run => run.Act("partition", () => run.Proxy.Partition()) },
+        new() { Scenario = FaultCatalogue.Delay, AtLoadStart = run => { run.Mark("delay"); run.Proxy.Delay = ChannelDelay; } },
+        new() { Scenario = FaultCatalogue.Throttle, AtLoadStart = run => { run.Mark("throttle"); run.Proxy.BytesPerSecond = ThrottleBytesPerSecond; } },
+        new() { Scenario = FaultCatalogue.Pause, Strike = PauseAsync },
+        new()
+        {
+            Scenario = FaultCatalogue.SlowBackup,
+            PrimaryArgs = ["--send-window", SlowBackupWindow],
+            AtLoadStart = run =>
+            {
+                run.Mark("slow backup");
+                run.Throttle = new ProcessThrottle(run.Cluster.Backup!.Id, SlowBackupShare, SlowBackupPeriod);
+            },
+        },
+        new() { Scenario = FaultCatalogue.RelayReset, ProxiesRelayLink = true, Strike = RelayResetAsync },
+    ];
+
+    /// <summary>The scenarios <c>vmft bench faults</c> offers, in report order.</summary>
+    public static IReadOnlyList<FaultScenario> Scenarios { get; } = [.. Injectors.Select(i => i.Scenario)];
+
+    public static ProcessInjector For(FaultScenario scenario) =>
+        Injectors.FirstOrDefault(i => i.Scenario == scenario) ?? throw new ArgumentException($"bench faults cannot produce {scenario.Name}", nameof(scenario));
+
+    /// <summary>A scenario that needs requests (a burst) runs only with kvstore's client.</summary>
+    public static bool Applies(FaultScenario s, FaultWorkload w) => !s.NeedsRequests || w == FaultWorkload.Kvstore;
+
+    private static async Task KillInBurstAsync(FaultRun run)
+    {
+        // Every client asks for its large value at once; the kill comes once a third of the
+        // burst's replies have reached the client, so the rest is still streaming.
+        var generator = run.Generator;
+        long before = generator.Received;
+        long burstBytes = run.Options.Clients * 220L;
+        generator.Burst();
+        var until = run.Now() + 3000;
+        while (generator.Received < before + burstBytes / 3 && run.Now() < until) await Task.Delay(1).ConfigureAwait(false);
+        run.Result.Notes.Add($"killed with {generator.Received - before} of about {burstBytes} burst bytes at the client");
+        await run.KillAsync(run.Cluster.Primary!, "kill primary").ConfigureAwait(false);
+    }
+
+    private static async Task KillNewPrimaryAsync(FaultRun run)
+    {
+        await run.KillAsync(run.Cluster.Primary!, "kill primary").ConfigureAwait(false);
+        if (await run.WaitFor("backup", ": live as generation 1", TimeSpan.FromSeconds(10)).ConfigureAwait(false))
+            await run.KillAsync(run.Cluster.Backup!, "kill new primary").ConfigureAwait(false);
+        else
+            run.Result.Violations.Add("the backup did not go live within 10 s of the kill");
+    }
+
+    private static async Task PauseAsync(FaultRun run)
+    {
+        run.Mark("pause");
+        run.Proxy.Paused = true;
+        await Task.Delay(PauseLength(run.Options)).ConfigureAwait(false);
+        run.Proxy.Paused = false;
+        run.Mark("resume");
+    }
+
+    private static async Task RelayResetAsync(FaultRun run)
+    {
+        run.Mark("relay reset");
+        run.RelayProxy!.Reset();
+        if (await run.WaitFor("relay", "relay: connected to node primary", TimeSpan.FromSeconds(5), after: "relay reset").ConfigureAwait(false))
+            run.Result.Notes.Add("the relay reconnected to the primary");
+        else
+            run.Result.Violations.Add("the relay did not reconnect to the primary within 5 s of the reset");
+    }
+}

@@ -1,0 +1,135 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using VmFt.Channel;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog;
+using VmFt.ReplayLog.Format;
+
+namespace VmFt.Hypervisor.FaultTolerance.Backup;
+
+/// <summary>
+/// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them as they
+/// arrive, replays them in slices, and passes the relay's delivery confirmations on. When the
+/// primary goes silent or its connection fails: arbiter, drain, go live as generation 1 and carry
+/// on as a primary alone.
+/// </summary>
+public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, ILoggerFactory logging)
+{
+    private readonly ILogger _log = logging.CreateLogger(BackupLog.Category);
+
+    /// <summary>Slice of the primary this node becomes.</summary>
+    public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
+    public ulong ReplaySliceInstructions { get; init; } = 200_000;
+
+    /// <summary>Set once the node went live.</summary>
+    public PrimaryNode? Live { get; private set; }
+
+    public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
+    {
+        ulong lastAck = 0;
+        _ = Task.Run(async () =>
+        {
+            // Wake the loop when log arrives or the channel ends.
+            try
+            {
+                while (await channel.ReceivedLog.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    wake.Set();
+                    await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) { }
+            wake.Set();
+        }, cancellationToken);
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // Acknowledge on receipt, not after the replay: the output rule needs the backup to
+            // have the log, and the primary's output waits for exactly this.
+            Receive();
+            lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
+            while (relay.TryTake(out var message)) node.OnRelay(message);
+            relay.TakeNewConnection(); // a backup has nothing to announce
+            bool behind = node.Step(ReplaySliceInstructions);
+            lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
+            if (node.PrimaryExited)
+            {
+                BackupLog.PrimaryGuestExited(_log, node.NodeId, node.Replayed);
+                return NodeExit.GuestExited;
+            }
+            if (channel.Completion.IsCompleted)
+            {
+                var closure = channel.Completion.Result;
+                if (closure.Reason == ChannelCloseReason.LocalClose) return NodeExit.Stopped;
+                if (closure.Reason == ChannelCloseReason.ProtocolError)
+                {
+                    BackupLog.ChannelFailed(_log, node.NodeId, closure);
+                    return NodeExit.ChannelFailed;
+                }
+                return await FailOverAsync(closure, cancellationToken).ConfigureAwait(false);
+            }
+            if (!behind) await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+        }
+        return NodeExit.Stopped;
+    }
+
+    /// <summary>Sends what <see cref="BackupNode.Acknowledge"/> allows, if it is new; returns the acknowledged sequence.</summary>
+    private async Task<ulong> AcknowledgeAsync(ulong lastAck, CancellationToken cancellationToken)
+    {
+        ulong ack = node.Acknowledge();
+        if (ack <= lastAck || !channel.IsOpen) return lastAck;
+        try
+        {
+            await channel.SendAckAsync(ack, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+        }
+        return ack;
+    }
+
+    private void Receive()
+    {
+        while (channel.ReceivedLog.TryRead(out var segment))
+        {
+            try
+            {
+                node.OnLog(LogBlocks.Decode(segment));
+            }
+            catch (LogFormatException e)
+            {
+                throw new InvalidDataException($"log from the primary is corrupt: {e.Message}", e);
+            }
+        }
+    }
+
+    private async Task<NodeExit> FailOverAsync(ChannelClosure closure, CancellationToken cancellationToken)
+    {
+        BackupLog.PrimaryLost(_log, node.NodeId, closure);
+        var failover = System.Diagnostics.Stopwatch.StartNew();
+        Receive(); // everything that arrived before the end
+        if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
+        {
+            BackupLog.LostArbiter(_log, node.NodeId);
+            return NodeExit.Halted;
+        }
+        BackupLog.WonArbiter(_log, node.NodeId);
+        node.Step();
+        if (node.PrimaryExited)
+        {
+            BackupLog.NothingToTakeOver(_log, node.NodeId);
+            return NodeExit.GuestExited;
+        }
+        BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
+        var live = node.GoLive(1, SliceInstructions, ClockMode.Realtime);
+        live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
+        Live = live;
+        BackupLog.Live(_log, node.NodeId, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));
+        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, logging);
+        return await host.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,52 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using VmFt.Channel;
+
+namespace VmFt.Hypervisor.FaultTolerance.Backup;
+
+/// <summary>
+/// The backup's status lines (category <see cref="Category"/>, event ids 2000-2099). Their text is
+/// read by tools (vmft bench faults, vmft demo): see "Machine-readable lines" in docs/ARCHITECTURE.md
+/// before changing one. Once live, the node logs as a primary.
+/// </summary>
+internal static partial class BackupLog
+{
+    public const string Category = "VmFt.Backup";
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "{NodeId}: relay port {RelayPort}, logging channel on {LogPort}")]
+    public static partial void Listening(ILogger logger, string nodeId, EndPoint? relayPort, EndPoint? logPort);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "vmft backup: logging channel from the primary refused: {Reason}")]
+    public static partial void ChannelRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{NodeId}: logging channel from the primary is up")]
+    public static partial void ChannelUp(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "vmft backup: halted: the primary continues alone (lost the arbiter for generation 1)")]
+    public static partial void Halted(ILogger logger);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest exited; replayed to #{Sequence}")]
+    public static partial void PrimaryGuestExited(ILogger logger, string nodeId, ulong sequence);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "{NodeId}: logging channel failed: {Closure}")]
+    public static partial void ChannelFailed(ILogger logger, string nodeId, ChannelClosure closure);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "{NodeId}: primary lost: {Closure}")]
+    public static partial void PrimaryLost(ILogger logger, string nodeId, ChannelClosure closure);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "{NodeId}: the primary won the arbiter for generation 1: halting")]
+    public static partial void LostArbiter(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation 1")]
+    public static partial void WonArbiter(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest had exited; nothing to take over")]
+    public static partial void NothingToTakeOver(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "{NodeId}: drained the log to #{Sequence} at instruction {Position}")]
+    public static partial void Drained(ILogger logger, string nodeId, ulong sequence, ulong position);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
+        Message = "{NodeId}: live as generation 1 (input offset {InputEnd}), {Milliseconds} ms after the loss was detected; announcing to the relay")]
+    public static partial void Live(ILogger logger, string nodeId, ulong inputEnd, string milliseconds);
+}

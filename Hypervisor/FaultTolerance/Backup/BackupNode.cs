@@ -1,0 +1,120 @@
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.FaultTolerance.Primary;
+using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.Hypervisor.Replay;
+using VmFt.ReplayLog;
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.Hypervisor.FaultTolerance.Backup;
+
+/// <summary>
+/// The backup: replays the primary's log on an identical machine, never running past the last
+/// event it has received; acknowledges what it has received; keeps the (suppressed) output it
+/// reproduces until the relay confirms the client has it. When the primary is declared dead and
+/// this node wins the arbiter, <see cref="GoLive"/> turns it into the new primary.
+/// </summary>
+public sealed class BackupNode
+{
+    private readonly PcMachine _machine;
+    private readonly Replayer _replayer;
+    private readonly OutputStream _output;
+    private readonly Queue<LogEvent> _received = new();
+    // Received events not yet acknowledged, with their positions.
+    private readonly Queue<(ulong Sequence, ulong Position)> _unacknowledged = new();
+    private ulong _highestReceived;
+    private ulong _acknowledged;
+    private ulong _inputEnd;
+
+    public string NodeId { get; }
+    public PcMachine Machine => _machine;
+    /// <summary>Highest contiguous log sequence received (go-live replays all of it).</summary>
+    public ulong Received => _highestReceived;
+    public ulong Replayed { get; private set; }
+
+    /// <summary>
+    /// How far ahead of its replay the backup acknowledges the log, in instructions. An
+    /// acknowledgement only says "I have it", so it need not wait for the replay; but a backup that
+    /// acknowledged everything it received could fall behind without bound, and a failover must
+    /// replay all of that first. Beyond this lag the acknowledgements wait for the replay, the
+    /// primary's send window fills and the primary slows down: back-pressure.
+    /// </summary>
+    public ulong MaxReplayLag { get; init; } = 50_000_000;
+    public bool PrimaryExited { get; private set; }
+
+    public BackupNode(string nodeId, PcMachine machine, OutputStream? output = null)
+    {
+        NodeId = nodeId;
+        _output = output ?? new OutputStream();
+        _machine = machine;
+        _replayer = new Replayer(machine);
+        machine.SerialOutput = _output.Append; // produced again, but never sent: the primary sent it
+    }
+
+    /// <summary>Takes a batch of log events from the channel. Events must continue the sequence; a gap is refused whole.</summary>
+    public void OnLog(IReadOnlyList<LogEvent> events)
+    {
+        foreach (var e in events)
+        {
+            if (e.Sequence <= _highestReceived) continue; // a re-sent batch: already have it
+            if (e.Sequence != _highestReceived + 1)
+                throw new InvalidDataException($"log event #{e.Sequence} after #{_highestReceived}: the channel lost or reordered events");
+            _received.Enqueue(e);
+            _unacknowledged.Enqueue((e.Sequence, e.Position));
+            _highestReceived = e.Sequence;
+        }
+    }
+
+    /// <summary>
+    /// The sequence to acknowledge now: every received event up to the first that lies more than
+    /// <see cref="MaxReplayLag"/> instructions beyond the replay. Never goes backwards.
+    /// </summary>
+    public ulong Acknowledge()
+    {
+        ulong limit = _machine.Cpu.Position + MaxReplayLag;
+        while (_unacknowledged.TryPeek(out var e) && e.Position <= limit)
+        {
+            _acknowledged = e.Sequence;
+            _unacknowledged.Dequeue();
+        }
+        return _acknowledged;
+    }
+
+    public void OnRelay(RelayToNode message)
+    {
+        if (message is DeliveredFromRelay delivered) _output.Confirm(delivered.OutputEnd);
+    }
+
+    /// <summary>
+    /// Replays what has been received, the whole of it or until about
+    /// <paramref name="instructionBudget"/> instructions have run (so a host can acknowledge new
+    /// log in between). True if received events remain unreplayed.
+    /// </summary>
+    public bool Step(ulong instructionBudget = ulong.MaxValue)
+    {
+        ulong start = _machine.Cpu.Position;
+        while (_received.Count > 0)
+        {
+            if (_machine.Cpu.Position - start >= instructionBudget) return true;
+            var e = _received.Dequeue();
+            _replayer.Feed(e);
+            Replayed = e.Sequence;
+            if (e is SerialInputEvent s) _inputEnd = s.InputOffset + (ulong)s.Data.Length;
+            if (e is GuestExitEvent) PrimaryExited = true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Go live: drain the log, then continue as the primary of <paramref name="generation"/> from
+    /// exactly this state. The caller must have won the arbiter.
+    /// </summary>
+    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, ClockMode clock = ClockMode.Virtual)
+    {
+        Step();
+        return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
+        {
+            SliceInstructions = sliceInstructions,
+            Clock = clock,
+        };
+    }
+}

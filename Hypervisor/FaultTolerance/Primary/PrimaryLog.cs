@@ -1,0 +1,53 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using VmFt.Channel;
+
+namespace VmFt.Hypervisor.FaultTolerance.Primary;
+
+/// <summary>
+/// The primary's status lines (category <see cref="Category"/>, event ids 1000-1099). Their text is
+/// read by tools (vmft bench faults, vmft demo): see "Machine-readable lines" in docs/ARCHITECTURE.md
+/// before changing one.
+/// </summary>
+internal static partial class PrimaryLog
+{
+    public const string Category = "VmFt.Primary";
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{NodeId}: relay port {RelayPort}")]
+    public static partial void RelayPort(ILogger logger, string nodeId, EndPoint? relayPort);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "vmft primary: logging channel to {Backup} refused: {Reason}")]
+    public static partial void ChannelRefused(ILogger logger, EndPoint backup, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "vmft primary: {Reason}")]
+    public static partial void NoBackup(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{NodeId}: logging channel to the backup at {Backup} is up")]
+    public static partial void ChannelUp(ILogger logger, string nodeId, EndPoint backup);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "vmft primary: halted: the backup took over (lost the arbiter for generation 1)")]
+    public static partial void Halted(ILogger logger);
+
+    /// <summary>The periodic <c>ft stats:</c> line (<see cref="FtStatistics.Sample"/>).</summary>
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "{Line}")]
+    public static partial void Stats(ILogger logger, string line);
+
+    /// <summary>The <c>ft summary:</c> line (<see cref="FtStatistics.Summary"/>).</summary>
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Line}")]
+    public static partial void Summary(ILogger logger, string line);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "{NodeId}: backup lost: {Closure}")]
+    public static partial void BackupLost(ILogger logger, string nodeId, ChannelClosure closure);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "{NodeId}: the backup won the arbiter for generation 1: halting")]
+    public static partial void LostArbiter(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation 1: continuing alone")]
+    public static partial void ContinuingAlone(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "{NodeId}: guest exited ({Reason})")]
+    public static partial void GuestExited(ILogger logger, string nodeId, Guest.Machine.MachineExitReason? reason);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "{NodeId}: the relay connected again: announcing this node")]
+    public static partial void RelayReconnected(ILogger logger, string nodeId);
+}

@@ -1,0 +1,240 @@
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Determinism;
+using VmFt.Hypervisor.Live;
+using VmFt.ReplayLog;
+using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog.Events;
+
+namespace VmFt.Hypervisor.FaultTolerance.Primary;
+
+/// <summary>
+/// The live node: runs the guest on input from the relay, logs every nondeterministic event for
+/// its backup, and applies the output rule: output produced up to a position is released to the
+/// relay only once the backup has acknowledged the log up to that position. Input is reported as
+/// logged to the relay only once acknowledged too, so the relay keeps (and re-sends after a
+/// failover) everything the backup might not have.
+/// <para>Transport-agnostic: a host feeds it messages and ships what it produces.</para>
+/// </summary>
+public sealed class PrimaryNode : IEventSink
+{
+    private readonly PcMachine _machine;
+    private readonly Recorder _recorder;
+    private readonly OutputStream _output;
+    private readonly List<LogEvent> _outgoingLog = [];
+    private readonly List<NodeToRelay> _toRelay = [];
+    // Output markers not yet acknowledged: (marker sequence, output end).
+    private readonly Queue<(ulong Sequence, ulong OutputEnd)> _heldOutput = new();
+    // Input events not yet acknowledged: (event sequence, input end).
+    private readonly Queue<(ulong Sequence, ulong InputEnd)> _unackedInput = new();
+    private readonly List<byte> _pendingInput = [];
+    private ulong _pendingInputStart;
+    private ulong _released;
+    private ulong _inputLogged;
+    private ulong _acked;
+    private ulong _lastMarkedOutput;
+
+    /// <summary>Instructions between checkpoints unless told otherwise (the same as <c>vmft record</c>).</summary>
+    public const ulong DefaultCheckpointInterval = 50_000_000;
+
+    public string NodeId { get; }
+    public ulong Generation { get; }
+    public PcMachine Machine => _machine;
+    /// <summary>Running without a backup (it died and this node won the arbiter): output is released at once.</summary>
+    public bool Alone { get; private set; }
+    public MachineExitReason? Exited { get; private set; }
+    public ulong InputEnd => _pendingInputStart + (ulong)_pendingInput.Count;
+
+    /// <summary>Client input is waiting and the guest's serial port has room for some of it now.</summary>
+    public bool InputReady => _pendingInput.Count > 0 && _machine.SerialInputSpace > 0;
+    public ulong SliceInstructions { get; init; } = 20_000;
+
+    /// <summary>
+    /// Realtime: the host clock (from the guest time of the first step) is sampled and logged at
+    /// every step, and an idle guest waits for it (<see cref="IdleUntil"/>). Virtual: an idle guest
+    /// skips to its next timer. The rules are <see cref="SliceClock"/>'s, as for a solo run.
+    /// </summary>
+    public ClockMode Clock { get; init; } = ClockMode.Virtual;
+
+    private SliceClock? _sliceClock;
+    private SliceClock TimeRules => _sliceClock ??= new SliceClock(_machine, _recorder, Clock);
+
+    /// <summary>After a step that left the guest idle in realtime mode: the guest time it waits for (ulong.MaxValue: only input).</summary>
+    public ulong IdleUntil => _sliceClock?.IdleUntil ?? 0;
+
+    /// <summary>Host time until the idle guest's timer is due, at most a second (realtime mode, after a step that left it idle).</summary>
+    public TimeSpan UntilTimer
+    {
+        get
+        {
+            ulong until = IdleUntil;
+            if (until == 0 || until == ulong.MaxValue) return TimeSpan.MaxValue;
+            ulong now = TimeRules.HostNow;
+            return until > now ? TimeSpan.FromTicks((long)Math.Min((until - now) / 100, 10_000_000)) : TimeSpan.Zero;
+        }
+    }
+    /// <summary>Highest log sequence the backup acknowledged.</summary>
+    public ulong Acked => _acked;
+
+    /// <summary>
+    /// Breaks the output rule on purpose (output leaves before the backup has the log): only for
+    /// proving that the fault-injection checker catches the violation.
+    /// </summary>
+    internal bool ReleaseBeforeAckForTesting { get; set; }
+    public ulong LogEnd => _recorder.NextSequence - 1;
+
+    /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
+    /// <param name="checkpointInterval">
+    /// Instructions between state-hash checkpoints in the log. A checkpoint hashes all of RAM
+    /// (about 10 ms for 64 MiB, on the primary and again on the backup), so the default, as for
+    /// recordings, keeps that near 2% of a busy guest's time; a divergence still shows within it.
+    /// </param>
+    public PrimaryNode(string nodeId, ulong generation, PcMachine machine, OutputStream output, ulong firstSequence, ulong inputEnd, ulong checkpointInterval = DefaultCheckpointInterval)
+    {
+        NodeId = nodeId;
+        Generation = generation;
+        _machine = machine;
+        _output = output;
+        _released = output.End; // whatever a former backup produced was the old primary's to release
+        _lastMarkedOutput = output.End;
+        _acked = firstSequence - 1;
+        _pendingInputStart = inputEnd;
+        _inputLogged = inputEnd; // a former backup's input is in the log it replayed
+        _recorder = new Recorder(machine, this, firstSequence) { CheckpointInterval = checkpointInterval };
+        machine.SerialOutput = _output.Append;
+        _toRelay.Add(Announcement());
+    }
+
+    /// <summary>
+    /// A relay connection was (re)established: announce this node again. Messages lost with the old
+    /// connection come back: the relay re-sends all input not yet logged and says how much output
+    /// the client has, and this node re-sends released output from there.
+    /// </summary>
+    public void RelayReconnected() => _toRelay.Add(Announcement());
+
+    // The input end announced is what the backup has acknowledged, never merely what arrived: the
+    // relay forgets input up to it, and input only this node holds would die with it.
+    private LiveToRelay Announcement() => new(NodeId, Generation, _inputLogged, _released);
+
+    void IEventSink.Append(LogEvent logEvent) => _outgoingLog.Add(logEvent);
+
+    /// <summary>Log events to ship to the backup since the last call.</summary>
+    public List<LogEvent> TakeLog()
+    {
+        var batch = new List<LogEvent>(_outgoingLog);
+        _outgoingLog.Clear();
+        return batch;
+    }
+
+    public List<NodeToRelay> TakeRelayMessages()
+    {
+        var batch = new List<NodeToRelay>(_toRelay);
+        _toRelay.Clear();
+        return batch;
+    }
+
+    public void OnAck(ulong sequence)
+    {
+        if (sequence <= _acked) return;
+        _acked = Math.Min(sequence, LogEnd);
+        Release();
+    }
+
+    /// <summary>The backup is gone and this node won the arbiter: from now on nothing waits for acks.</summary>
+    public void ContinueAlone()
+    {
+        Alone = true;
+        _acked = LogEnd;
+        Release();
+    }
+
+    public void OnRelay(RelayToNode message)
+    {
+        switch (message)
+        {
+            case InputFromRelay input:
+                // Keep only the bytes beyond what this node already has.
+                ulong end = InputEnd;
+                ulong dataEnd = input.Offset + (ulong)input.Data.Length;
+                if (input.Offset <= end && dataEnd > end)
+                    _pendingInput.AddRange(input.Data.AsSpan((int)(end - input.Offset)).ToArray());
+                break;
+            case DeliveredFromRelay delivered:
+                _output.Confirm(delivered.OutputEnd);
+                // The relay may have lost bytes (it restarted or followed us late): re-send from there.
+                if (delivered.OutputEnd < _released)
+                    _toRelay.Add(new OutputToRelay(NodeId, Generation, delivered.OutputEnd, _output.Slice(delivered.OutputEnd, _released)));
+                break;
+        }
+    }
+
+    /// <summary>Runs one slice of the guest. Returns false once the guest has stopped.</summary>
+    public bool Step()
+    {
+        if (Exited is not null) return false;
+        TimeRules.BeginSlice(always: _pendingInput.Count > 0);
+        FeedInput();
+        ulong position = _machine.Cpu.Position;
+        var reason = _machine.RunUntil(position + SliceInstructions);
+        if (_output.End != _lastMarkedOutput)
+        {
+            ulong sequence = _recorder.OutputMarker(_output.End);
+            _heldOutput.Enqueue((sequence, _output.End));
+            _lastMarkedOutput = _output.End;
+        }
+        if (!Alone) _recorder.MaybeCheckpoint(); // alone, no backup will ever check them
+        switch (reason)
+        {
+            case MachineExitReason.PositionReached:
+                break;
+            case MachineExitReason.Idle:
+                TimeRules.Idle(); // realtime: the host waits, the next step samples the clock
+                break;
+            default:
+                Exited = reason;
+                _recorder.MaybeCheckpoint(force: true);
+                _recorder.Exit(reason, _machine.ExitStatus);
+                break;
+        }
+        // A step that logged nothing still tells the backup how far it may replay: without these
+        // beacons a busy guest with no input would keep the backup a whole checkpoint behind.
+        if (_outgoingLog.Count == 0 && Exited is null && _machine.Cpu.Position != position) _recorder.Beacon();
+        if (Alone) _acked = LogEnd;
+        Release();
+        return Exited is null;
+    }
+
+    private void FeedInput()
+    {
+        ulong applied = _pendingInputStart;
+        int room = _machine.SerialInputSpace;
+        if (room <= 0 || _pendingInput.Count == 0) return;
+        int n = Math.Min(room, _pendingInput.Count);
+        byte[] chunk = _pendingInput.GetRange(0, n).ToArray();
+        _pendingInput.RemoveRange(0, n);
+        _pendingInputStart += (ulong)n;
+        ulong sequence = _recorder.NextSequence;
+        _recorder.SerialInput(applied, chunk);
+        _unackedInput.Enqueue((sequence, applied + (ulong)n));
+    }
+
+    /// <summary>The output rule: release output whose marker the backup has; confirm input it has.</summary>
+    private void Release()
+    {
+        ulong releaseTo = _released;
+        while (_heldOutput.Count > 0 && (_heldOutput.Peek().Sequence <= _acked || ReleaseBeforeAckForTesting))
+            releaseTo = _heldOutput.Dequeue().OutputEnd;
+        if (releaseTo > _released)
+        {
+            _toRelay.Add(new OutputToRelay(NodeId, Generation, _released, _output.Slice(_released, releaseTo)));
+            _released = releaseTo;
+        }
+        ulong inputLogged = 0;
+        while (_unackedInput.Count > 0 && _unackedInput.Peek().Sequence <= _acked)
+            inputLogged = _unackedInput.Dequeue().InputEnd;
+        if (inputLogged > 0)
+        {
+            _inputLogged = inputLogged;
+            _toRelay.Add(new InputLoggedToRelay(NodeId, Generation, inputLogged));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace VmFt.Hypervisor.FaultTolerance.Relay;
+
+/// <summary>
+/// The node&lt;-&gt;relay wire format: length-prefixed binary frames. A frame is a u32 little-endian
+/// body length (at most <see cref="MaxBodyLength"/>), then the body: a type byte and its fields
+/// (u64 little-endian numbers; a node id as a u16 length and UTF-8; data runs to the end of the body).
+/// </summary>
+public static class RelayWire
+{
+    public const int MaxBodyLength = 1 << 20;
+    public const int MaxNodeIdLength = 256;
+
+    private const byte Hello = 1, Output = 2, InputLogged = 3, Live = 4, Input = 5, Delivered = 6;
+
+    /// <summary>The whole frame (length prefix included) for <paramref name="message"/>.</summary>
+    public static byte[] Encode(object message)
+    {
+        var body = new ArrayBufferWriter<byte>(64);
+        switch (message)
+        {
+            case NodeHello h: Byte(body, Hello); Text(body, h.NodeId); break;
+            case OutputToRelay o: Byte(body, Output); Text(body, o.NodeId); U64(body, o.Generation); U64(body, o.Offset); body.Write(o.Data); break;
+            case InputLoggedToRelay l: Byte(body, InputLogged); Text(body, l.NodeId); U64(body, l.Generation); U64(body, l.InputEnd); break;
+            case LiveToRelay v: Byte(body, Live); Text(body, v.NodeId); U64(body, v.Generation); U64(body, v.InputEnd); U64(body, v.OutputEnd); break;
+            case InputFromRelay i: Byte(body, Input); U64(body, i.Offset); body.Write(i.Data); break;
+            case DeliveredFromRelay d: Byte(body, Delivered); U64(body, d.OutputEnd); break;
+            default: throw new ArgumentException($"{message.GetType().Name} has no relay encoding", nameof(message));
+        }
+        if (body.WrittenCount > MaxBodyLength)
+            throw new ArgumentException($"a {body.WrittenCount}-byte relay frame exceeds the maximum of {MaxBodyLength}", nameof(message));
+        var frame = new byte[4 + body.WrittenCount];
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)body.WrittenCount);
+        body.WrittenSpan.CopyTo(frame.AsSpan(4));
+        return frame;
+    }
+
+    /// <summary>
+    /// Takes one frame off the front of <paramref name="buffer"/>. False: incomplete (nothing consumed).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The bytes are not a valid frame.</exception>
+    public static bool TryDecode(ref ReadOnlySequence<byte> buffer, out object? message)
+    {
+        message = null;
+        if (buffer.Length < 4) return false;
+        Span<byte> prefix = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(prefix);
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(prefix);
+        if (length == 0 || length > MaxBodyLength)
+            throw new InvalidDataException($"relay frame length {length} is outside 1..{MaxBodyLength}");
+        if (buffer.Length < 4 + length) return false;
+        byte[] body = buffer.Slice(4, length).ToArray();
+        buffer = buffer.Slice(4 + length);
+        message = DecodeBody(body);
+        return true;
+    }
+
+    private static object DecodeBody(byte[] body)
+    {
+        int at = 1;
+        return body[0] switch
+        {
+            Hello => new NodeHello(ReadText(body, ref at)).Also(() => End(body, at)),
+            Output => new OutputToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at), body[at..]),
+            InputLogged => new InputLoggedToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at)).Also(() => End(body, at)),
+            Live => new LiveToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at)).Also(() => End(body, at)),
+            Input => new InputFromRelay(ReadU64(body, ref at), body[at..]),
+            Delivered => new DeliveredFromRelay(ReadU64(body, ref at)).Also(() => End(body, at)),
+            var t => throw new InvalidDataException($"unknown relay frame type {t}"),
+        };
+    }
+
+    private static T Also<T>(this T value, Action check)
+    {
+        check();
+        return value;
+    }
+
+    private static void End(byte[] body, int at)
+    {
+        if (at != body.Length) throw new InvalidDataException($"relay frame type {body[0]} has {body.Length - at} trailing bytes");
+    }
+
+    private static void Byte(ArrayBufferWriter<byte> w, byte b) => w.Write([b]);
+
+    private static void U64(ArrayBufferWriter<byte> w, ulong v)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(w.GetSpan(8), v);
+        w.Advance(8);
+    }
+
+    private static void Text(ArrayBufferWriter<byte> w, string s)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(s);
+        if (bytes.Length > MaxNodeIdLength) throw new ArgumentException($"node id '{s}' is longer than {MaxNodeIdLength} bytes");
+        BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), (ushort)bytes.Length);
+        w.Advance(2);
+        w.Write(bytes);
+    }
+
+    private static ulong ReadU64(byte[] body, ref int at)
+    {
+        if (body.Length - at < 8) throw new InvalidDataException($"relay frame type {body[0]} is truncated");
+        ulong v = BinaryPrimitives.ReadUInt64LittleEndian(body.AsSpan(at));
+        at += 8;
+        return v;
+    }
+
+    private static string ReadText(byte[] body, ref int at)
+    {
+        if (body.Length - at < 2) throw new InvalidDataException($"relay frame type {body[0]} is truncated");
+        int n = BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(at));
+        at += 2;
+        if (n > MaxNodeIdLength || body.Length - at < n) throw new InvalidDataException($"relay frame type {body[0]}: bad node id length {n}");
+        string s = Encoding.UTF8.GetString(body, at, n);
+        at += n;
+        return s;
+    }
+}

@@ -1,0 +1,115 @@
+namespace VmFt.Hypervisor.Faults;
+
+/// <summary>
+/// Every fault the project knows how to inject, each described once. To add one: an entry here
+/// (and in <see cref="All"/>), then its injector in the tools that produce it
+/// (Simulation/SimulatedFaults for <c>vmft simulate</c>, Bench/Faults/ProcessFaults for
+/// <c>vmft bench faults</c>). A tool offers exactly the scenarios it has an injector for.
+/// </summary>
+public static class FaultCatalogue
+{
+    public static readonly FaultScenario Solo = new()
+    {
+        Name = "solo",
+        Summary = "no fault tolerance at all: the guest alone under the same load, the reference for what FT costs",
+    };
+
+    public static readonly FaultScenario Baseline = new()
+    {
+        Name = "baseline",
+        Summary = "no fault: the reference for throughput, log rate and latency",
+    };
+
+    public static readonly FaultScenario KillPrimary = new()
+    {
+        Name = "kill-primary",
+        OtherNames = ["crash-primary"],
+        Summary = "the primary dies at a random moment (SIGKILL): the backup goes live",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+    };
+
+    public static readonly FaultScenario KillBackup = new()
+    {
+        Name = "kill-backup",
+        OtherNames = ["crash-backup"],
+        Summary = "the backup dies at a random moment: the primary wins the arbiter and goes on alone",
+        ExpectsFailover = true,
+    };
+
+    public static readonly FaultScenario KillBurst = new()
+    {
+        Name = "kill-burst",
+        Summary = "the primary dies while a burst of large replies streams to the client",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+        NeedsRequests = true,
+    };
+
+    public static readonly FaultScenario KillNewPrimary = new()
+    {
+        Name = "kill-new-primary",
+        OtherNames = ["crash-both"],
+        Summary = "the primary dies, then the backup right after it went live (no backup left): the service stops, and nothing wrong is ever sent",
+        ServiceContinues = false,
+        ExpectsFailover = true,
+    };
+
+    public static readonly FaultScenario Partition = new()
+    {
+        Name = "partition",
+        Summary = "the logging channel black-holes both ways, both nodes alive: the arbiter leaves exactly one",
+        ExpectsFailover = true,
+        Takeover = Takeover.ExactlyOneCarriesOn,
+    };
+
+    public static readonly FaultScenario PartitionOneWay = new()
+    {
+        Name = "partition-one-way",
+        Summary = "the logging channel is cut one way only: one node still hears the other, which no longer hears it",
+        ExpectsFailover = true,
+    };
+
+    public static readonly FaultScenario Delay = new()
+    {
+        Name = "delay",
+        Summary = "every byte on the logging channel is delayed",
+    };
+
+    public static readonly FaultScenario Throttle = new()
+    {
+        Name = "throttle",
+        Summary = "the logging channel is limited to a low bandwidth",
+    };
+
+    public static readonly FaultScenario Pause = new()
+    {
+        Name = "pause",
+        Summary = "the logging channel stops, then delivers everything: shorter than the failure timeout it changes nothing",
+    };
+
+    public static readonly FaultScenario SlowBackup = new()
+    {
+        Name = "slow-backup",
+        Summary = "the backup gets a fraction of a CPU and the primary a small send window: back-pressure",
+        ExpectsBackPressure = true,
+    };
+
+    public static readonly FaultScenario RelayReset = new()
+    {
+        Name = "relay-reset",
+        OtherNames = ["relay-drop"],
+        Summary = "the connection between the relay and a node breaks; the relay reconnects and nothing may be lost",
+    };
+
+    /// <summary>Every scenario, in the order reports list them.</summary>
+    public static readonly IReadOnlyList<FaultScenario> All =
+        [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset];
+
+    /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>
+    public static bool TryFind(string name, IEnumerable<FaultScenario> offered, out FaultScenario scenario)
+    {
+        scenario = offered.FirstOrDefault(s => s.Answers(name))!;
+        return scenario is not null;
+    }
+}

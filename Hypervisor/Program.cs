@@ -1,3 +1,0 @@
-using VmFt.Hypervisor.Cli;
-
-return VmftCommand.Run(args);

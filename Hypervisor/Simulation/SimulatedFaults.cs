@@ -1,0 +1,50 @@
+using VmFt.Hypervisor.Faults;
+
+namespace VmFt.Hypervisor.Simulation;
+
+/// <summary>The simulator's injectors: the scenarios of the <see cref="FaultCatalogue"/> that <c>vmft simulate</c> produces.</summary>
+public static class SimulatedFaults
+{
+    /// <summary>
+    /// In the order runs draw from (part of what a seed means: reordering changes every seed's
+    /// schedule, so a new one goes at the end).
+    /// </summary>
+    public static readonly IReadOnlyList<SimulatedInjector> Injectors =
+    [
+        new() { Scenario = FaultCatalogue.KillPrimary, Strike = (c, _) => c.CrashPrimary() },
+        new() { Scenario = FaultCatalogue.KillBackup, Strike = (c, _) => c.CrashBackup() },
+        new() { Scenario = FaultCatalogue.Partition, Strike = (c, _) => c.PartitionChannel() },
+        new()
+        {
+            Scenario = FaultCatalogue.PartitionOneWay,
+            Draw = (at, node, _, _) => new Fault(FaultCatalogue.PartitionOneWay, at, 0, node),
+            Strike = (c, f) => c.PartitionChannelFrom(f.Node),
+        },
+        new()
+        {
+            // Around the failure timeout: below it nothing may happen, above it both nodes act on stale news.
+            Scenario = FaultCatalogue.Pause,
+            Draw = (at, _, pick, timeout) => new Fault(FaultCatalogue.Pause, at, 1 + pick.Next(2 * timeout)),
+            Strike = (c, f) => c.StallChannel(f.AtStep + f.Duration),
+        },
+        new()
+        {
+            Scenario = FaultCatalogue.RelayReset,
+            Draw = (at, node, pick, _) => new Fault(FaultCatalogue.RelayReset, at, 1 + pick.Next(30), node),
+            Strike = (c, f) => c.BreakRelayLink(f.Node),
+            End = (c, f) => c.ReconnectRelayLink(f.Node),
+        },
+        new()
+        {
+            Scenario = FaultCatalogue.KillNewPrimary,
+            Prepare = (c, _) => c.CrashNewPrimaryWhenLive = true,
+            Strike = (c, _) => c.CrashPrimary(),
+        },
+    ];
+
+    /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>
+    public static IReadOnlyList<FaultScenario> Scenarios { get; } = [.. Injectors.Select(i => i.Scenario)];
+
+    public static SimulatedInjector For(FaultScenario scenario) =>
+        Injectors.FirstOrDefault(i => i.Scenario == scenario) ?? throw new ArgumentException($"the simulator cannot produce {scenario.Name}", nameof(scenario));
+}

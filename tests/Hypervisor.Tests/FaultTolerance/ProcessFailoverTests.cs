@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using VmFt.Guest.Images;
+using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Processes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace VmFt.Hypervisor.Tests.FaultTolerance;
+
+/// <summary>
+/// <c>vmft backup</c>, <c>vmft primary</c> and <c>vmft relay</c> as real processes on loopback: the
+/// primary is SIGKILLed mid-session and the client's transcript is still the failure-free one.
+/// </summary>
+public class ProcessFailoverTests(ITestOutputHelper log)
+{
+    private static ProcessStartInfo Vmft(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
+    [Fact]
+    public async Task KilledPrimaryProcessLeavesTheTranscriptUnchanged()
+    {
+        string[] lines = FailoverDemo.Script(30);
+        int expected = lines.Length + 1;
+        string baseline = SoloTranscript.Run(BundledImages.Get("kvstore"), "kvstore", 64 << 20, lines, expected);
+        var output = new StringBuilder();
+        using var cluster = new FtProcesses
+        {
+            StartInfo = Vmft,
+            Line = (who, line) => { lock (output) output.AppendLine($"[{who}] {line}"); },
+        };
+        try
+        {
+            // Generous timeouts: the machine running the tests may be loaded.
+            string address = await cluster.StartAsync(["kvstore"], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
+            using var client = new TcpClient();
+            client.Connect(EndPointParser.Parse(address, "relay"));
+            var stream = client.GetStream();
+            var transcript = new StringBuilder();
+            _ = Task.Run(() =>
+            {
+                var buffer = new byte[4096];
+                int r;
+                try
+                {
+                    while ((r = stream.Read(buffer)) > 0) lock (transcript) transcript.Append(Encoding.ASCII.GetString(buffer, 0, r));
+                }
+                catch (IOException) { }
+            });
+            for (int i = 0; i < lines.Length; i++)
+            {
+                if (i == lines.Length / 2)
+                {
+                    // Only after the primary has answered something, so the kill is mid-session.
+                    WaitForLines(transcript, 3, TimeSpan.FromSeconds(30));
+                    cluster.Primary!.Kill();
+                }
+                stream.Write(Encoding.ASCII.GetBytes(lines[i] + "\n"));
+                Thread.Sleep(50);
+            }
+            WaitForLines(transcript, expected, TimeSpan.FromSeconds(60));
+            string got;
+            lock (transcript) got = transcript.ToString();
+            Assert.Equal(baseline, got);
+            Assert.True(cluster.Primary!.HasExited);
+            Assert.False(cluster.Backup!.HasExited, "the backup must be serving as the new primary");
+        }
+        finally
+        {
+            lock (output) log.WriteLine(output.ToString());
+        }
+        lock (output) Assert.Contains("[backup] backup: live as generation 1", output.ToString());
+    }
+
+    private static void WaitForLines(StringBuilder transcript, int count, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            lock (transcript) if (transcript.ToString().Count(c => c == '\n') >= count) return;
+            Thread.Sleep(20);
+        }
+    }
+
+    [Fact]
+    public async Task WrongSecretIsRefusedAndBothNodesExitNonZero()
+    {
+        int logPort = FtProcesses.FreePort();
+        string arbiter = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
+        try
+        {
+            var backup = Task.Run(() => Run(["backup", "kvstore", "--listen", $"127.0.0.1:{logPort}", "--relay-port", "0", "--arbiter", arbiter, "--secret", "right"]));
+            await Task.Delay(500);
+            var primary = Task.Run(() => Run(["primary", "kvstore", "--backup", $"127.0.0.1:{logPort}", "--relay-port", "0", "--arbiter", arbiter, "--secret", "wrong"]));
+            var (bExit, bErr) = await backup;
+            var (pExit, pErr) = await primary;
+            log.WriteLine($"backup {bExit}: {bErr}\nprimary {pExit}: {pErr}");
+            Assert.NotEqual(0, bExit);
+            Assert.NotEqual(0, pExit);
+            Assert.StartsWith("vmft backup: logging channel from the primary refused", bErr);
+            Assert.StartsWith("vmft primary: logging channel to 127.0.0.1:" + logPort + " refused", pErr);
+            Assert.Single(bErr.Trim().Split('\n'));
+            Assert.Single(pErr.Trim().Split('\n'));
+        }
+        finally
+        {
+            Directory.Delete(arbiter, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void BadNodeArgumentsAreOneLineAndExitTwo()
+    {
+        var (exit, err) = Run(["primary", "kvstore", "--backup", "nohostport", "--relay-port", "0", "--arbiter", Path.GetTempPath()]);
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft primary: --backup: 'nohostport' is not HOST:PORT", err.Trim());
+
+        (exit, err) = Run(["primary", "kvstore", "--backup", "127.0.0.1:1", "--relay-port", "0", "--arbiter", Path.GetTempPath(), "--checkpoint-interval", "0"]);
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft primary: --checkpoint-interval: must be at least 1", err.Trim());
+
+        (exit, err) = Run(["backup", "kvstore", "--listen", "127.0.0.1:0", "--relay-port", "0", "--arbiter", Path.GetTempPath(), "--max-lag-instructions", "5"]);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("vmft backup: --max-lag-instructions 5: at least 100000", err.Trim());
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    private static (int Exit, string Stderr) Run(string[] args)
+    {
+        using var p = Process.Start(Vmft(args))!;
+        p.StandardInput.Close();
+        var err = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"vmft {string.Join(' ', args)} did not exit");
+        }
+        return (p.ExitCode, err.Result);
+    }
+}

@@ -99,8 +99,10 @@ public sealed class DualPic : IPortDevice, IStatefulDevice
             case 0x21: _master.WriteData(b); break;
             case 0xA0: _slave.WriteCommand(b); break;
             case 0xA1: _slave.WriteData(b); break;
-            case 0x4D0: _master.Elcr = b; break;
-            case 0x4D1: _slave.Elcr = b; break;
+            // The PIIX's ELCR1 bits 0-2 (IRQ0-2) and ELCR2 bits 0 and 5 (IRQ8, IRQ13) are reserved,
+            // read as 0: the timer, keyboard, cascade, RTC and FPU lines are always edge-triggered.
+            case 0x4D0: _master.Elcr = (byte)(b & 0xF8); break;
+            case 0x4D1: _slave.Elcr = (byte)(b & 0xDE); break;
             default: return;
         }
         Update();

@@ -41,6 +41,9 @@ public sealed class Keyboard8042 : IPortDevice, IStatefulDevice
 
     public byte CommandByte => _commandByte;
 
+    /// <summary>The output port's A20 gate (bit 1).</summary>
+    public bool A20Enabled => (_outputPort & 0x02) != 0;
+
     public void Register(PortBus bus)
     {
         bus.Map(0x60, 1, this);

@@ -4,8 +4,8 @@ namespace VmFt.Guest.Images;
 
 /// <summary>
 /// The guest kernels that ship inside VmFt (Multiboot v1 ELF, loaded at 1 MiB): <c>hello</c>,
-/// <c>kvstore</c>, <c>cpubench</c> and <c>selftest</c>. Sources and the Makefile that produces
-/// the embedded bytes live next to this file.
+/// <c>kvstore</c>, <c>cpubench</c>, <c>selftest</c> and <c>floats</c> (x87 code compiled from C).
+/// Sources and the Makefile that produces the embedded bytes live next to this file.
 /// </summary>
 public static class BundledImages
 {

@@ -31,6 +31,13 @@ public sealed record BootState
 
     public bool A20Enabled { get; init; } = true;
 
+    /// <summary>Flat protected mode only: a GDT in memory to load into GDTR (limit 0: GDTR stays empty).</summary>
+    public uint GdtBase { get; init; }
+    public ushort GdtLimit { get; init; }
+    /// <summary>Flat protected mode only: the selectors in CS and in DS, ES, FS, GS, SS (the GDT's flat descriptors).</summary>
+    public ushort FlatCodeSelector { get; init; } = 0x08;
+    public ushort FlatDataSelector { get; init; } = 0x10;
+
     /// <summary>Resets <paramref name="cpu"/> and puts it in this state.</summary>
     public void ApplyTo(Cpu cpu)
     {
@@ -42,6 +49,13 @@ public sealed record BootState
         if (Mode == BootMode.FlatProtected)
         {
             cpu.EnterFlatProtectedMode(0);
+            if (GdtLimit != 0) cpu.LoadGdtr(GdtBase, GdtLimit);
+            foreach (var sr in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.CS, SegmentRegister.ES, SegmentRegister.SS, SegmentRegister.DS, SegmentRegister.FS, SegmentRegister.GS])
+            {
+                var s = cpu.GetSegment(sr);
+                s.Selector = sr == SegmentRegister.CS ? FlatCodeSelector : FlatDataSelector;
+                cpu.SetSegment(sr, s);
+            }
         }
         else
         {

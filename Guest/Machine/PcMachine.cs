@@ -1,4 +1,5 @@
 using VmFt.Guest.Devices;
+using VmFt.Guest.Devices.Pci;
 using VmFt.Guest.Io;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Memory;
@@ -9,7 +10,7 @@ namespace VmFt.Guest.Machine;
 
 /// <summary>
 /// The PC: CPU, RAM, port bus and the devices a guest expects (PICs, PIT, two UARTs, CMOS RTC,
-/// debug exit and console, port 0x92, 8042, PCI configuration ports answering "no device").
+/// debug exit and console, port 0x92, 8042, PCI bus 0 with an i440FX host bridge and a PIIX3 ISA bridge).
 /// <para>
 /// It is deterministic. Guest time is anchored at (position, nanoseconds) points and runs at
 /// <see cref="MachineConfiguration.NanosecondsPerInstruction"/> in between; the only ways time moves
@@ -36,6 +37,7 @@ public sealed class PcMachine : ICpuBus, IGuestClock
     public Uart16550 Com1 { get; }
     public Uart16550 Com2 { get; }
     public CmosRtc Rtc { get; }
+    public PciHost Pci { get; }
 
     /// <summary>The status the guest gave the debug-exit device: (value &lt;&lt; 1) | 1.</summary>
     public int? ExitStatus { get; private set; }
@@ -67,12 +69,21 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         Com1 = new Uart16550(0x3F8, this, level => Pic.SetIrq(4, level), b => SerialOutput?.Invoke(b));
         Com2 = new Uart16550(0x2F8, this, level => Pic.SetIrq(3, level), b => Serial2Output?.Invoke(b));
         Rtc = new CmosRtc(config.BootTime, config.RamSize, this, level => Pic.SetIrq(8, level));
-        var keyboard = new Keyboard8042(level => Pic.SetIrq(1, level), SetA20, RequestReset, a20Enabled: true);
-        var portA = new SystemControlPortA(SetA20, RequestReset, a20Enabled: true);
+        // Address line 20 is the OR of the 8042's gate and port 0x92's, as on a PC chipset.
+        Keyboard8042? keyboard = null;
+        SystemControlPortA? portA = null;
+        void SetA20(bool _) => Cpu.A20Enabled = keyboard!.A20Enabled || portA!.A20Enabled;
+        keyboard = new Keyboard8042(level => Pic.SetIrq(1, level), SetA20, RequestReset, a20Enabled: true);
+        portA = new SystemControlPortA(SetA20, RequestReset, a20Enabled: true);
         var debugExit = new DebugExit(OnDebugExit);
         var debugConsole = new DebugConsole(b => DebugConsoleOutput?.Invoke(b));
-        var pci = new PciConfigSpace();
+        var pci = Pci = new PciHost();
+        var isaBridge = new Piix3IsaBridge(RequestReset);
+        pci.Attach(0, 0, new I440fxHostBridge());
+        pci.Attach(1, 0, isaBridge);
         var post = new PostCodePort();
+        var fpuError = new FpuErrorLatch(level => Pic.SetIrq(13, level), level => Cpu.IgnoreNumericError = level);
+        Cpu.FerrChanged = fpuError.FerrChanged;
 
         Pic.Register(Ports);
         Pit.Register(Ports);
@@ -84,13 +95,15 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         debugExit.Register(Ports);
         debugConsole.Register(Ports);
         pci.Register(Ports);
+        isaBridge.Register(Ports);
         post.Register(Ports);
+        fpuError.Register(Ports);
 
         _timed = [Pit, Com1, Com2, Rtc];
         // The tags name each device's state in snapshots and recordings: never rename or reuse one.
         _devices = new DeviceStateSet(
             ("clock", new GuestClockState(this)), ("pic", Pic), ("pit", Pit), ("com1", Com1), ("com2", Com2),
-            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post));
+            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post), ("fpu", fpuError));
     }
 
     /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>
@@ -99,6 +112,14 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var boot = MultibootLoader.Load(Memory, image, name, options);
         boot.State.ApplyTo(Cpu);
         return boot;
+    }
+
+    /// <summary>Loads a kernel, Linux bzImage or Multiboot as its image says, and sets the CPU to its entry state.</summary>
+    public LoadedKernel LoadKernel(ReadOnlySpan<byte> image, string name, KernelOptions? options = null)
+    {
+        var kernel = KernelLoader.Load(Memory, image, name, options);
+        kernel.State.ApplyTo(Cpu);
+        return kernel;
     }
 
     /// <summary>Guest time in nanoseconds since power-on.</summary>
@@ -159,6 +180,9 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         {
             if (_pendingExit is { } exit) return exit;
             FireTimers();
+            // Halted with interrupts off stays dead however far the caller allows: say so even at
+            // the limit (a replay that reaches the recorded HLT must see the same end).
+            if (Cpu.Halted && (Cpu.Eflags & (1u << 9)) == 0) return MachineExitReason.DeadHalt;
             ulong position = Cpu.Position;
             if (position >= untilPosition) return MachineExitReason.PositionReached;
 
@@ -208,8 +232,6 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         _pendingExit ??= MachineExitReason.ResetRequested;
         Cpu.RequestStop();
     }
-
-    private void SetA20(bool enabled) => Cpu.A20Enabled = enabled;
 
     // ---- ICpuBus: the CPU's only way out ----
 

@@ -172,6 +172,13 @@ public sealed unsafe partial class Cpu
         Set(t, "Bsf_r32_rm32", &Bsf<W32>);
         Set(t, "Bsr_r16_rm16", &Bsr<W16>);
         Set(t, "Bsr_r32_rm32", &Bsr<W32>);
+        // Without BMI1 and LZCNT (CPUID reports neither), F3 0F BC and F3 0F BD are BSF and BSR with
+        // an ignored REP prefix, as on every processor before those: Linux writes "rep; bsf" for
+        // its bit searches so that newer processors run TZCNT instead.
+        Set(t, "Tzcnt_r16_rm16", &Bsf<W16>);
+        Set(t, "Tzcnt_r32_rm32", &Bsf<W32>);
+        Set(t, "Lzcnt_r16_rm16", &Bsr<W16>);
+        Set(t, "Lzcnt_r32_rm32", &Bsr<W32>);
         ForEachCondition(t, new BitsConditionRegistrar());
     }
 }

@@ -13,6 +13,7 @@ public sealed unsafe partial class Cpu
         uint changed = _cr0 ^ value;
         _cr0 = value;
         if ((changed & (CR0_PG | CR0_PE | CR0_WP)) != 0) FlushTlb(global: true);
+        if ((changed & CR0_NE) != 0) UpdateFerr();
         if ((changed & CR0_PE) != 0 && (value & CR0_PE) == 0) SetCpl(0);
     }
 }

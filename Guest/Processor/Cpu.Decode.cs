@@ -187,6 +187,10 @@ public sealed unsafe partial class Cpu
     {
         private uint _linear;
         private int _read;
+        /// <summary>The bytes of the instruction being decoded (x87 instructions keep their opcode).</summary>
+        public readonly byte[] Bytes = new byte[15];
+
+        public int Count => _read;
 
         public void Reset(uint linear)
         {
@@ -198,7 +202,9 @@ public sealed unsafe partial class Cpu
         {
             // x86 instructions are at most 15 bytes; a longer one ends as "no more bytes".
             if (_read >= 15) return -1;
-            return cpu.FetchLinear8(_linear + (uint)_read++);
+            byte b = cpu.FetchLinear8(_linear + (uint)_read);
+            Bytes[_read++] = b;
+            return b;
         }
     }
 }

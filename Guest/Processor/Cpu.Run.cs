@@ -79,6 +79,11 @@ public sealed unsafe partial class Cpu
                 _eip = _startEip;
                 R[ESP] = _startEsp;
                 _flags = _startFlags;
+                if (fault.Vector == FpuFreezeVector)
+                {
+                    _halted = true; // a waiting x87 instruction froze on a pending exception (CR0.NE clear)
+                    continue;
+                }
                 DeliverException(fault.Vector, fault.HasErrorCode, fault.ErrorCode);
                 if (_shutdown) return CpuExit.Shutdown;
                 if (_stopRequested) return CpuExit.StopRequested;

@@ -7,11 +7,13 @@ namespace VmFt.Guest.Processor;
 // Layout (little-endian): version byte, EAX..EDI, EIP, EFLAGS, ES CS SS DS FS GS, LDTR, TR (each
 // selector u16, base u32, limit u32, access u8, D/B u8, G u8, usable u8), GDTR and IDTR (base u32,
 // limit u16), CR0 CR2 CR3 CR4, DR0..DR7, SYSENTER_CS/ESP/EIP u64, TSC offset u64, BIOS_SIGN_ID u64,
-// CPL u8, halted u8, interrupt shadow u8, INTR pin u8, A20 u8, shutdown u8, position u64.
+// CPL u8, halted u8, interrupt shadow u8, INTR pin u8, A20 u8, shutdown u8, position u64; then the
+// x87: R0..R7 (significand u64, sign/exponent u16), FCW, FSW without TOP, TOP u8, valid-register
+// mask u8, FIP u32, FCS u16, FDP u32, FDS u16, FOP u16, FERR# u8, IGNNE# u8.
 // Bump StateVersion whenever a field is added, removed or reordered.
 public sealed unsafe partial class Cpu
 {
-    public const byte StateVersion = 2;
+    public const byte StateVersion = 3;
 
     private interface IStateVisitor
     {
@@ -109,6 +111,32 @@ public sealed unsafe partial class Cpu
         v.Bool(ref _a20);
         v.Bool(ref _shutdown);
         v.U64(ref _position);
+        VisitFpu(ref v);
+    }
+
+    private void VisitFpu<T>(ref T v) where T : struct, IStateVisitor
+    {
+        for (int i = 0; i < 8; i++)
+        {
+            ulong sig = _fpr[i].Significand;
+            ushort se = _fpr[i].SignExponent;
+            v.U64(ref sig);
+            v.U16(ref se);
+            _fpr[i] = new X87.Float80(sig, se);
+        }
+        v.U16(ref _fcw);
+        v.U16(ref _fsw);
+        byte top = (byte)_ftop;
+        v.U8(ref top);
+        _ftop = top & 7;
+        v.U8(ref _fvalid);
+        v.U32(ref _fip);
+        v.U16(ref _fcs);
+        v.U32(ref _fdp);
+        v.U16(ref _fds);
+        v.U16(ref _fop);
+        v.Bool(ref _ferr);
+        v.Bool(ref _ignne);
     }
 
     private static void VisitSegment<T>(ref T v, ref SegmentCache s) where T : struct, IStateVisitor

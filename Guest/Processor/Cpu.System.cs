@@ -4,8 +4,7 @@ namespace VmFt.Guest.Processor;
 
 // System instructions: descriptor-table registers, LDTR and TR, the machine status word, control
 // and debug registers, the protection-probe instructions (ARPL, LAR, LSL, VERR, VERW), cache and
-// TLB control, CPUID, the time-stamp counter and model-specific registers, SYSENTER/SYSEXIT, and
-// the x87 escape opcodes of a processor without an FPU.
+// TLB control, CPUID, the time-stamp counter and model-specific registers, SYSENTER/SYSEXIT.
 public sealed unsafe partial class Cpu
 {
     // Model-specific registers the CPU implements; every other index (IA32_APIC_BASE, the MTRRs, the
@@ -21,14 +20,14 @@ public sealed unsafe partial class Cpu
     /// </summary>
     public const uint MicrocodeRevision = 1;
 
-    /// <summary>CR4 bits this CPU implements. VME/PVI (no virtual-8086 extensions), PAE, MCE, PCE and OSFXSR are reserved here: setting one is #GP(0).</summary>
-    internal const uint Cr4Implemented = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+    /// <summary>CR4 bits this CPU implements. VME/PVI (no virtual-8086 extensions), PAE, MCE and PCE are reserved here: setting one is #GP(0). OSFXSR goes with CPUID's FXSR.</summary>
+    internal const uint Cr4Implemented = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
 
     /// <summary>CR0 bits that exist; writes to the others are ignored (they read as 0).</summary>
     internal const uint Cr0Implemented = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 
-    /// <summary>CPUID leaf 1 EDX: PSE, TSC, MSR, CX8, SEP, PGE, CMOV. No FPU bit: there is no x87 unit.</summary>
-    internal const uint CpuidFeatures = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15);
+    /// <summary>CPUID leaf 1 EDX: FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV, FXSR.</summary>
+    internal const uint CpuidFeatures = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 24);
 
     /// <summary>
     /// Highest CPUID leaf: 2, as on the Pentium II, which has no extended leaves (0x80000000 and up).
@@ -94,14 +93,13 @@ public sealed unsafe partial class Cpu
         Set(table, "Wrmsr", &WriteMsr);
         Set(table, "Sysenter", &SystemEnter);
         Set(table, "Sysexitd", &SystemExit);
-        Set(table, "Wait", &WaitForFpu);
 
         // Defined invalid opcodes, instructions of other modes and of other processors: a plain #UD, not logged.
         foreach (var name in (ReadOnlySpan<string>)["Ud2", "Ud0", "Ud0_r16_rm16", "Ud0_r32_rm32", "Ud1_r16_rm16", "Ud1_r32_rm32",
                      "Rsm", "Loadall286", "Loadall386", "Syscall", "Sysretd"])
             Set(table, name, &RaiseInvalidOpcode);
 
-        RegisterX87Escapes(table);
+        RegisterX87(table);
     }
 
     private static void RaiseInvalidOpcode(Cpu c, ref DecodedInstruction d) => InvalidOpcode();
@@ -545,51 +543,5 @@ public sealed unsafe partial class Cpu
         c.S[(int)SegmentRegister.SS] = FlatSegment((ushort)((cs + 24) | 3), code: false, dpl: 3);
         c.SetCodeSegment(FlatSegment((ushort)((cs + 16) | 3), code: true, dpl: 3), 3);
         c._eip = c.R[EDX];
-    }
-
-    // ---- x87 escapes without an x87 -----------------------------------------------------------
-    //
-    // There is no FPU, and CPUID says so. CR0.EM set (what the SDM requires of software on such a
-    // processor) or CR0.TS set: every escape opcode raises #NM, so an emulator in the guest can take
-    // over. EM clear is a configuration the SDM forbids without an FPU; there the probe instructions
-    // (FNINIT, FNSTSW, FNSTCW, FNCLEX, FNENI, FNDISI, FNSETPM) do nothing and store nothing, as on a
-    // board without a coprocessor, so the classic presence test reads "absent", and every other
-    // escape raises #UD (logged once per address) rather than compute garbage.
-
-    private static void RegisterX87Escapes(delegate*<Cpu, ref DecodedInstruction, void>[] t)
-    {
-        foreach (Code code in Enum.GetValues<Code>())
-        {
-            var op = code.ToOpCode();
-            // Forms with a fixed second byte (FNINIT is DB E3) report both bytes.
-            uint first = op.OpCodeLength == 2 ? op.OpCode >> 8 : op.OpCode;
-            if (op.Encoding != EncodingKind.Legacy || op.Table != OpCodeTableKind.Normal || first is < 0xD8 or > 0xDF)
-                continue;
-            if (!op.Mode16 && !op.Mode32) continue;
-            bool probe = code is Code.Fninit or Code.Finit or Code.Fnstsw_AX or Code.Fstsw_AX or Code.Fnstsw_m2byte
-                or Code.Fstsw_m2byte or Code.Fnstcw_m2byte or Code.Fstcw_m2byte or Code.Fnclex or Code.Fclex
-                or Code.Fneni or Code.Feni or Code.Fndisi or Code.Fdisi or Code.Fnsetpm or Code.Fsetpm;
-            t[(int)code] = probe ? &X87Probe : &X87Escape;
-        }
-    }
-
-    private bool X87Unavailable => (_cr0 & (CR0_EM | CR0_TS)) != 0;
-
-    private static void X87Probe(Cpu c, ref DecodedInstruction d)
-    {
-        if (c.X87Unavailable) ThrowFault(ExceptionVectors.DeviceNotAvailable);
-    }
-
-    private static void X87Escape(Cpu c, ref DecodedInstruction d)
-    {
-        if (c.X87Unavailable) ThrowFault(ExceptionVectors.DeviceNotAvailable);
-        c.LogNotImplemented($"x87 instruction {(Code)d.Code} with CR0.EM clear on a processor without an FPU: raising #UD");
-        InvalidOpcode();
-    }
-
-    /// <summary>WAIT/FWAIT: #NM when both MP and TS are set; otherwise there is nothing to wait for.</summary>
-    private static void WaitForFpu(Cpu c, ref DecodedInstruction d)
-    {
-        if ((c._cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) ThrowFault(ExceptionVectors.DeviceNotAvailable);
     }
 }

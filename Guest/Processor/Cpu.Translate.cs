@@ -21,6 +21,7 @@ public sealed unsafe partial class Cpu
             table[(int)Register.EAX + i] = (byte)i;
             table[(int)Register.CR0 + i] = (byte)i;
             table[(int)Register.DR0 + i] = (byte)i;
+            table[(int)Register.ST0 + i] = (byte)i;
         }
         for (int i = 0; i < 6; i++)
             table[(int)Register.ES + i] = (byte)i;
@@ -130,6 +131,7 @@ public sealed unsafe partial class Cpu
         else if (opCode.AddressSize == 16) addr32 = false;
         if (addr32) flags |= DecodedFlags.AddrSize32;
         d.Flags = flags;
+        if (X87Forms[(int)code]) d.Imm2 = X87Opcode();
     }
 
     private static byte SegmentIndex(Register r) => r switch

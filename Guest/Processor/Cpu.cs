@@ -215,6 +215,9 @@ public sealed unsafe partial class Cpu
         OnCodeSegmentChanged();
     }
 
+    /// <summary>Loads GDTR as LGDT would (for loaders that hand over with a GDT in memory).</summary>
+    public void LoadGdtr(uint baseAddress, ushort limit) => _gdtr = new DescriptorTableRegister(baseAddress, limit);
+
     /// <summary>Power-on / RESET state (Intel SDM vol. 3, table 9-1).</summary>
     public void Reset()
     {
@@ -244,6 +247,7 @@ public sealed unsafe partial class Cpu
         _sysenterCs = _sysenterEsp = _sysenterEip = 0;
         _tscOffset = 0;
         _biosSignId = 0;
+        ResetFpu();
         FlushTlb(global: true);
         OnCodeSegmentChanged();
     }

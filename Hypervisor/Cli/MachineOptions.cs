@@ -14,11 +14,12 @@ public sealed class MachineOptions
 {
     public Argument<string?> Image { get; } = new("image")
     {
-        Description = "a Multiboot kernel (ELF or a.out kludge), or the name of a bundled guest: " + string.Join(", ", BundledImages.Names),
+        Description = "a Linux bzImage or a Multiboot kernel (ELF or a.out kludge), or the name of a bundled guest: " + string.Join(", ", BundledImages.Names),
         Arity = ArgumentArity.ZeroOrOne,
     };
     public Option<string> Mem { get; } = new("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
     public Option<string> Cmdline { get; } = new("--cmdline", "--append") { Description = "the kernel command line", DefaultValueFactory = _ => "" };
+    public Option<string?> Initrd { get; } = new("--initrd") { Description = "an initial RAM disk for a Linux kernel (as QEMU's -initrd)" };
     public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
     public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
     public Option<ulong> MaxInstructions { get; } = new("--max-instructions") { Description = "stop after this many instructions (0: no limit)", DefaultValueFactory = _ => 0UL };
@@ -28,6 +29,7 @@ public sealed class MachineOptions
         command.Arguments.Add(Image);
         command.Options.Add(Mem);
         command.Options.Add(Cmdline);
+        command.Options.Add(Initrd);
         command.Options.Add(Clock);
         command.Options.Add(Rom);
         command.Options.Add(MaxInstructions);
@@ -41,15 +43,16 @@ public sealed class MachineOptions
     };
 
     /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/> or a <see cref="GuestImageException"/>.</summary>
-    public PcMachine Build(ParseResult parse) => Build(parse, out _, out _);
+    public PcMachine Build(ParseResult parse) => Build(parse, out _);
 
-    /// <summary>Builds the machine, and says which image (bytes and name) it loaded, if any.</summary>
-    public PcMachine Build(ParseResult parse, out byte[]? imageBytes, out string? imageName)
+    /// <summary>Builds the machine, and says which kernel (and initrd) it loaded, if any.</summary>
+    public PcMachine Build(ParseResult parse, out BootFiles? files)
     {
-        imageBytes = null;
-        imageName = null;
+        files = null;
         string? image = parse.GetValue(Image);
         string? rom = parse.GetValue(Rom);
+        string? initrdPath = parse.GetValue(Initrd);
+        if (initrdPath is not null && image is null) throw new UsageException("--initrd: needs a kernel image to go with it");
         if (image is null && rom is null)
             throw new UsageException("no image: give a Multiboot kernel file, a bundled guest name (" + string.Join(", ", BundledImages.Names) + ") or --rom FILE");
         uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
@@ -65,9 +68,10 @@ public sealed class MachineOptions
             if (image is not null)
             {
                 var (bytes, name) = GuestImages.Resolve(image);
-                machine.LoadMultiboot(bytes, name, new MultibootOptions { CommandLine = parse.GetValue(Cmdline) ?? "" });
-                imageBytes = bytes;
-                imageName = name;
+                byte[]? initrd = initrdPath is null ? null : ReadInitrd(initrdPath);
+                string commandLine = parse.GetValue(Cmdline) ?? "";
+                machine.LoadKernel(bytes, name, new KernelOptions { CommandLine = commandLine, Initrd = initrd, InitrdName = initrdPath ?? "initrd" });
+                files = new BootFiles(bytes, name, initrd, initrdPath, commandLine);
             }
         }
         catch (ImageLoadException e)
@@ -75,6 +79,13 @@ public sealed class MachineOptions
             throw new UsageException(e.Message);
         }
         return machine;
+    }
+
+    private static byte[] ReadInitrd(string path)
+    {
+        if (Directory.Exists(path)) throw new GuestImageException($"{path}: is a directory, not a file (--initrd)");
+        if (!File.Exists(path)) throw new GuestImageException($"{path}: no such file (--initrd)");
+        return GuestImages.ReadFile(path, "--initrd");
     }
 
     public static ushort ParsePort(string text)

@@ -14,7 +14,7 @@ public static class RecordCommand
         var options = new MachineOptions();
         var output = new Option<string>("--output", "-o") { Description = "the recording file to write", Required = true };
         var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT", DefaultValueFactory = _ => "stdio" };
-        var noImage = new Option<bool>("--no-embed-image") { Description = "store only the image's name and SHA-256, not its bytes" };
+        var noImage = new Option<bool>("--no-embed-image") { Description = "store only the image's (and initrd's) name and SHA-256, not their bytes" };
         var checkpoints = new Option<ulong>("--checkpoint-interval") { Description = "instructions between state-hash checkpoints", DefaultValueFactory = _ => 50_000_000UL };
         var snapshots = new Option<ulong>("--snapshot-interval") { Description = "instructions between snapshots stored in the recording, so that a debugger starts near any position (0: none)", DefaultValueFactory = _ => 100_000_000UL };
         var command = new Command("record", "Run a guest alone and record every nondeterministic event to a file");
@@ -30,8 +30,9 @@ public static class RecordCommand
             if (parse.GetValue(options.Rom) is not null) throw new UsageException("--rom: recording a ROM boot is not supported yet");
             if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             string path = parse.GetValue(output)!;
-            var machine = options.Build(parse, out var image, out var name);
-            var header = RecordedMachine.HeaderFor(machine, clock, name!, image!, parse.GetValue(options.Cmdline) ?? "", !parse.GetValue(noImage));
+            var machine = options.Build(parse, out var files);
+            var header = RecordedMachine.HeaderFor(machine, clock, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
+                files.InitrdName, files.Initrd);
             using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
             using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
             RecordingWriter writer;

@@ -42,11 +42,10 @@ public static class Real286Rules
             return "LOCK before a non-lockable form: ignored by the 286, #UD on a 386+";
         // ESC (D8-DF): these vectors come from a 286 without a coprocessor, where an ESC opcode with
         // MSW.EM clear only computes its effective address and goes on (80286 PRM, ESC: "if no
-        // 80287 is present ... the ESC is treated as a NOP"). The i686 defined here has no x87 yet:
-        // with CR0.EM clear it raises #UD (with EM or TS set, #NM, as the SDM prescribes), so the
-        // two processors are not comparable on these opcodes.
+        // 80287 is present ... the ESC is treated as a NOP"). The i686 defined here executes them on
+        // its x87, so the two processors are not comparable on these opcodes.
         if (insn.Opcode is >= 0xD8 and <= 0xDF)
-            return "ESC without a coprocessor: a no-op on this 286, #UD on an i686 without its x87";
+            return "ESC without a coprocessor: a no-op on this 286, an x87 instruction on an i686";
         return null;
     }
 

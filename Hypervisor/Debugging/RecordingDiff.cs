@@ -38,6 +38,8 @@ public static class RecordingDiff
         var d = new List<string>();
         if (!a.ImageSha256.AsSpan().SequenceEqual(b.ImageSha256))
             d.Add($"image: '{a.ImageName}' (SHA-256 {Convert.ToHexString(a.ImageSha256, 0, 8)}...) vs '{b.ImageName}' (SHA-256 {Convert.ToHexString(b.ImageSha256, 0, 8)}...)");
+        if (a.InitrdName is null != b.InitrdName is null || (a.InitrdSha256 is { } ia && !ia.AsSpan().SequenceEqual(b.InitrdSha256)))
+            d.Add($"initrd: {Initrd(a)} vs {Initrd(b)}");
         if (a.KernelCommandLine != b.KernelCommandLine)
             d.Add($"kernel command line: \"{a.KernelCommandLine}\" vs \"{b.KernelCommandLine}\"");
         if (a.RamSize != b.RamSize) d.Add($"RAM size: {a.RamSize} vs {b.RamSize} bytes");
@@ -48,6 +50,9 @@ public static class RecordingDiff
         if (a.TscHz != b.TscHz) d.Add($"TSC frequency: {a.TscHz} vs {b.TscHz} Hz");
         return d;
     }
+
+    private static string Initrd(RecordingHeader h) =>
+        h.InitrdName is null ? "none" : $"'{h.InitrdName}' (SHA-256 {Convert.ToHexString(h.InitrdSha256!, 0, 8)}...)";
 
     /// <summary>Compares two recordings. A recording that does not replay on this build yields <see cref="DiffOutcome.NotReproducible"/>.</summary>
     public static RecordingDiffResult Compare(RecordingContents a, string pathA, RecordingContents b, string pathB,

@@ -9,7 +9,8 @@ namespace VmFt.Hypervisor.Recording;
 /// <summary>Between a machine and a recording's header: what to write down, and how to build the same machine again.</summary>
 public static class RecordedMachine
 {
-    public static RecordingHeader HeaderFor(PcMachine machine, ClockMode clock, string imageName, byte[] image, string commandLine, bool embedImage)
+    public static RecordingHeader HeaderFor(PcMachine machine, ClockMode clock, string imageName, byte[] image, string commandLine, bool embedImage,
+        string? initrdName = null, byte[]? initrd = null)
     {
         var c = machine.Configuration;
         return new RecordingHeader
@@ -23,12 +24,16 @@ public static class RecordedMachine
             ImageSha256 = RecordingHeader.HashImage(image),
             Image = embedImage ? image : null,
             KernelCommandLine = commandLine,
+            InitrdName = initrd is null ? null : initrdName ?? "initrd",
+            InitrdSha256 = initrd is null ? null : RecordingHeader.HashImage(initrd),
+            Initrd = embedImage ? initrd : null,
         };
     }
 
     /// <summary>
     /// A fresh machine in the recorded run's initial state. The image comes from the recording
-    /// itself, or else from the path or bundled name it was recorded under, and must match the hash.
+    /// itself, or else from the path or bundled name it was recorded under, and must match the hash;
+    /// so does the initrd.
     /// </summary>
     /// <exception cref="RecordingFormatException">The header describes a machine this build cannot make.</exception>
     /// <exception cref="GuestImageException">The image cannot be found, differs from the recorded one, or does not load.</exception>
@@ -39,6 +44,13 @@ public static class RecordedMachine
         byte[] image = header.Image ?? GuestImages.Resolve(header.ImageName).Bytes;
         if (!RecordingHeader.HashImage(image).AsSpan().SequenceEqual(header.ImageSha256))
             throw new GuestImageException($"{recordingPath}: the image '{header.ImageName}' differs from the one recorded (SHA-256 mismatch)");
+        byte[]? initrd = null;
+        if (header.InitrdName is { } initrdName)
+        {
+            initrd = header.Initrd ?? ReadInitrd(initrdName, recordingPath);
+            if (!RecordingHeader.HashImage(initrd).AsSpan().SequenceEqual(header.InitrdSha256))
+                throw new GuestImageException($"{recordingPath}: the initrd '{initrdName}' differs from the one recorded (SHA-256 mismatch)");
+        }
         var machine = new PcMachine(new MachineConfiguration
         {
             RamSize = (uint)header.RamSize,
@@ -48,12 +60,18 @@ public static class RecordedMachine
         });
         try
         {
-            machine.LoadMultiboot(image, header.ImageName, new MultibootOptions { CommandLine = header.KernelCommandLine });
+            machine.LoadKernel(image, header.ImageName, new KernelOptions { CommandLine = header.KernelCommandLine, Initrd = initrd, InitrdName = header.InitrdName ?? "initrd" });
         }
         catch (ImageLoadException e)
         {
             throw new GuestImageException($"{recordingPath}: {e.Message}", e);
         }
         return machine;
+    }
+
+    private static byte[] ReadInitrd(string path, string recordingPath)
+    {
+        if (!File.Exists(path)) throw new GuestImageException($"{recordingPath}: the initrd '{path}' is not embedded and no such file exists");
+        return GuestImages.ReadFile(path, "the recorded initrd");
     }
 }

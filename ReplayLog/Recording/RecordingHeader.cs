@@ -33,5 +33,14 @@ public sealed record RecordingHeader
 
     public string KernelCommandLine { get; init; } = "";
 
+    /// <summary>How the initrd was named when recorded (Linux kernels), or null when the run had none.</summary>
+    public string? InitrdName { get; init; }
+
+    /// <summary>SHA-256 of the initrd's bytes when there was one: a replay must boot exactly this initrd.</summary>
+    public byte[]? InitrdSha256 { get; init; }
+
+    /// <summary>The initrd's bytes when the recording is self-contained, otherwise null.</summary>
+    public byte[]? Initrd { get; init; }
+
     public static byte[] HashImage(ReadOnlySpan<byte> image) => SHA256.HashData(image);
 }

@@ -13,8 +13,11 @@ namespace VmFt.ReplayLog.Recording;
 ///   u64 RAM size, u64 ns per instruction, i64 boot time (Unix ns), u64 TSC Hz, u8 clock mode,
 ///   varint + UTF-8 image name, 32 bytes image SHA-256,
 ///   u8 image embedded (0/1) [varint + image bytes],
-///   varint + UTF-8 kernel command line
+///   varint + UTF-8 kernel command line,
+///   (version 3) u8 initrd (0/1) [varint + UTF-8 initrd name, 32 bytes initrd SHA-256,
+///                                u8 initrd embedded (0/1) [varint + initrd bytes]]
 /// u32 CRC-32C over the length and the body
+/// A body that ends after the command line (versions 1 and 2) has no initrd.
 /// </code>
 /// </summary>
 internal static class RecordingHeaderCodec
@@ -24,7 +27,9 @@ internal static class RecordingHeaderCodec
     public const int MaxImageLength = 256 * 1024 * 1024;
 
     private const int FixedLength = 8 + 8 + 8 + 8 + 1 + RecordingHeader.Sha256Length + 1;
-    public const int MaxBodyLength = FixedLength + 3 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength + MaxCommandLineLength;
+    private const int InitrdFixedLength = 1 + RecordingHeader.Sha256Length + 1;
+    public const int MaxBodyLength = FixedLength + 3 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength + MaxCommandLineLength
+        + InitrdFixedLength + 2 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength;
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
 
@@ -44,6 +49,22 @@ internal static class RecordingHeaderCodec
             if (!SHA256.HashData(image).AsSpan().SequenceEqual(header.ImageSha256))
                 throw new ArgumentException("the embedded image does not match the image SHA-256", nameof(header));
         }
+        if (header.InitrdName is null)
+        {
+            if (header.InitrdSha256 is not null || header.Initrd is not null)
+                throw new ArgumentException("an initrd hash or initrd bytes without an initrd name", nameof(header));
+            return;
+        }
+        if (header.InitrdSha256 is not { Length: RecordingHeader.Sha256Length })
+            throw new ArgumentException($"the initrd SHA-256 must be {RecordingHeader.Sha256Length} bytes", nameof(header));
+        if (Utf8.GetByteCount(header.InitrdName) > MaxImageNameLength)
+            throw new ArgumentException($"the initrd name exceeds {MaxImageNameLength} bytes", nameof(header));
+        if (header.Initrd is { } initrd)
+        {
+            if (initrd.Length > MaxImageLength) throw new ArgumentException($"the initrd exceeds {MaxImageLength} bytes", nameof(header));
+            if (!SHA256.HashData(initrd).AsSpan().SequenceEqual(header.InitrdSha256))
+                throw new ArgumentException("the embedded initrd does not match the initrd SHA-256", nameof(header));
+        }
     }
 
     public static void Write(RecordingHeader header, IBufferWriter<byte> output)
@@ -53,6 +74,10 @@ internal static class RecordingHeaderCodec
         byte[] commandLine = Utf8.GetBytes(header.KernelCommandLine);
         int body = FixedLength + VarInt.SizeOf((ulong)name.Length) + name.Length + VarInt.SizeOf((ulong)commandLine.Length) + commandLine.Length;
         if (header.Image is { } image) body += VarInt.SizeOf((ulong)image.Length) + image.Length;
+        byte[]? initrdName = header.InitrdName is null ? null : Utf8.GetBytes(header.InitrdName);
+        body += 1;
+        if (initrdName is not null) body += VarInt.SizeOf((ulong)initrdName.Length) + initrdName.Length + RecordingHeader.Sha256Length + 1;
+        if (header.Initrd is { } initrdBytes) body += VarInt.SizeOf((ulong)initrdBytes.Length) + initrdBytes.Length;
 
         int total = 4 + body + 4;
         Span<byte> span = output.GetSpan(total)[..total];
@@ -68,6 +93,14 @@ internal static class RecordingHeaderCodec
         span[at++] = header.Image is null ? (byte)0 : (byte)1;
         if (header.Image is { } embedded) at += WriteBytes(span[at..], embedded);
         at += WriteBytes(span[at..], commandLine);
+        span[at++] = initrdName is null ? (byte)0 : (byte)1;
+        if (initrdName is not null)
+        {
+            at += WriteBytes(span[at..], initrdName);
+            header.InitrdSha256!.CopyTo(span[at..]); at += RecordingHeader.Sha256Length;
+            span[at++] = header.Initrd is null ? (byte)0 : (byte)1;
+            if (header.Initrd is { } embeddedInitrd) at += WriteBytes(span[at..], embeddedInitrd);
+        }
         BinaryPrimitives.WriteUInt32LittleEndian(span[at..], Crc32C.Compute(span[..at]));
         output.Advance(total);
     }
@@ -125,6 +158,35 @@ internal static class RecordingHeaderCodec
             throw new LogFormatException(LogFormatError.Malformed, flagAt, $"image flag is {embedded}, not 0 or 1");
         }
         string commandLine = r.ReadString(MaxCommandLineLength, "kernel command line");
+        string? initrdName = null;
+        byte[]? initrdSha = null, initrd = null;
+        if (r.Remaining != 0)
+        {
+            long initrdFlagAt = r.Offset;
+            byte hasInitrd = r.ReadByte();
+            if (hasInitrd == 1)
+            {
+                initrdName = r.ReadString(MaxImageNameLength, "initrd name");
+                initrdSha = r.ReadSpan(RecordingHeader.Sha256Length).ToArray();
+                long initrdEmbeddedAt = r.Offset;
+                byte initrdEmbedded = r.ReadByte();
+                if (initrdEmbedded == 1)
+                {
+                    long initrdAt = r.Offset;
+                    initrd = r.ReadSpan(r.ReadLength(MaxImageLength, "embedded initrd")).ToArray();
+                    if (!SHA256.HashData(initrd).AsSpan().SequenceEqual(initrdSha))
+                        throw new LogFormatException(LogFormatError.Malformed, initrdAt, "the embedded initrd does not match its SHA-256");
+                }
+                else if (initrdEmbedded != 0)
+                {
+                    throw new LogFormatException(LogFormatError.Malformed, initrdEmbeddedAt, $"initrd embedded flag is {initrdEmbedded}, not 0 or 1");
+                }
+            }
+            else if (hasInitrd != 0)
+            {
+                throw new LogFormatException(LogFormatError.Malformed, initrdFlagAt, $"initrd flag is {hasInitrd}, not 0 or 1");
+            }
+        }
         if (r.Remaining != 0)
             throw new LogFormatException(LogFormatError.Malformed, r.Offset, $"{r.Remaining} bytes left over at the end of the recording header");
 
@@ -139,6 +201,9 @@ internal static class RecordingHeaderCodec
             ImageSha256 = sha,
             Image = image,
             KernelCommandLine = commandLine,
+            InitrdName = initrdName,
+            InitrdSha256 = initrdSha,
+            Initrd = initrd,
         };
     }
 

@@ -45,6 +45,9 @@ public class RecordingTests
         Assert.Equal(expected.ImageSha256, actual.ImageSha256);
         Assert.Equal(expected.Image, actual.Image);
         Assert.Equal(expected.KernelCommandLine, actual.KernelCommandLine);
+        Assert.Equal(expected.InitrdName, actual.InitrdName);
+        Assert.Equal(expected.InitrdSha256, actual.InitrdSha256);
+        Assert.Equal(expected.Initrd, actual.Initrd);
     }
 
     [Theory]
@@ -247,5 +250,91 @@ public class RecordingTests
         var ex = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(bytes));
         Assert.Equal(LogFormatError.Malformed, ex.Error);
         Assert.Contains("SHA-256", ex.Message);
+    }
+
+    private static readonly byte[] Initrd = Enumerable.Range(0, 3000).Select(i => (byte)(i * 17 + 1)).ToArray();
+
+    private static RecordingHeader WithInitrd(bool embed) => Header(embed) with
+    {
+        InitrdName = "initrd.gz",
+        InitrdSha256 = RecordingHeader.HashImage(Initrd),
+        Initrd = embed ? Initrd : null,
+    };
+
+    /// <summary>Recomputes the header section's CRC after an edit, as a careless tool might.</summary>
+    private static void RepairHeaderChecksum(byte[] bytes)
+    {
+        int body = BitConverter.ToInt32(bytes, LogHeader.Size);
+        uint crc = Crc32C.Compute(bytes.AsSpan(LogHeader.Size, 4 + body));
+        BitConverter.GetBytes(crc).CopyTo(bytes, LogHeader.Size + 4 + body);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_initrd_round_trips_embedded_or_by_hash(bool embed)
+    {
+        var header = WithInitrd(embed);
+        var events = RandomEvents.List(new Random(9), 50);
+        var contents = RecordingReader.ReadAll(await WriteAsync(header, events));
+        AssertSameHeader(header, contents.Header);
+        Assert.Equal("initrd.gz", contents.Header.InitrdName);
+        Assert.Equal(header.InitrdSha256, contents.Header.InitrdSha256);
+        Assert.Equal(header.Initrd, contents.Header.Initrd);
+        EventAssert.Equal(events, contents.Events);
+        // Without an initrd, none comes back.
+        var plain = RecordingReader.ReadAll(await WriteAsync(Header(embed), events)).Header;
+        Assert.Null(plain.InitrdName);
+        Assert.Null(plain.InitrdSha256);
+        Assert.Null(plain.Initrd);
+    }
+
+    [Fact]
+    public async Task A_version_2_header_ends_after_the_command_line_and_has_no_initrd()
+    {
+        byte[] v3 = await WriteAsync(Header(true), [new PositionBeaconEvent(1, 5)]);
+        int body = BitConverter.ToInt32(v3, LogHeader.Size);
+        int flagAt = LogHeader.Size + 4 + body - 1;
+        Assert.Equal(0, v3[flagAt]);   // the initrd flag: none
+        // Drop the flag byte, as a version 2 writer never wrote it, and say version 2.
+        byte[] v2 = [.. v3[..flagAt], .. v3[(flagAt + 1)..]];
+        BitConverter.GetBytes(body - 1).CopyTo(v2, LogHeader.Size);
+        BitConverter.GetBytes((ushort)2).CopyTo(v2, 8);
+        RepairHeaderChecksum(v2);
+        var contents = RecordingReader.ReadAll(v2);
+        AssertSameHeader(Header(true), contents.Header);
+        Assert.Null(contents.Header.InitrdName);
+        Assert.Single(contents.Events);
+    }
+
+    [Fact]
+    public async Task An_embedded_initrd_must_match_its_hash_and_flags_must_be_0_or_1()
+    {
+        byte[] bytes = await WriteAsync(WithInitrd(true), []);
+        int at = bytes.AsSpan().IndexOf(Initrd.AsSpan(0, 32));
+        bytes[at + 200] ^= 0xFF;
+        RepairHeaderChecksum(bytes);
+        var ex = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(bytes));
+        Assert.Equal(LogFormatError.Malformed, ex.Error);
+        Assert.Contains("the embedded initrd does not match its SHA-256", ex.Message);
+
+        byte[] flag = await WriteAsync(Header(false), []);
+        int flagAt = LogHeader.Size + 4 + BitConverter.ToInt32(flag, LogHeader.Size) - 1;
+        flag[flagAt] = 2;
+        RepairHeaderChecksum(flag);
+        var bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(flag));
+        Assert.Equal(flagAt, bad.Offset);
+        Assert.Contains("initrd flag is 2, not 0 or 1", bad.Message);
+    }
+
+    [Fact]
+    public void Writer_rejects_an_inconsistent_initrd()
+    {
+        var stream = new MemoryStream();
+        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, Header(false) with { InitrdSha256 = new byte[32] }));
+        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, WithInitrd(false) with { InitrdSha256 = new byte[31] }));
+        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, WithInitrd(true) with { InitrdSha256 = new byte[32] }));
+        Assert.Throws<ArgumentException>(() => new RecordingWriter(stream, WithInitrd(false) with { InitrdName = new string('n', 1025) }));
+        Assert.Equal(0, stream.Length);
     }
 }

@@ -17,14 +17,24 @@ public sealed partial class GdbCommandHandler
             GdbTargetDescription.Eip => cpu.Eip,
             GdbTargetDescription.Eflags => cpu.Eflags,
             < GdbTargetDescription.FirstSt => cpu.GetSelector(GdbTargetDescription.SegmentOrder[number - GdbTargetDescription.FirstSegment]),
-            _ => 0, // no FPU: the x87 registers read as zeros
+            // fctrl, fstat, ftag (the full 2-bit tag word, as gdb expects), fiseg, fioff, foseg, fooff, fop.
+            24 => cpu.FpuControlWord,
+            25 => cpu.FpuStatusWord,
+            26 => cpu.FpuTagWord,
+            27 => cpu.FpuInstructionPointer.Selector,
+            28 => cpu.FpuInstructionPointer.Offset,
+            29 => cpu.FpuDataPointer.Selector,
+            30 => cpu.FpuDataPointer.Offset,
+            _ => cpu.FpuOpcode,
         };
     }
 
     private string EncodeRegister(int number)
     {
-        int size = GdbTargetDescription.Size(number);
-        return size == 4 ? GdbHex.EncodeLittleEndian32(ReadRegister(number)) : new string('0', size * 2);
+        if (GdbTargetDescription.Size(number) == 4) return GdbHex.EncodeLittleEndian32(ReadRegister(number));
+        Span<byte> st = stackalloc byte[10];
+        _session.Cpu.GetFpuStack(number - GdbTargetDescription.FirstSt).WriteTo(st);
+        return GdbHex.Encode(st);
     }
 
     private string ReadAllRegisters()
@@ -35,17 +45,42 @@ public sealed partial class GdbCommandHandler
     }
 
     /// <summary>
-    /// Sets one register from its target-order bytes. General registers, EIP and EFLAGS change;
-    /// segment selectors and x87 registers can only be "written" with the value they already have
-    /// (a selector load needs descriptor tables, and there is no FPU): anything else is refused.
+    /// Sets one register from its target-order bytes. General registers, EIP, EFLAGS and the x87
+    /// registers change; segment selectors can only be "written" with the value they already have
+    /// (a selector load needs descriptor tables): anything else is refused.
     /// </summary>
     private bool WriteRegister(int number, ReadOnlySpan<byte> bytes, bool apply)
     {
         if (bytes.Length != GdbTargetDescription.Size(number)) return false;
         var cpu = _session.Cpu;
         if (number >= GdbTargetDescription.FirstSt && number < GdbTargetDescription.FirstFpControl)
-            return !bytes.ContainsAnyExcept((byte)0);
+        {
+            var st = Guest.Processor.X87.Float80.ReadFrom(bytes);
+            if (!apply || st == cpu.GetFpuStack(number - GdbTargetDescription.FirstSt)) return true;
+            cpu.SetFpuStack(number - GdbTargetDescription.FirstSt, st);
+            _session.MarkModified();
+            return true;
+        }
         uint value = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+        if (number >= GdbTargetDescription.FirstFpControl)
+        {
+            // The 16-bit x87 registers (and the 11-bit opcode) take the low bits; fioff and fooff all 32.
+            if (number is not (28 or 30) && value > (number == 31 ? 0x7FFu : 0xFFFFu)) return false;
+            if (!apply || value == ReadRegister(number)) return true;
+            switch (number)
+            {
+                case 24: cpu.FpuControlWord = (ushort)value; break;
+                case 25: cpu.FpuStatusWord = (ushort)value; break;
+                case 26: cpu.FpuTagWord = (ushort)value; break;
+                case 27: cpu.FpuInstructionPointer = ((ushort)value, cpu.FpuInstructionPointer.Offset); break;
+                case 28: cpu.FpuInstructionPointer = (cpu.FpuInstructionPointer.Selector, value); break;
+                case 29: cpu.FpuDataPointer = ((ushort)value, cpu.FpuDataPointer.Offset); break;
+                case 30: cpu.FpuDataPointer = (cpu.FpuDataPointer.Selector, value); break;
+                default: cpu.FpuOpcode = (ushort)value; break;
+            }
+            _session.MarkModified();
+            return true;
+        }
         if (number >= GdbTargetDescription.FirstSegment) return value == ReadRegister(number);
         if (!apply || value == ReadRegister(number)) return true;
         if (number < 8) cpu.SetRegister(number, value);

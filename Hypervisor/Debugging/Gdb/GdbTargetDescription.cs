@@ -5,8 +5,9 @@ namespace VmFt.Hypervisor.Debugging.Gdb;
 /// <summary>
 /// The register file gdb sees, described to it as target.xml. gdb's i386 support requires the
 /// feature org.gnu.gdb.i386.core with eax..edi, eip, eflags, the six segment selectors, st0..st7
-/// and the x87 control registers fctrl, fstat, ftag, fiseg, fioff, foseg, fooff, fop. The guest
-/// has no FPU, so the x87 registers read as zeros. Remote register numbers follow the XML order.
+/// and the x87 control registers fctrl, fstat, ftag, fiseg, fioff, foseg, fooff, fop (in the order
+/// of gdb's own 32bit-core.xml), so that <c>info float</c> works. Remote register numbers follow
+/// the XML order.
 /// </summary>
 public static class GdbTargetDescription
 {

@@ -24,12 +24,16 @@ public sealed partial class DebugInterpreter
 
     private void Info(string[] args)
     {
-        if (args.Length == 0) throw new CommandException("info: what? (registers, breakpoints, symbol ADDR)");
+        if (args.Length == 0) throw new CommandException("info: what? (registers, float, breakpoints, symbol ADDR)");
         switch (args[0])
         {
             case "registers" or "reg" or "r":
                 if (args.Length > 1) throw new CommandException("info registers: takes no arguments");
                 Registers();
+                break;
+            case "float" or "fpu":
+                if (args.Length > 1) throw new CommandException("info float: takes no arguments");
+                Float();
                 break;
             case "breakpoints" or "break" or "b" or "watchpoints":
                 if (args.Length > 1) throw new CommandException("info breakpoints: takes no arguments");
@@ -42,7 +46,7 @@ public sealed partial class DebugInterpreter
                 _out.WriteLine(symbol is null ? $"no symbol covers {address:X8}" : $"{address:X8} is {symbol}");
                 break;
             default:
-                throw new CommandException($"info: unknown subject '{args[0]}' (registers, breakpoints, symbol)");
+                throw new CommandException($"info: unknown subject '{args[0]}' (registers, float, breakpoints, symbol)");
         }
     }
 
@@ -57,6 +61,37 @@ public sealed partial class DebugInterpreter
         _out.WriteLine($"cr0 {c.Cr0:X8}  cr2 {c.Cr2:X8}  cr3 {c.Cr3:X8}  cr4 {c.Cr4:X8}");
         string mode = !c.ProtectedMode ? "real mode" : c.PagingEnabled ? "protected mode, paging" : "protected mode";
         _out.WriteLine($"cpl {c.Cpl}  {mode}{(c.Halted ? ", halted" : "")}  position {_session.Position}{(_session.IsModified ? " (modified)" : "")}");
+    }
+
+    /// <summary>The x87 state as gdb's <c>info float</c> shows it: physical registers R7..R0 with their tags, "=>" at TOP.</summary>
+    private void Float()
+    {
+        var c = _session.Cpu;
+        ushort tags = c.FpuTagWord, sw = c.FpuStatusWord, cw = c.FpuControlWord;
+        for (int r = 7; r >= 0; r--)
+        {
+            var v = c.GetFpuRegister(r);
+            string tag = ((tags >> (2 * r)) & 3) switch { 0 => "Valid", 1 => "Zero", 2 => "Special", _ => "Empty" };
+            // The value as a double, for reading only (the guest's arithmetic never goes through one).
+            string value = v.IsNaN ? (v.IsSignalingNaN ? "SNaN" : "QNaN") : v.IsUnsupported ? "Unsupported" : v.IsInfinity ? (v.Negative ? "-Inf" : "+Inf")
+                : (v.Negative ? "-" : "+") + Math.ScaleB(v.Significand, Math.Max(v.Exponent, 1) - 16383 - 63).ToString("G17", CultureInfo.InvariantCulture);
+            _out.WriteLine($"{(r == c.FpuTop ? "=>" : "  ")}R{r}: {tag,-8}0x{v.SignExponent:x4}{v.Significand:x16} {value}");
+        }
+        string[] exceptions = ["IE", "DE", "ZE", "OE", "UE", "PE"];
+        var set = exceptions.Where((_, i) => (sw & (1 << i)) != 0).ToList();
+        if ((sw & 0x40) != 0) set.Add("SF");
+        if ((sw & 0x80) != 0) set.Add("ES");
+        foreach (var (bit, name) in new[] { (8, "C0"), (9, "C1"), (10, "C2"), (14, "C3") })
+            if ((sw & (1 << bit)) != 0) set.Add(name);
+        _out.WriteLine($"Status Word:         0x{sw:x4}   TOP: {c.FpuTop}  {string.Join(' ', set)}");
+        string pc = ((cw >> 8) & 3) switch { 0 => "single (24 bits)", 2 => "double (53 bits)", 3 => "extended (64 bits)", _ => "reserved" };
+        string rc = ((cw >> 10) & 3) switch { 0 => "to nearest", 1 => "down", 2 => "up", _ => "toward zero" };
+        var unmasked = exceptions.Where((_, i) => (cw & (1 << i)) == 0).ToList();
+        _out.WriteLine($"Control Word:        0x{cw:x4}   PC: {pc}  RC: {rc}  unmasked: {(unmasked.Count == 0 ? "none" : string.Join(' ', unmasked))}");
+        _out.WriteLine($"Tag Word:            0x{tags:x4}");
+        _out.WriteLine($"Instruction Pointer: 0x{c.FpuInstructionPointer.Selector:x2}:0x{c.FpuInstructionPointer.Offset:x8}");
+        _out.WriteLine($"Operand Pointer:     0x{c.FpuDataPointer.Selector:x2}:0x{c.FpuDataPointer.Offset:x8}");
+        _out.WriteLine($"Opcode:              0x{c.FpuOpcode:x4}");
     }
 
     /// <summary>The set flags by name, and the I/O privilege level (gdb's style: <c>IF ZF</c>).</summary>

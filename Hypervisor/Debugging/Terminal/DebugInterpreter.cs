@@ -294,6 +294,7 @@ public sealed partial class DebugInterpreter
               info breakpoints (info b)   list them
             State:
               info registers  (regs)      registers, flags, selectors, control registers
+              info float                  the x87: R7..R0 with tags, status, control, tag word, pointers
               x/NFU ADDR                  memory: N units, U = b|h|w|g (bytes, 2, 4, 8), F = x
               disas [ADDR] [N]            N instructions from ADDR (default: 10 from the current one)
               print EXPR      (p)         an address expression: numbers, $registers, symbols, + and -

@@ -232,4 +232,13 @@ public sealed class CmosRtcTests
         Assert.Equal(_irq, copyIrq);
         Assert.Equal(StateRoundTrip.Save(_rtc), StateRoundTrip.Save(copy));
     }
+
+    [Fact]
+    public void TheCenturyByteIsAt0x32()
+    {
+        Assert.Equal(0x20, Get(0x32));            // BCD 20 for 2024
+        Assert.Equal(0x24, Get(0x09));
+        Set(0x0B, (byte)(Get(0x0B) | 0x04));      // binary mode
+        Assert.Equal(20, Get(0x32));
+    }
 }

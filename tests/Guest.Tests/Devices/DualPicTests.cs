@@ -230,4 +230,46 @@ public sealed class DualPicTests
         Assert.Equal(_pic.Acknowledge(), copy.Acknowledge());
         Assert.Equal(StateRoundTrip.Save(_pic), StateRoundTrip.Save(copy));
     }
+
+    [Fact]
+    public void SpecificEoiClearsOnlyTheNamedLevel()
+    {
+        Init();
+        _pic.SetIrq(3, true);
+        Assert.Equal(0x23, _pic.Acknowledge());
+        _pic.SetIrq(1, true);
+        Assert.Equal(0x21, _pic.Acknowledge());   // IRQ1 nests over IRQ3
+        Assert.Equal(0x0A, ReadIsr(0x20));
+        Out(0x20, 0x63);                          // specific EOI for level 3, not the highest (1) in service
+        Assert.Equal(0x02, ReadIsr(0x20));
+        Out(0x20, 0x61);
+        Assert.Equal(0x00, ReadIsr(0x20));
+    }
+
+    [Fact]
+    public void ElcrSetsLevelModePerLineAndReservedBitsReadZero()
+    {
+        Init();
+        Out(0x4D0, 0xFF);
+        Out(0x4D1, 0xFF);
+        Assert.Equal(0xF8, In(0x4D0));            // IRQ0-2 are always edge-triggered
+        Assert.Equal(0xDE, In(0x4D1));            // so are IRQ8 and IRQ13
+        Out(0x4D1, 0x08);                         // IRQ11 level-triggered
+        _pic.SetIrq(11, true);
+        Assert.Equal(0x2B, _pic.Acknowledge());
+        Out(0xA0, 0x20);
+        Out(0x20, 0x20);
+        // Still high after the EOI: a level-triggered line asks again without a new edge.
+        Assert.True(_pic.InterruptOutput);
+        Assert.Equal(0x2B, _pic.Acknowledge());
+        Out(0xA0, 0x20);
+        Out(0x20, 0x20);
+        Out(0x4D1, 0x00);                         // edge-triggered again: the level alone no longer asks
+        _pic.SetIrq(11, false);
+        _pic.SetIrq(11, true);
+        Assert.Equal(0x2B, _pic.Acknowledge());
+        Out(0xA0, 0x20);
+        Out(0x20, 0x20);
+        Assert.False(_pic.InterruptOutput);
+    }
 }

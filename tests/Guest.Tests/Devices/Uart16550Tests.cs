@@ -224,4 +224,29 @@ public sealed class Uart16550Tests
         copy.Receive(4);
         Assert.Equal(StateRoundTrip.Save(_uart), StateRoundTrip.Save(copy));
     }
+
+    [Fact]
+    public void LinuxsAutoconfigurationSeesA16550A()
+    {
+        // The probe of drivers/tty/serial/8250: IER holds its low nibble...
+        Out(Ier, 0x00);
+        Assert.Equal(0x00, In(Ier) & 0x0F);
+        Out(Ier, 0x0F);
+        Assert.Equal(0x0F, In(Ier) & 0x0F);
+        Out(Ier, 0x00);
+        // ... loopback with RTS and OUT2 shows CTS and DCD in MSR ...
+        Out(Mcr, 0x10 | 0x0A);
+        Assert.Equal(0x90, In(Msr) & 0xF0);
+        Out(Mcr, 0x00);
+        // ... the scratch register keeps what is written ...
+        Out(Scr, 0xA5);
+        Assert.Equal(0xA5, In(Scr));
+        Out(Scr, 0x5A);
+        Assert.Equal(0x5A, In(Scr));
+        // ... and with the FIFOs enabled IIR's top bits are 11: a 16550A, not a 16550 (10) or 16450 (00).
+        Out(Iir, 0x01);
+        Assert.Equal(3, In(Iir) >> 6);
+        Out(Iir, 0x00);
+        Assert.Equal(0, In(Iir) >> 6);
+    }
 }

@@ -26,6 +26,15 @@ internal sealed class OracleReplay : ICpuBus
     private readonly Cpu _cpu;
     private readonly byte[] _expectedPage = new byte[OracleVector.PageSize];
 
+    public Cpu Cpu => _cpu;
+    public PhysicalMemory Memory => _memory;
+
+    /// <summary>Runs after the vector's registers are loaded and before its code runs (the x87 replay loads the FPU there).</summary>
+    public Action? BeforeRun { get; set; }
+
+    /// <summary>Data-page ranges the next <see cref="Replay"/> leaves out of the comparison.</summary>
+    public (ushort Offset, ushort Length)[] IgnoredData { get; set; } = [];
+
     public OracleReplay()
     {
         _cpu = new Cpu(_memory, this);
@@ -94,6 +103,7 @@ internal sealed class OracleReplay : ICpuBus
         for (int i = 0; i < 8; i++) _cpu.SetRegister(i, v.Registers[i]);
         _cpu.Eflags = v.Eflags;
         _cpu.Eip = OracleVector.CodeBase;
+        BeforeRun?.Invoke();
 
         int vector = OracleVector.NoFault;
         uint end = v.EndEip;
@@ -143,6 +153,8 @@ internal sealed class OracleReplay : ICpuBus
         v.FillDataPage(_expectedPage);
         foreach (var (offset, value) in v.Changes) _expectedPage[offset] = value;
         var page = ram.Slice((int)OracleVector.DataBase, (int)OracleVector.PageSize);
+        foreach (var (offset, length) in IgnoredData)
+            page.Slice(offset, length).CopyTo(_expectedPage.AsSpan(offset, length));
         int diffs = 0;
         for (int i = 0; i < page.Length; i++)
             if (page[i] != _expectedPage[i] && diffs++ < 4)

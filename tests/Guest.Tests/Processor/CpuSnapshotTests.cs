@@ -146,6 +146,47 @@ public class CpuSnapshotTests
     }
 
     [Fact]
+    public void The_x87_state_is_saved_restored_and_hashed()
+    {
+        var k = BusyMachine();
+        k.Cpu.Run(500);
+        var cpu = k.Cpu;
+        // Every x87 field, set to something other than its reset value.
+        cpu.FpuControlWord = 0x0A7F;
+        cpu.FpuStatusWord = 0x3AA1;
+        cpu.FpuTagWord = 0x5A0F;
+        for (int i = 0; i < 8; i++) cpu.SetFpuRegister(i, new VmFt.Guest.Processor.X87.Float80(0x8000_0000_0000_0001UL * (ulong)(i + 1), (ushort)(0x3FF0 + i)));
+        cpu.FpuInstructionPointer = (0x1B, 0x1234_5678);
+        cpu.FpuDataPointer = (0x23, 0x9ABC_DEF0);
+        cpu.FpuOpcode = 0x5D9;
+        cpu.IgnoreNumericError = true;
+        byte[] saved = Save(cpu);
+        ulong hash = cpu.StateHash();
+
+        var fresh = new K().Cpu;
+        Load(fresh, saved);
+        Assert.Equal(saved, Save(fresh));
+        Assert.Equal(hash, fresh.StateHash());
+        Assert.Equal(0x0A7F, fresh.FpuControlWord);
+        Assert.Equal(0x3AA1, fresh.FpuStatusWord);
+        Assert.Equal(cpu.FpuTagWord, fresh.FpuTagWord); // which registers are empty; the others are tagged from their contents
+        for (int i = 0; i < 8; i++) Assert.Equal(cpu.GetFpuRegister(i), fresh.GetFpuRegister(i));
+        Assert.Equal(((ushort)0x1B, 0x1234_5678u), fresh.FpuInstructionPointer);
+        Assert.Equal(((ushort)0x23, 0x9ABC_DEF0u), fresh.FpuDataPointer);
+        Assert.Equal(0x5D9, fresh.FpuOpcode);
+        Assert.True(fresh.IgnoreNumericError);
+
+        // One bit of one register, or of a pointer, changes the hash.
+        var r3 = cpu.GetFpuRegister(3);
+        cpu.SetFpuRegister(3, new VmFt.Guest.Processor.X87.Float80(r3.Significand ^ 1, r3.SignExponent));
+        Assert.NotEqual(hash, cpu.StateHash());
+        cpu.SetFpuRegister(3, r3);
+        Assert.Equal(hash, cpu.StateHash());
+        cpu.FpuOpcode = 0x5D8;
+        Assert.NotEqual(hash, cpu.StateHash());
+    }
+
+    [Fact]
     public void Unknown_version_is_rejected_with_the_reason()
     {
         var k = BusyMachine();

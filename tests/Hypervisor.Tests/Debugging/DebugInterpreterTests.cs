@@ -51,6 +51,25 @@ public class DebugInterpreterTests(DebugRecordings recordings) : IClassFixture<D
     }
 
     [Fact]
+    public void Info_float_shows_the_x87_registers_of_the_session()
+    {
+        var d = Debugger("floats");
+        d.Do("goto 3000000");
+        string text = d.Do("info float");
+        var c = d.Session.Cpu;
+        Assert.Contains($"=>R{c.FpuTop}: ", text);
+        for (int r = 0; r < 8; r++)
+            Assert.Contains($"R{r}: ", text);
+        var top = c.GetFpuRegister(c.FpuTop);
+        Assert.Contains($"0x{top.SignExponent:x4}{top.Significand:x16}", text);
+        Assert.Contains($"Status Word:         0x{c.FpuStatusWord:x4}", text);
+        Assert.Contains($"Control Word:        0x{c.FpuControlWord:x4}", text);
+        Assert.Contains($"Tag Word:            0x{c.FpuTagWord:x4}", text);
+        Assert.Contains($"Opcode:              0x{c.FpuOpcode:x4}", text);
+        Assert.Contains("info float: takes no arguments", d.Do("info float now"));
+    }
+
+    [Fact]
     public void Stepi_n_then_reverse_stepi_n_comes_back_to_the_same_registers()
     {
         var d = Debugger("selftest");

@@ -4,9 +4,10 @@ using VmFt.Guest.Tests.Oracle;
 using VmFt.Tests.Oracle;
 
 // Generates differential vectors: random instruction sequences run on the host CPU (the oracle).
-// Usage: OracleGen [--count N] [--seed S] [--out DIR]
+// Usage: OracleGen [--count N] [--seed S] [--out DIR] [--x87]
 int count = 200_000, seed = 1;
 string? outDir = null;
+bool x87 = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -14,6 +15,7 @@ for (int i = 0; i < args.Length; i++)
         case "--count": count = int.Parse(args[++i]); break;
         case "--seed": seed = int.Parse(args[++i]); break;
         case "--out": outDir = args[++i]; break;
+        case "--x87": x87 = true; break;
         default: Console.Error.WriteLine($"OracleGen: unknown argument '{args[i]}'"); return 2;
     }
 }
@@ -21,13 +23,14 @@ for (int i = 0; i < args.Length; i++)
 string root = Directory.GetCurrentDirectory();
 while (!File.Exists(Path.Combine(root, "VmFt.sln")))
     root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("run from inside the repository");
-outDir ??= Path.Combine(root, "tests", "Guest.Tests", "Data", "oracle");
+outDir ??= Path.Combine(root, "tests", "Guest.Tests", "Data", x87 ? "oracle-x87" : "oracle");
 Directory.CreateDirectory(outDir);
 
 string runner = Path.Combine(Path.GetTempPath(), $"vmft-oracle-{Environment.ProcessId}");
-var build = Process.Start("sh", [Path.Combine(root, "tests", "Oracle", "native", "build.sh"), runner]);
+var build = Process.Start("sh", [Path.Combine(root, "tests", "Oracle", "native", "build.sh"), runner, x87 ? "x87" : "integer"]);
 build.WaitForExit();
 if (build.ExitCode != 0) { Console.Error.WriteLine("OracleGen: building the native runner failed"); return 1; }
+if (x87) return X87Generator.Run(runner, outDir, count, seed);
 
 var forms = new List<(Code Code, string? Variant)>();
 foreach (var code in FormCatalog.Forms())

@@ -8,6 +8,13 @@ extern void capture(void);
 extern void case_done(void);
 extern void sig_restorer(void);
 extern u32 load_frame[9], capture_frame[9], user_esp;
+#ifdef X87
+/* The x87 state as FRSTOR loads it before the case and FNSAVE stores it after (32-bit protected-mode layout). */
+extern u8 fpu_in[108], fpu_out[108];
+#define MAX_PATCHES 64
+#else
+#define MAX_PATCHES 8
+#endif
 
 enum { SYS_exit = 1, SYS_read = 3, SYS_write = 4, SYS_rt_sigaction = 174, SYS_sigaltstack = 186, SYS_mmap2 = 192 };
 enum { SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11 };
@@ -17,7 +24,7 @@ enum { SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11 };
 #define SA_NODEFER 0x40000000u
 
 /* i386 struct sigcontext inside the ucontext: offsets in 32-bit words from uc_mcontext. */
-enum { SC_EDI = 4, SC_ESI, SC_EBP, SC_ESP, SC_EBX, SC_EDX, SC_ECX, SC_EAX, SC_TRAPNO, SC_ERR, SC_EIP, SC_CS, SC_EFLAGS };
+enum { SC_EDI = 4, SC_ESI, SC_EBP, SC_ESP, SC_EBX, SC_EDX, SC_ECX, SC_EAX, SC_TRAPNO, SC_ERR, SC_EIP, SC_CS, SC_EFLAGS, SC_ESP_AT_SIGNAL, SC_SS, SC_FPSTATE };
 #define UC_MCONTEXT_WORD 5   /* uc_flags, uc_link, uc_stack (3 words) */
 
 struct kernel_sigaction { void *handler; u32 flags; void *restorer; u32 mask[2]; };
@@ -30,6 +37,11 @@ static u8 alt_stack[65536];
 static u8 seeded[PAGE_SIZE];
 
 static volatile u32 fault_vector, fault_eip;
+#ifdef X87
+/* 1 when the x87 state of a faulting case came from the kernel's signal frame: it converts its
+ * FXSAVE image to this layout, with CS and DS of its own and no opcode. */
+static u8 fpu_from_frame;
+#endif
 static u32 fault_regs[9];
 
 static void die(int code) { syscall6(SYS_exit, code, 0, 0, 0, 0, 0); for (;;) {} }
@@ -86,6 +98,13 @@ static void on_fault(int sig, void *info, void *ucontext)
     fault_regs[1] = mc[SC_EDI]; fault_regs[2] = mc[SC_ESI]; fault_regs[3] = mc[SC_EBP]; fault_regs[4] = mc[SC_ESP];
     fault_regs[5] = mc[SC_EBX]; fault_regs[6] = mc[SC_EDX]; fault_regs[7] = mc[SC_ECX]; fault_regs[8] = mc[SC_EAX];
     /* Resume in case_done, which restores the host stack; clear TF/DF/AC so the host runs clean. */
+#ifdef X87
+    {
+        const u8 *fp = (const u8 *)mc[SC_FPSTATE];
+        for (u32 i = 0; i < 108; i++) fpu_out[i] = fp ? fp[i] : 0;
+        fpu_from_frame = 1;
+    }
+#endif
     mc[SC_EIP] = (u32)case_done;
     mc[SC_EFLAGS] &= ~((1u << 8) | (1u << 10) | (1u << 18));
 }
@@ -119,10 +138,14 @@ void oracle_main(void)
         if (!get(&in, sizeof in)) break;
         get(&seed, 4);
         u8 npatch;
-        struct { u16 off; u32 value; } patch[8];
+        struct { u16 off; u32 value; } patch[MAX_PATCHES];
         get(&npatch, 1);
-        if (npatch > 8) die(9);
+        if (npatch > MAX_PATCHES) die(9);
         for (u32 k = 0; k < npatch; k++) { get(&patch[k].off, 2); get(&patch[k].value, 4); if (patch[k].off > PAGE_SIZE - 4) die(10); }
+#ifdef X87
+        get(fpu_in, 108);
+        fpu_from_frame = 0;
+#endif
         get(&len, 1);
         if (len > MAX_CODE) die(8);
         get(code, len);
@@ -156,6 +179,10 @@ void oracle_main(void)
         put(&changed, 2);
         for (u32 i = 0; i < PAGE_SIZE; i++)
             if (data[i] != seeded[i]) { u16 off = (u16)i; put(&off, 2); put(&data[i], 1); }
+#ifdef X87
+        put(fpu_out, 108);
+        put(&fpu_from_frame, 1);
+#endif
     }
     flush();
     die(0);

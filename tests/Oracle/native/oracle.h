@@ -8,6 +8,10 @@
  *                    u32 eip (end of code, or the faulting instruction),
  *                    u16 changed, then changed x (u16 offset, u8 value) for data-page bytes
  *                    that differ from the seeded initial contents.
+ * With X87 (build.sh OUT x87): up to 64 patches; the input has 108 bytes of x87 state after the
+ * patches (FRSTOR, 32-bit protected-mode layout), loaded before the case; the output ends with
+ * the 108 bytes FNSAVE stores after it (or that the kernel's signal frame held, for a faulting
+ * case) and a byte that is 1 in the latter case.
  */
 #ifndef ORACLE_H
 #define ORACLE_H

@@ -12,6 +12,10 @@ run_case:
     push esi
     push edi
     mov [host_esp], esp
+#ifdef X87
+    fninit                  /* a faulting case leaves its pending exception behind */
+    frstor [fpu_in]
+#endif
     /* popfd then popad from a scratch copy: [eflags][edi esi ebp esp ebx edx ecx eax] */
     lea esp, [load_frame]
     popfd
@@ -21,6 +25,9 @@ run_case:
 
     .globl capture
 capture:
+#ifdef X87
+    fnsave [fpu_out]        /* no-wait: a pending exception stays pending, and is stored */
+#endif
     mov [user_esp], esp
     lea esp, [capture_frame_top]
     pushad
@@ -71,4 +78,9 @@ capture_frame: .space 36     /* eflags, edi esi ebp esp ebx edx ecx eax (pushfd 
 capture_frame_top:
 user_esp:      .space 4
 host_esp:      .space 4
+#ifdef X87
+    .globl fpu_in, fpu_out
+fpu_in:        .space 108
+fpu_out:       .space 108
+#endif
     .section .note.GNU-stack,"",@progbits

@@ -107,8 +107,43 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
         Assert.Equal("OK", client.Ask("P0=efbeadde"));
         Assert.Equal("efbeadde", client.Ask("p0"));
         string g = client.Ask("g");
-        Assert.Equal("OK", client.Ask("G" + g)); // unchanged selectors and zero x87 registers are accepted
+        Assert.Equal("OK", client.Ask("G" + g)); // unchanged selectors are accepted, and the x87 registers as they are
         Assert.StartsWith("efbeadde", client.Ask("g"));
+    }
+
+    [Fact]
+    public void The_x87_registers_read_as_the_cpu_holds_them_and_gdb_shows_them_with_info_float()
+    {
+        using var rig = new GdbTestRig(recordings, "floats");
+        using var client = new RawGdbClient(rig.Connect());
+        const ulong Position = 3_000_000; // inside the workload's sums: a full x87 stack
+        Assert.Equal("OK", client.Ask("qRcmd," + GdbHex.Encode($"goto {Position}")));
+        var session = ReplaySession.Open(rig.Recording);
+        session.Goto(Position);
+        var cpu = session.Cpu;
+        var st = new byte[10];
+        for (int i = 0; i < 8; i++)
+        {
+            cpu.GetFpuStack(i).WriteTo(st);
+            Assert.Equal(GdbHex.Encode(st), client.Ask($"p{GdbTargetDescription.FirstSt + i:x}"));
+        }
+        uint[] control = [cpu.FpuControlWord, cpu.FpuStatusWord, cpu.FpuTagWord, cpu.FpuInstructionPointer.Selector,
+            cpu.FpuInstructionPointer.Offset, cpu.FpuDataPointer.Selector, cpu.FpuDataPointer.Offset, cpu.FpuOpcode];
+        for (int i = 0; i < control.Length; i++)
+            Assert.Equal(GdbHex.EncodeLittleEndian32(control[i]), client.Ask($"p{GdbTargetDescription.FirstFpControl + i:x}"));
+        Assert.NotEqual(0xFFFFu, control[2]); // something is on the stack there
+        // A write goes through: fctrl with a different rounding control.
+        ushort cw = (ushort)(cpu.FpuControlWord ^ 0x0C00);
+        Assert.Equal("OK", client.Ask($"P{GdbTargetDescription.FirstFpControl:x}=" + GdbHex.EncodeLittleEndian32(cw)));
+        Assert.Equal(GdbHex.EncodeLittleEndian32(cw), client.Ask($"p{GdbTargetDescription.FirstFpControl:x}"));
+        client.Dispose();
+
+        string text = rig.Gdb($"monitor goto {Position}", "info float");
+        Assert.Contains("Status Word:", text);
+        Assert.Contains("Control Word:", text);
+        Assert.Contains("Tag Word:", text);
+        Assert.Contains("Opcode:", text);
+        Assert.Matches(@"=>R\d: Valid +0x[0-9a-f]{4}[0-9a-f]{16}", text);
     }
 
     [Fact]

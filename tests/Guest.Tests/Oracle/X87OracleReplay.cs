@@ -13,7 +13,7 @@ namespace VmFt.Guest.Tests.Oracle;
 /// </summary>
 internal sealed class X87OracleReplay
 {
-    private const uint ImageIn = 0x30_6000, ImageOut = 0x30_6200, Stub = 0x30_7000;
+    private const uint ImageIn = 0x30_6000, ImageOut = 0x30_6200, Stub = 0x30_7000, SaveAt = 0x30_7010;
     private static readonly byte[] LoadStub = [0xDB, 0xE3, 0xDD, 0x25, .. LE(ImageIn)];  // fninit; frstor [ImageIn]
     private static readonly byte[] SaveStub = [0xDD, 0x35, .. LE(ImageOut)];             // fnsave [ImageOut]
 
@@ -30,6 +30,9 @@ internal sealed class X87OracleReplay
     {
         var cpu = _replay.Cpu;
         cpu.Cr0 |= 0x22; // NE, MP
+        // Both stubs stay in place (and decoded); only the image page changes per vector.
+        _replay.Memory.Load(Stub, LoadStub);
+        _replay.Memory.Load(SaveAt, SaveStub);
         _replay.BeforeRun = LoadState;
     }
 
@@ -46,7 +49,6 @@ internal sealed class X87OracleReplay
             cpu.SetSegment(sr, s);
         }
         mem.Load(ImageIn, _current!.InitialImage);
-        mem.Load(Stub, LoadStub);
         uint eip = cpu.Eip;
         cpu.Eip = Stub;
         cpu.Run(cpu.Position + 2);
@@ -61,12 +63,11 @@ internal sealed class X87OracleReplay
         string? why = _replay.Replay(x.Base);
         var cpu = _replay.Cpu;
         // Store the emulator's x87 state the way the host's runner did.
-        _replay.Memory.Load(Stub, SaveStub);
         int cpl = cpu.Cpl;
-        cpu.Eip = Stub;
+        cpu.Eip = SaveAt;
         var cs = cpu.GetSegment(SegmentRegister.CS);
         cpu.Run(cpu.Position + 1);
-        if (cpu.Eip != Stub + SaveStub.Length) return $"{why} FNSAVE after the case stopped at {cpu.Eip:X8} (CPL {cpl}, CS {cs.Selector:X})".Trim();
+        if (cpu.Eip != SaveAt + SaveStub.Length) return $"{why} FNSAVE after the case stopped at {cpu.Eip:X8} (CPL {cpl}, CS {cs.Selector:X})".Trim();
         _replay.Memory.Ram.AsSpan((int)ImageOut, 108).CopyTo(_image);
         string? fpu = CompareImages(x, _image);
         if (why is null && fpu is null) return null;

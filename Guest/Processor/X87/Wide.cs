@@ -100,7 +100,17 @@ internal readonly struct Wide
         return new Wide(a.Negative ^ b.Negative, a.Exp - b.Exp, q);
     }
 
-    public static Wide DivInt(Wide a, int k) => a / FromInt(k);
+    /// <summary>a / k for a small positive k: one 128-by-32-bit division, then the remainder's bits below.</summary>
+    public static Wide DivInt(Wide a, int k)
+    {
+        if (a.IsZero) return a;
+        uint d = (uint)k;
+        UInt128 q = a.Mant / d;
+        UInt128 r = a.Mant - q * d;
+        int s = (int)UInt128.LeadingZeroCount(q); // at most 32: k < 2^32
+        q = (q << s) | ((r << s) / d);
+        return new Wide(a.Negative, a.Exp - s, q);
+    }
 
     /// <summary>The square root (a >= 0): a 64-bit first guess from the register arithmetic, then one Newton step.</summary>
     public static Wide Sqrt(Wide a)

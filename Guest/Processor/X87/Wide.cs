@@ -129,11 +129,4 @@ internal readonly struct Wide
         if (IsZero) return new Float80(Negative, 0, 0);
         return Fp80.Round(Negative, Exp + Float80.Bias, Mant | UInt128.One, 64, Fp80.Extended, ref c, wrap: true);
     }
-
-    /// <summary>Rounded, when the value may be exact (no sticky bit is forced).</summary>
-    public Float80 ToFloat80Exact(ref FpContext c)
-    {
-        if (IsZero) return new Float80(Negative, 0, 0);
-        return Fp80.Round(Negative, Exp + Float80.Bias, Mant, 64, Fp80.Extended, ref c, wrap: true);
-    }
 }

@@ -12,9 +12,9 @@ public class MultibootLoaderTests
     public static TheoryData<string> Bundled => new() { "hello", "kvstore", "cpubench", "selftest" };
 
     [Fact]
-    public void AllFourGuestsAreBundled()
+    public void AllFiveGuestsAreBundled()
     {
-        Assert.Equal(["cpubench", "hello", "kvstore", "selftest"], BundledImages.Names);
+        Assert.Equal(["cpubench", "floats", "hello", "kvstore", "selftest"], BundledImages.Names);
         var e = Assert.Throws<ArgumentException>(() => BundledImages.Get("nope"));
         Assert.Contains("hello", e.Message);
     }

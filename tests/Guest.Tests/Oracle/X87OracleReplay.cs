@@ -83,15 +83,21 @@ internal sealed class X87OracleReplay
 
         // Registers first: a transcendental result 1 ulp away also frees C1 (its rounding direction).
         bool ulpSeen = false;
+        int topBefore = (x.InitialImage[5] >> 3) & 7, topAfter = (want[5] >> 3) & 7;
         for (int i = 0; i < 8; i++)
         {
             int o = 28 + 10 * i;
             ulong ws = BinaryPrimitives.ReadUInt64LittleEndian(want.AsSpan(o)), gs = BinaryPrimitives.ReadUInt64LittleEndian(got.AsSpan(o));
             ushort we = U16(want, o + 8), ge = U16(got, o + 8);
             bool ulp = (x.UlpRegisters & (1 << i)) != 0;
+            // Counted as a result only when the instruction wrote something new there (not when an
+            // unmasked exception or a stack fault left or replaced it).
+            int before = 28 + 10 * ((topAfter + i - topBefore) & 7);
+            bool produced = ulp && !want.AsSpan(o, 10).SequenceEqual(x.InitialImage.AsSpan(before, 10))
+                && !(we == 0xFFFF && ws == 0xC000_0000_0000_0000);
             if (ws == gs && we == ge)
             {
-                if (ulp) ExactResults++;
+                if (produced) ExactResults++;
                 continue;
             }
             if (ulp && OneUlpApart(ws, we, gs, ge))

@@ -80,7 +80,7 @@ public sealed class X87OracleReplayTests(ITestOutputHelper output)
 
         // A transcendental result may be one ulp away, not two.
         var trans = all.First(f => f.File == "x87-transcendental.bin.gz");
-        var t = trans.Vectors.First(x => x.Base.Vector == OracleVector.NoFault && x.UlpRegisters != 0 && replay.Replay(x) is null
+        var t = trans.Vectors.First(x => x.Base.Vector == OracleVector.NoFault && (x.UlpRegisters & 1) != 0 && replay.Replay(x) is null
             && (x.FinalImage[28] & 3) == 1 && (x.FinalImage[37] & 0x7F) is > 0 and < 0x7F);
         t.FinalImage[28] ^= 3;                      // ...01 -> ...10: one unit up
         Assert.Null(replay.Replay(t));

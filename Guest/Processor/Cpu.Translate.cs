@@ -132,6 +132,7 @@ public sealed unsafe partial class Cpu
         if (addr32) flags |= DecodedFlags.AddrSize32;
         d.Flags = flags;
         if (X87Forms[(int)code]) d.Imm2 = X87Opcode();
+        else if (code == Code.INVALID && StartsWithX87Escape()) d.Handler = &X87Undefined; // an undefined escape: #NM under EM/TS, else #UD
     }
 
     private static byte SegmentIndex(Register r) => r switch

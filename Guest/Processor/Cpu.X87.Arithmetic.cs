@@ -45,6 +45,9 @@ public sealed unsafe partial class Cpu
     private uint ProbeWrite(ref DecodedInstruction d, uint offset, uint size)
     {
         uint linear = LinearWrite(d.Segment, offset, size);
+        // A write translation already in the TLB for a store within one page: nothing can fault.
+        uint page = linear >> 12;
+        if (_tlbTag[_tlbPrivBase + TlbSize + (int)(page & (TlbSize - 1))] == page && (linear & 0xFFF) + size <= 0x1000) return linear;
         bool user = _cpl == 3;
         Translate(linear, write: true, user);
         uint last = linear + size - 1;

@@ -34,6 +34,19 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>The 11-bit x87 opcode of the instruction just decoded: the escape byte's low 3 bits and the ModRM byte.</summary>
+    /// <summary>Whether the instruction just decoded starts (after its prefixes) with an escape byte D8-DF.</summary>
+    private bool StartsWithX87Escape()
+    {
+        var bytes = _codeReader.Bytes;
+        for (int i = 0; i < _codeReader.Count; i++)
+        {
+            byte b = bytes[i];
+            if (b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3) continue;
+            return b is >= 0xD8 and <= 0xDF;
+        }
+        return false;
+    }
+
     private ushort X87Opcode()
     {
         var bytes = _codeReader.Bytes;

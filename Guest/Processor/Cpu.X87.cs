@@ -114,6 +114,24 @@ public sealed unsafe partial class Cpu
         _ferr = false;
     }
 
+    /// <summary>
+    /// The INIT signal: the state RESET gives, except that the x87 state is left as it was (SDM
+    /// vol. 3, table 9-1, "INIT" column). PC chipsets of the P6 era drive INIT for the soft reset of
+    /// the 8042 and port 0x92.
+    /// </summary>
+    public void Init()
+    {
+        Span<Float80> regs = stackalloc Float80[8];
+        _fpr.AsSpan().CopyTo(regs);
+        (ushort cw, ushort sw, int top, byte valid) = (_fcw, _fsw, _ftop, _fvalid);
+        (uint ip, uint dp, ushort cs, ushort ds, ushort op, bool ferr, bool ignne) = (_fip, _fdp, _fcs, _fds, _fop, _ferr, _ignne);
+        Reset();
+        regs.CopyTo(_fpr);
+        (_fcw, _fsw, _ftop, _fvalid) = (cw, sw, top, valid);
+        (_fip, _fdp, _fcs, _fds, _fop, _ferr, _ignne) = (ip, dp, cs, ds, op, ferr, ignne);
+        UpdateFerr(); // CR0.NE is clear again: a pending error drives FERR#
+    }
+
     /// <summary>FNINIT: CW 037Fh, SW 0, every register empty, pointers and opcode 0; register contents stay.</summary>
     private void InitializeFpu()
     {

@@ -132,6 +132,21 @@ internal static partial class Fp80
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static UInt128 RoundBits(UInt128 sig, int drop, bool sign, int rounding, out bool inexact, out bool up)
     {
+        if (drop == 64)
+        {
+            // The common case (64-bit precision, a normal result): all in 64-bit halves.
+            ulong k = (ulong)(sig >> 64), r = (ulong)sig;
+            inexact = r != 0;
+            bool incr = inexact && rounding switch
+            {
+                0 => r > 1UL << 63 || (r == 1UL << 63 && (k & 1) != 0),
+                1 => sign,
+                2 => !sign,
+                _ => false,
+            };
+            up = incr;
+            return incr ? (UInt128)k + 1 : k;
+        }
         UInt128 kept, rest, half;
         if (drop <= 0)
         {

@@ -76,13 +76,13 @@ internal static partial class Fp80
         incomplete = false;
         if (Special2(a, b, ref c, out var r)) return r;
         if (a.IsInfinity || b.IsZero) return Invalid(ref c);
-        if (b.IsInfinity || a.IsZero) return a.IsDenormal ? Normalize(a, ref c) : a;
+        if (b.IsInfinity || a.IsZero) return a.IsDenormal ? Normalize(a) : a;
         Unpack(a, out int ea, out ulong ma);
         Unpack(b, out int eb, out ulong mb);
         int d = ea - eb;
         if (d < 0)
         {
-            if (!ieee || d < -1) return Normalize(a, ref c);
+            if (!ieee || d < -1) return Normalize(a);
             // FPREM1 with |a| in [|b|/2, |b|): the quotient rounds to 1 when |a| > |b|/2.
         }
         if (d >= 64)
@@ -158,11 +158,10 @@ internal static partial class Fp80
     }
 
     /// <summary>A denormal operand that passes through unchanged in value, as the x87 stores it back (normalized if it can be).</summary>
-    private static Float80 Normalize(Float80 a, ref FpContext c)
+    private static Float80 Normalize(Float80 a)
     {
         if (!a.IsDenormal) return a;
         Unpack(a, out int e, out ulong m);
-        _ = c;
         return PackExact(a.Negative, e, m);
     }
 

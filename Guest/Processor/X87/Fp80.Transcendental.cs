@@ -183,18 +183,13 @@ internal static partial class Fp80
         return sum.ToFloat80(ref c);
     }
 
-    /// <summary>log2(x) for a finite x > 0; <paramref name="exact"/> when x is a power of two.</summary>
-    private static Wide Log2(Float80 x, out bool exact)
+    /// <summary>log2(x) for a finite x > 0 (exact when x is a power of two).</summary>
+    private static Wide Log2(Float80 x)
     {
         Unpack(x, out int e, out ulong m);
         int exponent = e - Float80.Bias;
         Wide mw = new(false, 0, (UInt128)m << 64); // in [1, 2)
-        if (m == Float80.IntegerBit)
-        {
-            exact = true;
-            return Wide.FromInt(exponent);
-        }
-        exact = false;
+        if (m == Float80.IntegerBit) return Wide.FromInt(exponent);
         // Keep the significand within [sqrt(2)/2, sqrt(2)]: 0xB504F333F9DE6484 is sqrt(2) * 2^63.
         if (m > 0xB504_F333_F9DE_6484UL)
         {
@@ -250,7 +245,7 @@ internal static partial class Fp80
             return new Float80(y.Negative ^ belowOne, 0, 0);
         }
         // An exact logarithm (x a power of two) still reports PE, as on the host.
-        var l = Log2(x, out _);
+        var l = Log2(x);
         return (Wide.From(y) * l).ToFloat80(ref c);
     }
 

@@ -100,7 +100,17 @@ internal readonly struct Wide
         return new Wide(a.Negative ^ b.Negative, a.Exp - b.Exp, q);
     }
 
-    public static Wide DivInt(Wide a, int k) => a / FromInt(k);
+    /// <summary>a / k for a small positive k: one 128-by-32-bit division, then the remainder's bits below.</summary>
+    public static Wide DivInt(Wide a, int k)
+    {
+        if (a.IsZero) return a;
+        uint d = (uint)k;
+        UInt128 q = a.Mant / d;
+        UInt128 r = a.Mant - q * d;
+        int s = (int)UInt128.LeadingZeroCount(q); // at most 32: k < 2^32
+        q = (q << s) | ((r << s) / d);
+        return new Wide(a.Negative, a.Exp - s, q);
+    }
 
     /// <summary>The square root (a >= 0): a 64-bit first guess from the register arithmetic, then one Newton step.</summary>
     public static Wide Sqrt(Wide a)
@@ -118,12 +128,5 @@ internal readonly struct Wide
     {
         if (IsZero) return new Float80(Negative, 0, 0);
         return Fp80.Round(Negative, Exp + Float80.Bias, Mant | UInt128.One, 64, Fp80.Extended, ref c, wrap: true);
-    }
-
-    /// <summary>Rounded, when the value may be exact (no sticky bit is forced).</summary>
-    public Float80 ToFloat80Exact(ref FpContext c)
-    {
-        if (IsZero) return new Float80(Negative, 0, 0);
-        return Fp80.Round(Negative, Exp + Float80.Bias, Mant, 64, Fp80.Extended, ref c, wrap: true);
     }
 }

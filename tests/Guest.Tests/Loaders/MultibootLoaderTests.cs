@@ -12,7 +12,7 @@ public class MultibootLoaderTests
     public static TheoryData<string> Bundled => new() { "hello", "kvstore", "cpubench", "selftest" };
 
     [Fact]
-    public void AllFourGuestsAreBundled()
+    public void AllFiveGuestsAreBundled()
     {
         Assert.Equal(["cpubench", "floats", "hello", "kvstore", "selftest"], BundledImages.Names);
         var e = Assert.Throws<ArgumentException>(() => BundledImages.Get("nope"));

@@ -55,4 +55,57 @@ public sealed class X87OracleReplayTests(ITestOutputHelper output)
             sb.Append($"  {form}: {count}  e.g. {example}\n");
         Assert.Fail(sb.ToString());
     }
+
+    [Fact]
+    public void ReplayReportsADifferenceWhenTheExpectationIsWrong()
+    {
+        var replay = new X87OracleReplay();
+        var all = Files().ToList();
+        var arith = all.First(f => f.File == "x87-arith.bin.gz");
+        var v = arith.Vectors.First(x => x.Base.Vector == OracleVector.NoFault && !x.FromSignalFrame && replay.Replay(x) is null
+            && (x.FinalImage[5] & 0x38) == (x.InitialImage[5] & 0x38));
+        v.FinalImage[28] ^= 1;                      // ST(0)'s last significand bit
+        Assert.Contains("st0", replay.Replay(v));
+        v.FinalImage[28] ^= 1;
+        v.FinalImage[1] ^= 0x0C;                    // the rounding control
+        Assert.Contains("fcw", replay.Replay(v));
+        v.FinalImage[1] ^= 0x0C;
+        v.FinalImage[4] ^= 0x20;                    // PE: never undefined
+        Assert.Contains("fsw", replay.Replay(v));
+        v.FinalImage[4] ^= 0x20;
+        v.FinalImage[16] ^= 0x01;                   // the selector of the last instruction
+        Assert.Contains("fcs", replay.Replay(v));
+        v.FinalImage[16] ^= 0x01;
+        Assert.Null(replay.Replay(v));
+
+        // A transcendental result may be one ulp away, not two.
+        var trans = all.First(f => f.File == "x87-transcendental.bin.gz");
+        var t = trans.Vectors.First(x => x.Base.Vector == OracleVector.NoFault && (x.UlpRegisters & 1) != 0 && replay.Replay(x) is null
+            && (x.FinalImage[28] & 3) == 1 && (x.FinalImage[37] & 0x7F) is > 0 and < 0x7F);
+        t.FinalImage[28] ^= 3;                      // ...01 -> ...10: one unit up
+        Assert.Null(replay.Replay(t));
+        t.FinalImage[28] ^= 3 ^ 1;                  // ...00: one unit down from 01
+        Assert.Null(replay.Replay(t));
+        t.FinalImage[28] ^= 1 ^ 7;                  // ...01 -> ...110: five units away
+        Assert.Contains("st0", replay.Replay(t));
+    }
+
+    [Fact]
+    public void VectorsCoverEveryX87Form()
+    {
+        var counts = new Dictionary<string, int>();
+        int faulting = 0;
+        foreach (var (_, forms, vectors) in Files())
+            foreach (var x in vectors)
+            {
+                counts[forms[x.Base.Form]] = counts.GetValueOrDefault(forms[x.Base.Form]) + 1;
+                if (x.Base.Vector == 16) faulting++;
+            }
+        Assert.True(counts.Count >= 160, $"only {counts.Count} x87 forms have vectors"); // all 160 the generator makes
+        var thin = counts.Where(kv => kv.Value < 300).Select(kv => kv.Key).ToList();
+        Assert.True(thin.Count == 0, "forms with fewer than 300 vectors: " + string.Join(' ', thin));
+        foreach (var form in (string[])["Fsincos", "Fprem1", "Fbstp_m80bcd", "Frstor_m94byte", "Fxrstor_m512byte", "Fcomip_st0_sti", "Fcmovnbe_st0_sti", "Ffreep_sti", "Fstpnce_sti", "Fsetpm"])
+            Assert.Contains(form, counts.Keys);
+        Assert.True(faulting > 1000, $"only {faulting} vectors end in #MF");
+    }
 }

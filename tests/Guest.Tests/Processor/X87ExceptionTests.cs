@@ -64,6 +64,24 @@ public class X87ExceptionTests
         Assert.Equal(x87Faults ? NmHandler : Code + 2, RunToHalt(fninit));
     }
 
+    [Fact]
+    public void UndefinedEscapeOpcodesAreNmUnderEmOrTsAndOtherwiseUd()
+    {
+        const uint UdHandler = 0x5400;
+        foreach (var (bits, expected) in new[] { (0u, UdHandler), (CR0_EM, NmHandler), (CR0_TS, NmHandler) })
+        {
+            var h = new CpuTestHarness();
+            h.LoadReal(Code, [0xD9, 0xD1, 0xF4]); // D9 D1: no instruction on the P6 (nor on any x87)
+            SetVector(h.Memory, 6, UdHandler);
+            SetVector(h.Memory, 7, NmHandler);
+            h.Memory.Load(UdHandler, [0xF4]);
+            h.Memory.Load(NmHandler, [0xF4]);
+            h.Cpu.Cr0 |= bits;
+            Assert.Equal(expected, RunToHalt(h));
+            Assert.Empty(h.Log); // a defined outcome, not an unimplemented instruction
+        }
+    }
+
     /// <summary>FNINIT; unmask ZE; 1/0: ZE is pending, ES and B set, nothing raised yet.</summary>
     private static void DivideByZeroUnmasked(Assembler a)
     {
@@ -282,6 +300,23 @@ public class X87ExceptionTests
         Assert.Equal(0xFFFF, cpu.FpuTagWord);
         Assert.Equal(Float80.One, cpu.GetFpuRegister(7));
         Assert.Equal((0, 0u), cpu.FpuInstructionPointer);
+    }
+
+    [Fact]
+    public void InitKeepsTheX87StateAndResetDoesNot()
+    {
+        var h = new CpuTestHarness();
+        var cpu = h.Cpu;
+        h.LoadReal(Code, GuestAssembler.Assemble(16, Code, a => { a.fninit(); a.fldpi(); a.fld1(); a.hlt(); }));
+        cpu.Run(cpu.Position + 10);
+        var before = (cpu.FpuControlWord, cpu.FpuStatusWord, cpu.FpuTagWord, cpu.FpuInstructionPointer, cpu.FpuOpcode, cpu.GetFpuStack(0), cpu.GetFpuStack(1));
+        cpu.Init();
+        Assert.Equal(0xFFF0u, cpu.Eip);
+        Assert.Equal(before, (cpu.FpuControlWord, cpu.FpuStatusWord, cpu.FpuTagWord, cpu.FpuInstructionPointer, cpu.FpuOpcode, cpu.GetFpuStack(0), cpu.GetFpuStack(1)));
+        cpu.Reset();
+        Assert.Equal(0x0040, cpu.FpuControlWord);
+        Assert.Equal(0x5555, cpu.FpuTagWord);
+        Assert.Equal(Float80.Zero, cpu.GetFpuStack(0));
     }
 
     [Fact]

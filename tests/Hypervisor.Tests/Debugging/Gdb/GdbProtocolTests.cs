@@ -136,8 +136,13 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
         ushort cw = (ushort)(cpu.FpuControlWord ^ 0x0C00);
         Assert.Equal("OK", client.Ask($"P{GdbTargetDescription.FirstFpControl:x}=" + GdbHex.EncodeLittleEndian32(cw)));
         Assert.Equal(GdbHex.EncodeLittleEndian32(cw), client.Ask($"p{GdbTargetDescription.FirstFpControl:x}"));
-        client.Dispose();
+    }
 
+    [Fact]
+    public void Gdb_info_float_shows_the_x87_of_a_recording()
+    {
+        using var rig = new GdbTestRig(recordings, "floats");
+        const ulong Position = 3_000_000;
         string text = rig.Gdb($"monitor goto {Position}", "info float");
         Assert.Contains("Status Word:", text);
         Assert.Contains("Control Word:", text);

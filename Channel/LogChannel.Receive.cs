@@ -32,11 +32,10 @@ public sealed partial class LogChannel
         Exception? error = null;
         try
         {
-            bool stopped = await FrameReader.ReadAsync(_transport.Input, _options.MaxFrameBodyLength, HandleFrame, MarkHeard, _stop.Token)
+            var read = await FrameReader.ReadAsync(_transport.Input, _options.MaxFrameBodyLength, HandleFrame, MarkHeard, _stop.Token)
                 .ConfigureAwait(false);
-            if (!stopped)
-                await ShutdownAsync(new ChannelClosure(ChannelCloseReason.TransportFailed, ChannelCloseCode.TransportFailed,
-                    "connection closed by the peer without a goodbye"), sendGoodbye: false).ConfigureAwait(false);
+            if (!read.Stopped)
+                await ShutdownAsync(ChannelClosure.EndOfStream(read.PendingBytes), sendGoodbye: false).ConfigureAwait(false);
             else if (_stopReason is not null)
                 await ShutdownAsync(_stopReason, sendGoodbye: _stopReason.Reason == ChannelCloseReason.ProtocolError).ConfigureAwait(false);
         }

@@ -6,11 +6,14 @@ namespace VmFt.Channel.Framing;
 public static class FrameReader
 {
     /// <summary>
-    /// Reads frames until the handler returns false (true is returned) or the peer closes the pipe
-    /// cleanly between frames (false is returned). A close in the middle of a frame is a protocol error.
+    /// Reads frames until the handler returns false or the peer closes the pipe. A close in the
+    /// middle of a frame is reported with the bytes of the frame that did arrive, not as a protocol
+    /// error: nothing the peer sent broke the format, it just stopped (it died while writing, or the
+    /// connection broke). Malformed bytes (a bad type, an oversized length) throw
+    /// <see cref="ChannelProtocolException"/> from the codec.
     /// </summary>
     /// <param name="onBytes">Called whenever new bytes arrive, whole frame or not (liveness).</param>
-    public static async ValueTask<bool> ReadAsync(
+    public static async ValueTask<FrameReadResult> ReadAsync(
         PipeReader input, int maxBodyLength, FrameHandler handler, Action? onBytes, CancellationToken cancellationToken)
     {
         while (true)
@@ -31,13 +34,9 @@ public static class FrameReader
                     }
                 }
                 if (stop)
-                    return true;
+                    return new FrameReadResult(Stopped: true, 0);
                 if (result.IsCompleted || result.IsCanceled)
-                {
-                    if (!buffer.IsEmpty)
-                        throw new ChannelProtocolException($"connection closed inside a frame ({buffer.Length} bytes pending)");
-                    return false;
-                }
+                    return new FrameReadResult(Stopped: false, buffer.Length);
             }
             finally
             {

@@ -130,15 +130,16 @@ public static class ChannelHandshake
     {
         FrameType type = default;
         byte[] body = [];
-        bool got = await FrameReader.ReadAsync(transport.Input, options.MaxFrameBodyLength, (in Frame f) =>
+        var read = await FrameReader.ReadAsync(transport.Input, options.MaxFrameBodyLength, (in Frame f) =>
         {
             type = f.Type;
             body = f.Payload.ToArray();
             return false;
         }, null, ct).ConfigureAwait(false);
 
-        if (!got)
-            throw new ChannelProtocolException($"connection closed by the peer while waiting for {expected}");
+        if (!read.Stopped)
+            throw new ChannelProtocolException($"connection closed by the peer while waiting for {expected}" +
+                (read.PendingBytes > 0 ? $" ({read.PendingBytes} bytes of a frame arrived)" : ""));
         if (type == FrameType.Reject)
         {
             var (code, reason) = CloseMessage.Decode(new ReadOnlySequence<byte>(body));

@@ -15,15 +15,24 @@ public static class LogBlocks
     public static async ValueTask<long> SendAsync(LogChannel channel, List<LogEvent> events, CancellationToken cancellationToken)
     {
         long total = 0;
+        foreach (var (last, bytes) in Encode(events))
+        {
+            await channel.SendLogAsync(last, bytes, cancellationToken).ConfigureAwait(false);
+            total += bytes.Length;
+        }
+        return total;
+    }
+
+    /// <summary>The LogData frame bodies for <paramref name="events"/> (consecutive sequences): each frame's last sequence and its blocks.</summary>
+    public static IEnumerable<(ulong LastSequence, ReadOnlyMemory<byte> Bytes)> Encode(List<LogEvent> events)
+    {
         for (int start = 0; start < events.Count; start += EventsPerBlock)
         {
             var chunk = events.GetRange(start, Math.Min(EventsPerBlock, events.Count - start));
             var writer = new ArrayBufferWriter<byte>();
             LogBlockCodec.WriteBlock(chunk, writer);
-            await channel.SendLogAsync(chunk[^1].Sequence, writer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            total += writer.WrittenCount;
+            yield return (chunk[^1].Sequence, writer.WrittenMemory);
         }
-        return total;
     }
 
     /// <summary>The events of one received segment.</summary>

@@ -9,6 +9,6 @@ public enum NodeExit
     Stopped = 0,
     /// <summary>The peer was lost and the other node won the arbiter: this node halted.</summary>
     Halted = 3,
-    /// <summary>The logging channel failed in a way that is not a peer failure (refused, protocol error).</summary>
+    /// <summary>The logging channel never came up (refused: wrong secret, another VM, a broken handshake).</summary>
     ChannelFailed = 1,
 }

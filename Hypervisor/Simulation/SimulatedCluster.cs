@@ -1,4 +1,6 @@
 using System.Text;
+using VmFt.Channel;
+using VmFt.Channel.Framing;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
@@ -11,16 +13,13 @@ namespace VmFt.Hypervisor.Simulation;
 
 /// <summary>
 /// One simulated run's world: primary A, backup B (or the primary it became), the relay, the
-/// arbiter, the six links between them and the client, stepped on one clock. Injectors
-/// (<see cref="SimulatedFaults"/>) act on it through the fault operations below; the run checks
-/// the output rule and the one-live-node rule at every step.
+/// arbiter, the logging channel between A and B (a byte stream each way, framed and judged as the
+/// real channel is: <see cref="SimulatedChannel"/>), the four relay links and the client, stepped on
+/// one clock. Injectors (<see cref="SimulatedFaults"/>) act on it through the fault operations
+/// below; the run checks the output rule, the one-live-node rule and availability at every step.
 /// </summary>
 public sealed class SimulatedCluster
 {
-    private abstract record PeerMessage;
-    private sealed record LogBatch(List<LogEvent> Events) : PeerMessage;
-    private sealed record AckMessage(ulong Sequence) : PeerMessage;
-
     private readonly SimulationOptions _options;
     private readonly InMemoryArbiter _arbiter = new();
     private readonly RelayCore _relay = new();
@@ -29,7 +28,8 @@ public sealed class SimulatedCluster
     private readonly OutputStream _bOutput = new() { History = [] };
     private readonly PrimaryNode _a;
     private readonly BackupNode _b;
-    private readonly SimulatedLink<PeerMessage> _aToB, _bToA;
+    private readonly SimulatedStream _aToB, _bToA;
+    private readonly SimulatedChannel _channelA, _channelB;
     private readonly SimulatedLink<NodeToRelay> _aToRelay, _bToRelay;
     private readonly SimulatedLink<RelayToNode> _relayToA, _relayToB;
     private readonly List<string> _violations = [];
@@ -37,9 +37,11 @@ public sealed class SimulatedCluster
     private bool _aAlive = true, _bAlive = true, _aHalted, _bHalted;
     private bool _outputRuleBroken;
     private ulong _backupHasOutput; // the output the backup's log reproduces: the most the client may have from a primary with a backup
-    private int _lastHeardByA, _lastHeardByB;
+    private ulong _lastAck;
     private int? _failoverStep, _liveAgainStep;
     private int _nextLine;
+    private int _lastProgressStep;
+    private bool _availabilityLost;
 
     internal SimulatedCluster(SimulationOptions options, Func<PcMachine> boot)
     {
@@ -54,6 +56,8 @@ public sealed class SimulatedCluster
         _b = new BackupNode("B", boot(), _bOutput);
         _aToB = new(random, options.MaxLinkDelay);
         _bToA = new(random, options.MaxLinkDelay);
+        _channelA = new(_aToB, _bToA);
+        _channelB = new(_bToA, _aToB);
         _aToRelay = new(random, options.MaxRelayDelay);
         _bToRelay = new(random, options.MaxRelayDelay);
         _relayToA = new(random, options.MaxRelayDelay);
@@ -69,7 +73,7 @@ public sealed class SimulatedCluster
     public void CrashPrimary()
     {
         _aAlive = false;
-        _aToB.LoseSomeInFlight();
+        _channelA.Die();
         _aToRelay.LoseSomeInFlight();
     }
 
@@ -77,19 +81,19 @@ public sealed class SimulatedCluster
     public void CrashBackup()
     {
         _bAlive = false;
-        _bToA.LoseSomeInFlight();
+        _channelB.Die();
         _bToRelay.LoseSomeInFlight();
     }
 
     /// <summary>The logging channel is cut both ways with both nodes alive.</summary>
     public void PartitionChannel()
     {
-        _aToB.Break();
-        _bToA.Break();
+        _aToB.Partition();
+        _bToA.Partition();
     }
 
     /// <summary>The logging channel loses what <paramref name="node"/> sends: it still hears the other, which no longer hears it.</summary>
-    public void PartitionChannelFrom(string node) => (node == "A" ? _aToB : _bToA).Break();
+    public void PartitionChannelFrom(string node) => (node == "A" ? _aToB : _bToA).Partition();
 
     /// <summary>The logging channel delivers nothing before <paramref name="step"/>, then everything (a TCP stream retransmitting).</summary>
     public void StallChannel(int step)
@@ -151,37 +155,39 @@ public sealed class SimulatedCluster
             }
 
             if (_liveAgainStep is null && _failoverStep is not null && _relay.LiveNode == "B") _liveAgainStep = step;
+            CheckAvailability(step, plan);
 
             // Invariant: at most one node acts as the only live node.
             int soloLive = (_aAlive && !_aHalted && _a.Alone ? 1 : 0) + (_bAlive && _bLive is not null ? 1 : 0);
             if (soloLive > 1) _violations.Add($"step {step}: two nodes live without a backup");
 
             if (CountLines(_transcript) >= expectedReplies) break;
+            if (_availabilityLost) break; // the rest of the run would only wait
             bool anyLive = (_aAlive && !_aHalted) || (_bAlive && !_bHalted && _bLive is not null);
             bool backupCanTakeOver = _bAlive && !_bHalted && _bLive is null;
-            if (!anyLive && !backupCanTakeOver) break; // the service has stopped
+            if (!anyLive && !backupCanTakeOver)
+            {
+                // The service has stopped: only a plan that kills both nodes may do that.
+                if (!plan.StopsTheService) AvailabilityLost(step, "no node is left to serve");
+                break;
+            }
         }
 
         CheckDelivered();
         return new SimulationResult(_transcript.ToString(), CountLines(_transcript) >= expectedReplies, _relay.LiveNode,
-            Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations);
+            Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations, _channelB.Closure?.ToString());
     }
 
     private void Deliver(int step)
     {
-        foreach (var m in _bToA.Deliver(step))
+        foreach (var (type, value, _) in _channelA.Receive(step, _options.FailureTimeout))
+            if (_aAlive && !_aHalted && type == FrameType.Ack) _a.OnAck(value);
+        foreach (var (type, value, payload) in _channelB.Receive(step, _options.FailureTimeout))
         {
-            if (!_aAlive || _aHalted) continue;
-            _lastHeardByA = step;
-            if (m is AckMessage ack) _a.OnAck(ack.Sequence);
-        }
-        foreach (var m in _aToB.Deliver(step))
-        {
-            if (!_bAlive || _bHalted || _bLive is not null) continue;
-            _lastHeardByB = step;
-            if (m is not LogBatch batch) continue;
-            _b.OnLog(batch.Events);
-            foreach (var e in batch.Events)
+            if (!_bAlive || _bHalted || _bLive is not null || type != FrameType.LogData) continue;
+            var events = LogBlocks.Decode(new LogSegment(value, payload));
+            _b.OnLog(events);
+            foreach (var e in events)
                 if (e is OutputMarkerEvent marker) _backupHasOutput = Math.Max(_backupHasOutput, marker.OutputEnd);
         }
         foreach (var m in _aToRelay.Deliver(step)) _relay.OnNode(m);
@@ -207,9 +213,11 @@ public sealed class SimulatedCluster
     {
         if (!_aAlive || _aHalted) return;
         _a.Step();
-        _aToB.Send(step, new LogBatch(_a.TakeLog())); // an empty batch is the heartbeat
+        var log = _a.TakeLog();
+        if (log.Count == 0) _channelA.Send(step, Frame.Heartbeat(_a.Machine.Cpu.Position));
+        foreach (var (last, bytes) in LogBlocks.Encode(log)) _channelA.Send(step, Frame.LogData(last, bytes));
         foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
-        if (!_a.Alone && step - _lastHeardByA > _options.FailureTimeout)
+        if (!_a.Alone && _channelA.Closure is { } closure && PeerLoss.MustContend(closure))
         {
             if (_arbiter.TryAcquire("vm", 1, "A")) _a.ContinueAlone();
             else _aHalted = true;
@@ -229,11 +237,18 @@ public sealed class SimulatedCluster
             return;
         }
         _b.Step();
-        _bToA.Send(step, new AckMessage(_b.Acknowledge()));
-        if (step - _lastHeardByB <= _options.FailureTimeout) return;
-        if (!_arbiter.TryAcquire("vm", 1, "B"))
+        ulong ack = _b.Acknowledge();
+        if (ack > _lastAck) _channelB.Send(step, Frame.Ack(_lastAck = ack));
+        else _channelB.Send(step, Frame.Heartbeat(_b.Machine.Cpu.Position));
+        if (_channelB.Closure is not { } closure) return;
+        if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", 1, "B"))
         {
-            _bHalted = true;
+            _bHalted = true; // the primary won: the backup halts
+            return;
+        }
+        if (_options.DisableGoLiveForTesting)
+        {
+            _bHalted = true; // proves the availability check: the service must be seen to stop
             return;
         }
         _failoverStep = step;
@@ -246,6 +261,41 @@ public sealed class SimulatedCluster
             _bToRelay.LoseSomeInFlight();
         }
     }
+
+    /// <summary>
+    /// Availability: once the client waits for a reply (it sent more lines than it got replies), a
+    /// reply must come within <see cref="SimulationOptions.AvailabilityBound"/> steps, unless the
+    /// plan leaves no node that could serve (both died). A fault-tolerance runtime that delivers no
+    /// wrong byte but stops serving has failed too.
+    /// </summary>
+    private void CheckAvailability(int step, FaultPlan plan)
+    {
+        int got = CountLines(_transcript);
+        if (got != _repliesSeen)
+        {
+            _repliesSeen = got;
+            _lastProgressStep = step;
+        }
+        bool waiting = _nextLine + 1 > got; // the banner, then one reply per line typed
+        if (!waiting)
+        {
+            _lastProgressStep = step;
+            return;
+        }
+        if (plan.StopsTheService || _availabilityLost || step - _lastProgressStep <= _options.AvailabilityBound) return;
+        AvailabilityLost(step, $"no reply for {step - _lastProgressStep} steps while the client waited");
+    }
+
+    private void AvailabilityLost(int step, string what)
+    {
+        _availabilityLost = true;
+        string a = !_aAlive ? "dead" : _aHalted ? "halted" : _a.Alone ? "alone" : "primary";
+        string b = !_bAlive ? "dead" : _bHalted ? "halted" : _bLive is not null ? "live" : "backup";
+        _violations.Add($"step {step}: availability lost: {what} (A {a}, B {b}" +
+            $"{(_channelB.Closure is { } c && _bAlive ? $"; B's channel ended: {c}" : "")})");
+    }
+
+    private int _repliesSeen;
 
     /// <summary>
     /// Every byte the client got must be what the node that serves it now produced at that offset

@@ -21,6 +21,14 @@ public sealed record SimulationOptions
     public int FailureTimeout { get; init; } = 20;
     public ulong SliceInstructions { get; init; } = 20_000;
     public ulong CheckpointInterval { get; init; } = 500_000;
+    /// <summary>
+    /// Steps a waiting client may go without a reply before the run counts as a loss of
+    /// availability: detection (the failure timeout), the arbiter, go-live, the relay's switch and
+    /// the re-sent input, with room for the longest pause the explorer draws (twice the timeout).
+    /// </summary>
+    public int AvailabilityBound { get; init; } = 120;
+    /// <summary>Test-only: a backup that wins the arbiter never goes live (the availability check must catch it).</summary>
+    public bool DisableGoLiveForTesting { get; init; }
     /// <summary>Test-only: the primary releases output before the backup acknowledges (the checker must catch it).</summary>
     public bool BreakOutputRuleForTesting { get; init; }
 }

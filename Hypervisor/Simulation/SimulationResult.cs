@@ -1,6 +1,6 @@
 namespace VmFt.Hypervisor.Simulation;
 
-/// <summary>What one simulated run did.</summary>
+/// <summary>What one simulated run did. <see cref="BackupChannelEnd"/>: how the backup's end of the logging channel ended, if it did.</summary>
 public sealed record SimulationResult(
     string Transcript,
     bool Completed,
@@ -8,4 +8,5 @@ public sealed record SimulationResult(
     int Steps,
     int? FailoverStep,
     int? LiveAgainStep,
-    IReadOnlyList<string> Violations);
+    IReadOnlyList<string> Violations,
+    string? BackupChannelEnd);

@@ -319,4 +319,22 @@ public class LogChannelTests
         Assert.True((await primary.Completion.WaitAsync(Patience)).PeerLost);
         Assert.True((await backup.Completion.WaitAsync(Patience)).PeerLost);
     }
+
+    [Fact]
+    public async Task A_peer_that_dies_in_the_middle_of_a_frame_is_a_lost_peer_not_a_protocol_error()
+    {
+        // A primary SIGKILLed while writing a log frame: the kernel delivers what it had written, then closes.
+        var (raw, backup) = await RawPrimaryAsync();
+        await using var _b = backup;
+        var bytes = new ArrayBufferWriter<byte>();
+        FrameCodec.WriteFrame(Frame.LogData(1, new byte[200]), bytes);
+
+        await raw.Output.WriteAsync(bytes.WrittenMemory[..57]);
+        await raw.Output.CompleteAsync();
+
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.TransportFailed, closure.Reason);
+        Assert.True(closure.PeerLost);
+        Assert.Equal("connection closed by the peer without a goodbye, inside a frame (57 bytes of it arrived)", closure.Message);
+    }
 }

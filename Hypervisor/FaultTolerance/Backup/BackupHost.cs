@@ -64,13 +64,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             if (channel.Completion.IsCompleted)
             {
                 var closure = channel.Completion.Result;
-                if (closure.Reason == ChannelCloseReason.LocalClose) return NodeExit.Stopped;
-                if (closure.Reason == ChannelCloseReason.ProtocolError)
-                {
-                    BackupLog.ChannelFailed(_log, node.NodeId, closure);
-                    return NodeExit.ChannelFailed;
-                }
-                return await FailOverAsync(closure, cancellationToken).ConfigureAwait(false);
+                return PeerLoss.MustContend(closure) ? await FailOverAsync(closure, cancellationToken).ConfigureAwait(false) : NodeExit.Stopped;
             }
             if (!behind) await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
         }

@@ -28,9 +28,6 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest exited; replayed to #{Sequence}")]
     public static partial void PrimaryGuestExited(ILogger logger, string nodeId, ulong sequence);
 
-    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "{NodeId}: logging channel failed: {Closure}")]
-    public static partial void ChannelFailed(ILogger logger, string nodeId, ChannelClosure closure);
-
     [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "{NodeId}: primary lost: {Closure}")]
     public static partial void PrimaryLost(ILogger logger, string nodeId, ChannelClosure closure);
 

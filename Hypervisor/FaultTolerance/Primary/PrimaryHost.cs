@@ -54,6 +54,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 if (channel.Completion.IsCompleted)
                 {
                     var closure = channel.Completion.Result;
+                    if (!PeerLoss.MustContend(closure)) return NodeExit.Stopped; // this node closed it
                     haveBackup = false;
                     PrimaryLog.BackupLost(_log, node.NodeId, closure);
                     PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));

@@ -145,4 +145,42 @@ public class SimulatedFailoverTests
         Assert.False(result.Completed);
         Assert.StartsWith(result.Transcript, Baseline(1));
     }
+
+    [Fact]
+    public void A_primary_killed_in_the_middle_of_writing_a_frame_is_failed_over_like_one_killed_between_frames()
+    {
+        // The crash cuts what the primary had in flight at any byte: most kills leave the backup a
+        // partial frame, which a real channel once took for a protocol error, and the backup gave up.
+        int cutInsideAFrame = 0;
+        foreach (int seed in new[] { 1, 2, 3 })
+            for (int at = 2; at <= 60; at += 2)
+            {
+                var result = new FtSimulation(Options(seed)).Run(new FaultPlan(FaultCatalogue.KillPrimary, at));
+                Assert.Empty(result.Violations);
+                Assert.True(result.Completed, $"seed {seed}, kill at {at}: {result.BackupChannelEnd}");
+                Assert.Equal("B", result.LiveNodeAtEnd);
+                if (result.BackupChannelEnd!.Contains("inside a frame", StringComparison.Ordinal)) cutInsideAFrame++;
+            }
+        Assert.True(cutInsideAFrame > 20, $"only {cutInsideAFrame} of 90 kills cut a frame");
+    }
+
+    [Fact]
+    public void A_backup_that_never_goes_live_is_caught_as_a_loss_of_availability()
+    {
+        // The checker must fail on a service that stops without a wrong byte, not only on wrong bytes.
+        var result = new FtSimulation(Options(1) with { DisableGoLiveForTesting = true }).Run(new FaultPlan(FaultCatalogue.KillPrimary, 20));
+        Assert.False(result.Completed);
+        var violation = Assert.Single(result.Violations);
+        Assert.Contains("availability lost: no node is left to serve (A dead, B halted", violation);
+    }
+
+    [Fact]
+    public void A_service_that_stalls_without_stopping_is_caught_too()
+    {
+        // A backup that goes live but whose relay link never comes back: both nodes exist, nobody answers.
+        var plan = new FaultPlan(new Fault(FaultCatalogue.KillPrimary, 10), new Fault(FaultCatalogue.RelayReset, 12, 4000, "B"));
+        var result = new FtSimulation(Options(1)).Run(plan);
+        Assert.False(result.Completed);
+        Assert.Contains(result.Violations, v => v.Contains("availability lost: no reply for", StringComparison.Ordinal) && v.Contains("A dead, B live", StringComparison.Ordinal));
+    }
 }

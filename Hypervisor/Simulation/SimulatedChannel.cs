@@ -1,0 +1,94 @@
+using System.Buffers;
+using VmFt.Channel;
+using VmFt.Channel.Framing;
+using VmFt.Channel.Handshake;
+
+namespace VmFt.Hypervisor.Simulation;
+
+/// <summary>
+/// A node's end of the simulated logging channel, with the real channel's framing and its rules for
+/// how a channel ends: frames are encoded and parsed by <see cref="FrameCodec"/>, a stream that ends
+/// is judged by <see cref="ChannelClosure.EndOfStream"/> (between frames or inside one, as
+/// <see cref="LogChannel"/> judges it), a Goodbye or malformed bytes end it as they end a real
+/// channel, and a peer silent for longer than the timeout is declared dead (then, as a real channel,
+/// this end says Goodbye and closes). Time is the scheduler's step.
+/// </summary>
+internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming)
+{
+    private readonly List<byte> _pending = [];
+    private int _lastHeard;
+
+    /// <summary>How the channel ended, once it has.</summary>
+    public ChannelClosure? Closure { get; private set; }
+
+    public void Send(int step, in Frame frame)
+    {
+        if (Closure is not null) return;
+        var bytes = new ArrayBufferWriter<byte>();
+        FrameCodec.WriteFrame(frame, bytes);
+        outgoing.Write(step, bytes.WrittenSpan);
+    }
+
+    /// <summary>This node's process died: what it had written is cut somewhere, then the peer sees the end.</summary>
+    public void Die()
+    {
+        Closure ??= new ChannelClosure(ChannelCloseReason.LocalClose, ChannelCloseCode.Normal, "the process died");
+        outgoing.WriterDied();
+    }
+
+    /// <summary>
+    /// The frames (type, value, payload) that arrived by <paramref name="step"/>; afterwards
+    /// <see cref="Closure"/> says whether, and how, the channel ended.
+    /// </summary>
+    public List<(FrameType Type, ulong Value, byte[] Payload)> Receive(int step, int timeout)
+    {
+        var frames = new List<(FrameType, ulong, byte[])>();
+        if (Closure is not null) return frames;
+        int before = _pending.Count;
+        bool ended = incoming.Deliver(step, _pending);
+        if (_pending.Count > before) _lastHeard = step;
+        var buffer = new ReadOnlySequence<byte>(_pending.ToArray());
+        try
+        {
+            while (Closure is null && FrameCodec.TryParseFrame(ref buffer, out var frame))
+            {
+                if (frame.Type == FrameType.Goodbye)
+                {
+                    var (code, reason) = CloseMessage.Decode(frame.Payload);
+                    Closure = new ChannelClosure(ChannelCloseReason.PeerGoodbye, code, reason);
+                    outgoing.Close();
+                }
+                else
+                {
+                    frames.Add((frame.Type, frame.Value, frame.Payload.ToArray()));
+                }
+            }
+        }
+        catch (ChannelProtocolException e)
+        {
+            End(step, new ChannelClosure(ChannelCloseReason.ProtocolError, ChannelCloseCode.ProtocolError, e.Message, e), goodbye: true);
+        }
+        _pending.RemoveRange(0, _pending.Count - (int)buffer.Length);
+        if (Closure is null && ended)
+        {
+            var end = ChannelClosure.EndOfStream(_pending.Count);
+            End(step, end, goodbye: end.Reason == ChannelCloseReason.ProtocolError);
+        }
+        if (Closure is null && step - _lastHeard > timeout)
+            End(step, new ChannelClosure(ChannelCloseReason.PeerSilent, ChannelCloseCode.PeerTimeout,
+                $"nothing heard from the peer for {step - _lastHeard} steps (timeout {timeout} steps)"), goodbye: true);
+        return frames;
+    }
+
+    private void End(int step, ChannelClosure closure, bool goodbye)
+    {
+        if (goodbye)
+        {
+            var bytes = new ArrayBufferWriter<byte>();
+            FrameCodec.WriteFrame(Frame.Body(FrameType.Goodbye, CloseMessage.Encode(closure.Code, closure.Message)), bytes);
+            outgoing.Write(step, bytes.WrittenSpan);
+        }
+        Closure = closure;
+        outgoing.Close();
+    }
+}

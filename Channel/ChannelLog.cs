@@ -52,4 +52,8 @@ internal static partial class ChannelLog
     [LoggerMessage(EventId = 4012, Level = LogLevel.Debug,
         Message = "Logging channel: transport drained, writer resumed")]
     public static partial void TransportResumed(ILogger logger);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning,
+        Message = "Logging channel: this node stood still for {StallMs} ms (starved of CPU, paused or stopped): not held against the peer")]
+    public static partial void OwnStall(ILogger logger, long stallMs);
 }

@@ -6,7 +6,6 @@ namespace VmFt.Channel;
 
 public sealed partial class LogChannel
 {
-    private long _lastHeard;
     private ulong _peerPosition;
     private ulong _lastReceivedSequence;
     private bool _hasReceived;
@@ -25,7 +24,13 @@ public sealed partial class LogChannel
     }
 
     /// <summary>Time since anything arrived from the peer.</summary>
-    public TimeSpan PeerSilence => _time.GetElapsedTime(Volatile.Read(ref _lastHeard));
+    public TimeSpan PeerSilence => TimeSpan.FromTicks(_detector.Silence(Elapsed()));
+
+    /// <summary>
+    /// The silence the failure detector holds against the peer: <see cref="PeerSilence"/> less the
+    /// time this node itself stood still (<see cref="FailureDetector"/>).
+    /// </summary>
+    public TimeSpan PeerSilenceWhileRunning => TimeSpan.FromTicks(_detector.SilenceWhileRunning(Elapsed()));
 
     private async Task ReadLoopAsync()
     {
@@ -60,7 +65,7 @@ public sealed partial class LogChannel
         }
     }
 
-    private void MarkHeard() => Volatile.Write(ref _lastHeard, _time.GetTimestamp());
+    private void MarkHeard() => _detector.Heard(Elapsed());
 
     /// <summary>Runs on the read loop for every frame; returns false to end the channel.</summary>
     private bool HandleFrame(in Frame frame)

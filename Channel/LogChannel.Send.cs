@@ -252,19 +252,23 @@ public sealed partial class LogChannel
 
     private async Task WatchdogLoopAsync()
     {
-        // Checked several times per timeout so a dead peer is declared soon after the timeout passes.
-        var period = TimeSpan.FromTicks(Math.Max(_options.PeerTimeout.Ticks / 5, TimeSpan.TicksPerMillisecond * 5));
-        using var timer = new PeriodicTimer(period, _time);
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(_detector.Period), _time);
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
-                var silence = PeerSilence;
-                if (silence <= _options.PeerTimeout)
+                long stallBefore = _detector.OwnStall;
+                bool dead = _detector.Tick(Elapsed());
+                if (_detector.OwnStall > stallBefore)
+                    ChannelLog.OwnStall(_logger, (long)TimeSpan.FromTicks(_detector.OwnStall - stallBefore).TotalMilliseconds);
+                if (!dead)
                     continue;
+                var silence = PeerSilence;
+                var stood = TimeSpan.FromTicks(_detector.OwnStall);
                 ChannelLog.PeerSilent(_logger, (long)silence.TotalMilliseconds, (long)_options.PeerTimeout.TotalMilliseconds);
                 await ShutdownAsync(new ChannelClosure(ChannelCloseReason.PeerSilent, ChannelCloseCode.PeerTimeout,
-                    $"nothing heard from the peer for {silence.TotalMilliseconds:F0} ms (timeout {_options.PeerTimeout.TotalMilliseconds:F0} ms)"),
+                    $"nothing heard from the peer for {silence.TotalMilliseconds:F0} ms (timeout {_options.PeerTimeout.TotalMilliseconds:F0} ms" +
+                    (stood > TimeSpan.Zero ? $"; {stood.TotalMilliseconds:F0} ms of it while this node stood still" : "") + ")"),
                     sendGoodbye: true).ConfigureAwait(false);
                 return;
             }

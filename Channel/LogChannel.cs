@@ -25,6 +25,11 @@ public sealed partial class LogChannel : IAsyncDisposable
     private Task _heartbeatLoop = Task.CompletedTask;
     private Task _watchdogLoop = Task.CompletedTask;
     private int _closing;
+    private readonly long _started;
+    private readonly FailureDetector _detector;
+
+    /// <summary>Time since the channel opened, in TimeSpan ticks: the failure detector's clock.</summary>
+    private long Elapsed() => _time.GetElapsedTime(_started).Ticks;
 
     private LogChannel(IDuplexPipe transport, LogChannelOptions options, ILogger logger, ChannelRole peerRole)
     {
@@ -33,7 +38,10 @@ public sealed partial class LogChannel : IAsyncDisposable
         _logger = logger;
         _time = options.TimeProvider;
         PeerRole = peerRole;
-        _lastHeard = _time.GetTimestamp();
+        _started = _time.GetTimestamp();
+        // Checked several times per timeout so a dead peer is declared soon after the timeout passes.
+        var period = TimeSpan.FromTicks(Math.Max(options.PeerTimeout.Ticks / 5, TimeSpan.TicksPerMillisecond * 5));
+        _detector = new FailureDetector(period.Ticks, options.PeerTimeout.Ticks, 0);
     }
 
     /// <summary>Opens the channel as the connecting side (runs the handshake as initiator).</summary>

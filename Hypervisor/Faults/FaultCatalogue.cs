@@ -100,11 +100,35 @@ public static class FaultCatalogue
         Name = "relay-reset",
         OtherNames = ["relay-drop"],
         Summary = "the connection between the relay and a node breaks; the relay reconnects and nothing may be lost",
+        Takeover = Takeover.Nobody,
+    };
+
+    public static readonly FaultScenario FreezePrimary = new()
+    {
+        Name = "freeze-primary",
+        Summary = "the primary's process stands still (stopped, or starved of CPU) past the failure timeout, then runs on: the backup goes live and the woken primary halts",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+    };
+
+    public static readonly FaultScenario FreezeBackup = new()
+    {
+        Name = "freeze-backup",
+        Summary = "the backup's process stands still past the failure timeout, then runs on: the primary goes on alone and the woken backup halts",
+        ExpectsFailover = true,
+    };
+
+    public static readonly FaultScenario FreezeBoth = new()
+    {
+        Name = "freeze-both",
+        Summary = "both nodes stand still at once (the host starved or paused) past the failure timeout, then run on: a stall of everything is no failure, and nobody fails over",
+        Takeover = Takeover.Nobody,
     };
 
     /// <summary>Every scenario, in the order reports list them.</summary>
     public static readonly IReadOnlyList<FaultScenario> All =
-        [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset];
+        [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
+         FreezePrimary, FreezeBackup, FreezeBoth];
 
     /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>
     public static bool TryFind(string name, IEnumerable<FaultScenario> offered, out FaultScenario scenario)

@@ -9,4 +9,6 @@ public enum Takeover
     BackupGoesLive,
     /// <summary>Exactly one node carries on: the backup live, or the primary alone, never both or neither.</summary>
     ExactlyOneCarriesOn,
+    /// <summary>Nobody fails over: the fault is no failure of either node, and the pair must stay as it was.</summary>
+    Nobody,
 }

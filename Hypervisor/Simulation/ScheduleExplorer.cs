@@ -90,6 +90,8 @@ public static partial class ScheduleExplorer
                 string got = WithoutTiming(r.Transcript);
                 if (plan.StopsTheService ? !baseline.StartsWith(got, StringComparison.Ordinal) : got != baseline)
                     problems.Add(r.Completed ? "transcript differs from the failure-free run" : "service did not complete: transcript is not the failure-free one");
+                if (r.FailoverStep is not null && plan.Faults.All(f => f.Scenario.Takeover == Takeover.Nobody))
+                    problems.Add($"a failover at step {r.FailoverStep} that no fault called for");
                 string? violation = problems.Count == 0 ? null
                     : $"VIOLATION seed {seed} ({plan}): {string.Join("; ", problems)}  [repeat: vmft simulate --seed {seed} --runs 1{scenario}{(breakOutputRule ? " --break-output-rule" : "")}]";
                 // A fault drawn for a step after the work was done never happened.

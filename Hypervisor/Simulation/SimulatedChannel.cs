@@ -10,13 +10,14 @@ namespace VmFt.Hypervisor.Simulation;
 /// how a channel ends: frames are encoded and parsed by <see cref="FrameCodec"/>, a stream that ends
 /// is judged by <see cref="ChannelClosure.EndOfStream"/> (between frames or inside one, as
 /// <see cref="LogChannel"/> judges it), a Goodbye or malformed bytes end it as they end a real
-/// channel, and a peer silent for longer than the timeout is declared dead (then, as a real channel,
-/// this end says Goodbye and closes). Time is the scheduler's step.
+/// channel, and the real <see cref="FailureDetector"/> declares a silent peer dead (then, as a real
+/// channel, this end says Goodbye and closes). Time is the scheduler's step; the watchdog ticks once
+/// per step this node runs.
 /// </summary>
-internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming)
+internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming, int timeout)
 {
     private readonly List<byte> _pending = [];
-    private int _lastHeard;
+    private readonly FailureDetector _detector = new(period: 1, timeout, start: 0);
 
     /// <summary>How the channel ended, once it has.</summary>
     public ChannelClosure? Closure { get; private set; }
@@ -38,15 +39,19 @@ internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream
 
     /// <summary>
     /// The frames (type, value, payload) that arrived by <paramref name="step"/>; afterwards
-    /// <see cref="Closure"/> says whether, and how, the channel ended.
+    /// <see cref="Closure"/> says whether, and how, the channel ended. With
+    /// <paramref name="watchdogFirst"/> the watchdog looks before the reader has taken what arrived
+    /// (the order a node's threads may run in when it wakes from a stall).
     /// </summary>
-    public List<(FrameType Type, ulong Value, byte[] Payload)> Receive(int step, int timeout)
+    public List<(FrameType Type, ulong Value, byte[] Payload)> Receive(int step, bool watchdogFirst = false)
     {
         var frames = new List<(FrameType, ulong, byte[])>();
         if (Closure is not null) return frames;
+        if (watchdogFirst) Watch(step);
+        if (Closure is not null) return frames;
         int before = _pending.Count;
         bool ended = incoming.Deliver(step, _pending);
-        if (_pending.Count > before) _lastHeard = step;
+        if (_pending.Count > before) _detector.Heard(step);
         var buffer = new ReadOnlySequence<byte>(_pending.ToArray());
         try
         {
@@ -74,10 +79,16 @@ internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream
             var end = ChannelClosure.EndOfStream(_pending.Count);
             End(step, end, goodbye: end.Reason == ChannelCloseReason.ProtocolError);
         }
-        if (Closure is null && step - _lastHeard > timeout)
-            End(step, new ChannelClosure(ChannelCloseReason.PeerSilent, ChannelCloseCode.PeerTimeout,
-                $"nothing heard from the peer for {step - _lastHeard} steps (timeout {timeout} steps)"), goodbye: true);
+        if (!watchdogFirst) Watch(step);
         return frames;
+    }
+
+    private void Watch(int step)
+    {
+        if (Closure is null && _detector.Tick(step))
+            End(step, new ChannelClosure(ChannelCloseReason.PeerSilent, ChannelCloseCode.PeerTimeout,
+                $"nothing heard from the peer for {_detector.Silence(step)} steps (timeout {_detector.Timeout} steps" +
+                (_detector.OwnStall > 0 ? $"; {_detector.OwnStall} of them while this node stood still" : "") + ")"), goodbye: true);
     }
 
     private void End(int step, ChannelClosure closure, bool goodbye)

@@ -38,6 +38,8 @@ public sealed class SimulatedCluster
     private bool _outputRuleBroken;
     private ulong _backupHasOutput; // the output the backup's log reproduces: the most the client may have from a primary with a backup
     private ulong _lastAck;
+    private int _aFrozenUntil, _bFrozenUntil;
+    private readonly Random _wakeOrder;
     private int? _failoverStep, _liveAgainStep;
     private int _nextLine;
     private int _lastProgressStep;
@@ -56,8 +58,9 @@ public sealed class SimulatedCluster
         _b = new BackupNode("B", boot(), _bOutput);
         _aToB = new(random, options.MaxLinkDelay);
         _bToA = new(random, options.MaxLinkDelay);
-        _channelA = new(_aToB, _bToA);
-        _channelB = new(_bToA, _aToB);
+        _channelA = new(_aToB, _bToA, options.FailureTimeout);
+        _channelB = new(_bToA, _aToB, options.FailureTimeout);
+        _wakeOrder = new Random(options.Seed ^ 0x5EED);
         _aToRelay = new(random, options.MaxRelayDelay);
         _bToRelay = new(random, options.MaxRelayDelay);
         _relayToA = new(random, options.MaxRelayDelay);
@@ -100,6 +103,17 @@ public sealed class SimulatedCluster
     {
         _aToB.StallUntil(step);
         _bToA.StallUntil(step);
+    }
+
+    /// <summary>
+    /// <paramref name="node"/>'s process stands still until <paramref name="untilStep"/> (stopped, or
+    /// starved of CPU): it neither reads nor runs, while what is sent to it waits; when it runs again
+    /// its watchdog may look before its reader does.
+    /// </summary>
+    public void Freeze(string node, int untilStep)
+    {
+        if (node is "A" or "both") _aFrozenUntil = Math.Max(_aFrozenUntil, untilStep);
+        if (node is "B" or "both") _bFrozenUntil = Math.Max(_bFrozenUntil, untilStep);
     }
 
     /// <summary>The connection between the relay and <paramref name="node"/> breaks: what was in flight is partly lost, and all sent while it is down.</summary>
@@ -178,18 +192,25 @@ public sealed class SimulatedCluster
             Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations, _channelB.Closure?.ToString());
     }
 
+    private bool Frozen(string node, int step) => step < (node == "A" ? _aFrozenUntil : _bFrozenUntil);
+
+    /// <summary>The first step a frozen node runs again: then its threads may run in either order.</summary>
+    private bool Waking(string node, int step) => step == (node == "A" ? _aFrozenUntil : _bFrozenUntil) && _wakeOrder.Next(2) == 0;
+
     private void Deliver(int step)
     {
-        foreach (var (type, value, _) in _channelA.Receive(step, _options.FailureTimeout))
-            if (_aAlive && !_aHalted && type == FrameType.Ack) _a.OnAck(value);
-        foreach (var (type, value, payload) in _channelB.Receive(step, _options.FailureTimeout))
-        {
-            if (!_bAlive || _bHalted || _bLive is not null || type != FrameType.LogData) continue;
-            var events = LogBlocks.Decode(new LogSegment(value, payload));
-            _b.OnLog(events);
-            foreach (var e in events)
-                if (e is OutputMarkerEvent marker) _backupHasOutput = Math.Max(_backupHasOutput, marker.OutputEnd);
-        }
+        if (!Frozen("A", step))
+            foreach (var (type, value, _) in _channelA.Receive(step, Waking("A", step)))
+                if (_aAlive && !_aHalted && type == FrameType.Ack) _a.OnAck(value);
+        if (!Frozen("B", step))
+            foreach (var (type, value, payload) in _channelB.Receive(step, Waking("B", step)))
+            {
+                if (!_bAlive || _bHalted || _bLive is not null || type != FrameType.LogData) continue;
+                var events = LogBlocks.Decode(new LogSegment(value, payload));
+                _b.OnLog(events);
+                foreach (var e in events)
+                    if (e is OutputMarkerEvent marker) _backupHasOutput = Math.Max(_backupHasOutput, marker.OutputEnd);
+            }
         foreach (var m in _aToRelay.Deliver(step)) _relay.OnNode(m);
         // The output rule itself: while A has a backup, the client never has output that the
         // backup could not produce again if A died now.
@@ -199,7 +220,9 @@ public sealed class SimulatedCluster
             _violations.Add($"step {step}: output rule broken: the client has {_relay.OutputDelivered} output bytes, the backup's log covers {_backupHasOutput}");
         }
         foreach (var m in _bToRelay.Deliver(step)) _relay.OnNode(m);
-        foreach (var m in _relayToA.Deliver(step)) if (_aAlive && !_aHalted) _a.OnRelay(m);
+        if (!Frozen("A", step))
+            foreach (var m in _relayToA.Deliver(step)) if (_aAlive && !_aHalted) _a.OnRelay(m);
+        if (Frozen("B", step)) return;
         foreach (var m in _relayToB.Deliver(step))
         {
             if (!_bAlive || _bHalted) continue;
@@ -211,7 +234,7 @@ public sealed class SimulatedCluster
     /// <summary>Node A: the original primary.</summary>
     private void StepPrimary(int step)
     {
-        if (!_aAlive || _aHalted) return;
+        if (!_aAlive || _aHalted || Frozen("A", step)) return;
         _a.Step();
         var log = _a.TakeLog();
         if (log.Count == 0) _channelA.Send(step, Frame.Heartbeat(_a.Machine.Cpu.Position));
@@ -219,8 +242,15 @@ public sealed class SimulatedCluster
         foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
         if (!_a.Alone && _channelA.Closure is { } closure && PeerLoss.MustContend(closure))
         {
-            if (_arbiter.TryAcquire("vm", 1, "A")) _a.ContinueAlone();
-            else _aHalted = true;
+            if (_arbiter.TryAcquire("vm", 1, "A"))
+            {
+                _a.ContinueAlone();
+                _failoverStep ??= step;
+            }
+            else
+            {
+                _aHalted = true;
+            }
             foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
         }
     }
@@ -228,7 +258,7 @@ public sealed class SimulatedCluster
     /// <summary>Node B: the backup, or the primary it became.</summary>
     private void StepBackup(int step)
     {
-        if (!_bAlive || _bHalted) return;
+        if (!_bAlive || _bHalted || Frozen("B", step)) return;
         if (_bLive is not null)
         {
             _bLive.Step();
@@ -251,7 +281,7 @@ public sealed class SimulatedCluster
             _bHalted = true; // proves the availability check: the service must be seen to stop
             return;
         }
-        _failoverStep = step;
+        _failoverStep ??= step;
         _bLive = _b.GoLive(1, _options.SliceInstructions);
         _bLive.ContinueAlone(); // no new backup in this simulation
         foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);

@@ -40,6 +40,25 @@ public static class SimulatedFaults
             Prepare = (c, _) => c.CrashNewPrimaryWhenLive = true,
             Strike = (c, _) => c.CrashPrimary(),
         },
+        // Stalls from a few steps to three failure timeouts: below the timeout nothing may happen.
+        new()
+        {
+            Scenario = FaultCatalogue.FreezePrimary,
+            Draw = (at, _, pick, timeout) => new Fault(FaultCatalogue.FreezePrimary, at, 1 + pick.Next(3 * timeout), "A"),
+            Strike = (c, f) => c.Freeze("A", f.AtStep + f.Duration),
+        },
+        new()
+        {
+            Scenario = FaultCatalogue.FreezeBackup,
+            Draw = (at, _, pick, timeout) => new Fault(FaultCatalogue.FreezeBackup, at, 1 + pick.Next(3 * timeout), "B"),
+            Strike = (c, f) => c.Freeze("B", f.AtStep + f.Duration),
+        },
+        new()
+        {
+            Scenario = FaultCatalogue.FreezeBoth,
+            Draw = (at, _, pick, timeout) => new Fault(FaultCatalogue.FreezeBoth, at, 1 + pick.Next(3 * timeout), "both"),
+            Strike = (c, f) => c.Freeze("both", f.AtStep + f.Duration),
+        },
     ];
 
     /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>

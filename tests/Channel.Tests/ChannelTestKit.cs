@@ -13,8 +13,9 @@ internal static class ChannelTestKit
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
     public static LogChannelOptions Options(ChannelRole role, Guid? vmId = null, byte[]? secret = null,
-        TimeSpan? peerTimeout = null, TimeSpan? heartbeat = null, long window = 8 << 20) => new()
+        TimeSpan? peerTimeout = null, TimeSpan? heartbeat = null, long window = 8 << 20, TimeProvider? time = null) => new()
     {
+        TimeProvider = time ?? TimeProvider.System,
         VmId = vmId ?? VmId,
         LocalRole = role,
         SharedSecret = secret ?? Secret,

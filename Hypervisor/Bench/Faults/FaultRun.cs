@@ -117,9 +117,14 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 }
                 catch (WarmUpException e)
                 {
+                    // The pair is intact and does not answer: a failure of the service itself.
+                    Mark("end");
                     result.Violations.Add(e.Message);
                     arbiter = Cluster.ArbiterState();
                     client?.Dispose();
+                    StopCluster();
+                    result.EvidencePaths.Add(RunEvidence.Write(options.OutDirectory, result, "failed", Cluster, Lines(), Proxy, RelayProxy, arbiter,
+                        trace.Transcript.ToString(), null, trace.SentLines));
                     return result;
                 }
             }
@@ -310,6 +315,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         if (timeline.PrimaryAloneMs is not null) result.Notes.Add("the primary continued alone");
         if (scenario.Takeover == Takeover.ExactlyOneCarriesOn && (timeline.BackupLiveMs is null) == (timeline.PrimaryAloneMs is null))
             result.Violations.Add($"{scenario.Name}: expected exactly one node to carry on");
+        if (scenario.Takeover == Takeover.Nobody && (timeline.BackupLiveMs is not null || timeline.PrimaryAloneMs is not null))
+            result.Violations.Add($"{scenario.Name}: nobody should have failed over, yet {(timeline.BackupLiveMs is not null ? "the backup went live" : "the primary went on alone")}");
         if (continues && scenario.Takeover == Takeover.BackupGoesLive && timeline.BackupLiveMs is null && !got.Contains("cpubench OK"))
             result.Violations.Add("the backup never went live after the primary was killed");
 

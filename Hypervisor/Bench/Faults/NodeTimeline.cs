@@ -43,8 +43,10 @@ public sealed class NodeTimeline
             {
                 if (s == "kill primary") t.PrimaryKilledMs ??= l.Ms;
                 if (s == "kill backup" || s == "kill new primary") backupKilled ??= l.Ms;
-                if (s == "partition") partition ??= l.Ms;
-                if (s.StartsWith("kill", StringComparison.Ordinal) || s is "partition" or "pause" or "delay" or "throttle" or "slow backup" or "relay reset") t.FaultMs ??= l.Ms;
+                // From a partition, or either node standing still, the primary gets no new acks: it releases only output its backup already has.
+                if (s is "partition" or "freeze primary" or "freeze backup") partition ??= l.Ms;
+                if (s.StartsWith("kill", StringComparison.Ordinal) || s.StartsWith("freeze", StringComparison.Ordinal)
+                    || s is "partition" or "pause" or "delay" or "throttle" or "slow backup" or "relay reset") t.FaultMs ??= l.Ms;
                 continue;
             }
             if (StatsSample.TryParse(l.Ms, s) is { } sample && l.Who == "primary") t.Samples.Add(sample);

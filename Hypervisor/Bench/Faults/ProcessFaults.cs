@@ -1,4 +1,5 @@
 using VmFt.Hypervisor.Faults;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -43,7 +44,13 @@ public static class ProcessFaults
             },
         },
         new() { Scenario = FaultCatalogue.RelayReset, ProxiesRelayLink = true, Strike = RelayResetAsync },
+        new() { Scenario = FaultCatalogue.FreezePrimary, Strike = run => FreezeAsync(run, "freeze primary", run.Cluster.Primary!) },
+        new() { Scenario = FaultCatalogue.FreezeBackup, Strike = run => FreezeAsync(run, "freeze backup", run.Cluster.Backup!) },
+        new() { Scenario = FaultCatalogue.FreezeBoth, Strike = run => FreezeAsync(run, "freeze both", run.Cluster.Primary!, run.Cluster.Backup!) },
     ];
+
+    /// <summary>How long the freeze scenarios stop a node: three failure timeouts.</summary>
+    public static TimeSpan FreezeLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(3 * o.TimeoutMs);
 
     /// <summary>The scenarios <c>vmft bench faults</c> offers, in report order.</summary>
     public static IReadOnlyList<FaultScenario> Scenarios { get; } = [.. Injectors.Select(i => i.Scenario)];
@@ -84,6 +91,16 @@ public static class ProcessFaults
         await Task.Delay(PauseLength(run.Options)).ConfigureAwait(false);
         run.Proxy.Paused = false;
         run.Mark("resume");
+    }
+
+    /// <summary>SIGSTOPs <paramref name="nodes"/> at once, waits <see cref="FreezeLength"/>, SIGCONTs them.</summary>
+    private static async Task FreezeAsync(FaultRun run, string what, params ChildProcess[] nodes)
+    {
+        run.Mark(what);
+        foreach (var n in nodes) UnixSignals.Stop(n.Id);
+        await Task.Delay(FreezeLength(run.Options)).ConfigureAwait(false);
+        foreach (var n in nodes) UnixSignals.Continue(n.Id);
+        run.Mark("thaw");
     }
 
     private static async Task RelayResetAsync(FaultRun run)

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -10,7 +10,6 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// </summary>
 public sealed class ProcessThrottle : IDisposable
 {
-    private const int SigCont = 18, SigStop = 19;
     private readonly int _pid;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -27,9 +26,6 @@ public sealed class ProcessThrottle : IDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
-
     private async Task LoopAsync()
     {
         var run = Period * RunFraction;
@@ -38,9 +34,9 @@ public sealed class ProcessThrottle : IDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (SendSignal(_pid, SigStop) != 0) return; // gone
+                if (!UnixSignals.Stop(_pid)) return; // gone
                 await Task.Delay(stopped, _stop.Token).ConfigureAwait(false);
-                SendSignal(_pid, SigCont);
+                UnixSignals.Continue(_pid);
                 await Task.Delay(run, _stop.Token).ConfigureAwait(false);
             }
         }
@@ -49,7 +45,7 @@ public sealed class ProcessThrottle : IDisposable
         }
         finally
         {
-            SendSignal(_pid, SigCont);
+            UnixSignals.Continue(_pid);
         }
     }
 

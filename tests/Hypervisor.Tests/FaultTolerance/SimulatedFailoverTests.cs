@@ -183,4 +183,35 @@ public class SimulatedFailoverTests
         Assert.False(result.Completed);
         Assert.Contains(result.Violations, v => v.Contains("availability lost: no reply for", StringComparison.Ordinal) && v.Contains("A dead, B live", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(19)]
+    [InlineData(45)]
+    [InlineData(60)]
+    public void Both_nodes_standing_still_at_once_is_no_failure(int steps)
+    {
+        // The host starved or paused: each node's watchdog sees a late tick and holds none of that
+        // stall against its peer, whichever of its threads runs first when it wakes.
+        foreach (int seed in new[] { 1, 2, 3, 4 })
+        {
+            var result = new FtSimulation(Options(seed)).Run(new FaultPlan(new Fault(FaultCatalogue.FreezeBoth, 12, steps, "both")));
+            Assert.Empty(result.Violations);
+            Assert.Null(result.FailoverStep);
+            Assert.Equal(Baseline(seed), result.Transcript);
+        }
+    }
+
+    [Fact]
+    public void A_primary_that_stands_still_past_the_timeout_is_failed_over_and_halts_when_it_wakes()
+    {
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var result = new FtSimulation(Options(seed)).Run(new FaultPlan(new Fault(FaultCatalogue.FreezePrimary, 10, 50, "A")));
+            Assert.Empty(result.Violations);
+            Assert.Equal(Baseline(seed), result.Transcript);
+            Assert.Equal("B", result.LiveNodeAtEnd);
+            Assert.NotNull(result.FailoverStep);
+        }
+    }
 }

@@ -18,7 +18,7 @@ public static class SoloTranscript
         var machine = new PcMachine(new MachineConfiguration { RamSize = ramSize });
         machine.LoadMultiboot(image, imageName, new MultibootOptions { CommandLine = commandLine });
         var node = new PrimaryNode("solo", 0, machine, new OutputStream(), 1, 0);
-        node.ContinueAlone();
+        node.ContinueAlone(node.Generation);
         node.OnRelay(new InputFromRelay(0, Encoding.ASCII.GetBytes(string.Concat(lines.Select(l => l + "\n")))));
         var transcript = new StringBuilder();
         int seen = 0; // lines so far, counted as output arrives (a long transcript is not rescanned every step)

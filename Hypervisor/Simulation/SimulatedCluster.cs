@@ -242,9 +242,10 @@ public sealed class SimulatedCluster
         foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
         if (!_a.Alone && _channelA.Closure is { } closure && PeerLoss.MustContend(closure))
         {
-            if (_arbiter.TryAcquire("vm", 1, "A"))
+            ulong contested = _a.Generation + 1;
+            if (_arbiter.TryAcquire("vm", contested, "A"))
             {
-                _a.ContinueAlone();
+                _a.ContinueAlone(contested);
                 _failoverStep ??= step;
             }
             else
@@ -271,7 +272,8 @@ public sealed class SimulatedCluster
         if (ack > _lastAck) _channelB.Send(step, Frame.Ack(_lastAck = ack));
         else _channelB.Send(step, Frame.Heartbeat(_b.Machine.Cpu.Position));
         if (_channelB.Closure is not { } closure) return;
-        if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", 1, "B"))
+        ulong generation = _b.PrimaryGeneration + 1;
+        if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", generation, "B"))
         {
             _bHalted = true; // the primary won: the backup halts
             return;
@@ -282,8 +284,8 @@ public sealed class SimulatedCluster
             return;
         }
         _failoverStep ??= step;
-        _bLive = _b.GoLive(1, _options.SliceInstructions);
-        _bLive.ContinueAlone(); // no new backup in this simulation
+        _bLive = _b.GoLive(generation, _options.SliceInstructions);
+        _bLive.ContinueAlone(generation); // no new backup in this simulation
         foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);
         if (CrashNewPrimaryWhenLive)
         {

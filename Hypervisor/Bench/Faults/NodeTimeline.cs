@@ -11,13 +11,13 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// backup lost: the output rule releases nothing without acks); a node that won the arbiter, from
 /// going live (the backup) or continuing alone (the primary) until it is killed.</para>
 /// </summary>
-public sealed class NodeTimeline
+public sealed partial class NodeTimeline
 {
     public const string Bench = "bench";
 
     public List<LiveInterval> Live { get; } = [];
-    /// <summary>Nodes that reported winning the arbiter for generation 1, in order.</summary>
-    public List<string> ArbiterWinners { get; } = [];
+    /// <summary>Nodes that reported winning the arbiter, with the generation, in order.</summary>
+    public List<ArbiterWin> ArbiterWinners { get; } = [];
     public List<StatsSample> Samples { get; } = [];
     /// <summary>The bench's fault action (kill, partition, pause...) or null.</summary>
     public double? FaultMs { get; private set; }
@@ -54,15 +54,14 @@ public sealed class NodeTimeline
             if (l.Who == "primary" && s.Contains(": backup lost:", StringComparison.Ordinal)) t.BackupLostMs ??= l.Ms;
             if (l.Who == "primary" && s.Contains("continuing alone", StringComparison.Ordinal)) t.PrimaryAloneMs ??= l.Ms;
             if (l.Who == "backup" && s.Contains(": primary lost:", StringComparison.Ordinal)) t.PrimaryLostMs ??= l.Ms;
-            if (l.Who == "backup" && s.Contains(": live as generation 1", StringComparison.Ordinal)) t.BackupLiveMs ??= l.Ms;
+            if (l.Who == "backup" && s.Contains(": live as generation ", StringComparison.Ordinal)) t.BackupLiveMs ??= l.Ms;
             if (s.Contains("halting", StringComparison.Ordinal))
             {
                 if (l.Who == "primary") primaryHalted ??= l.Ms;
                 if (l.Who == "backup") backupHalted ??= l.Ms;
             }
-            if (l.Who is "primary" or "backup" && s.Contains(": won the arbiter for generation 1", StringComparison.Ordinal)) t.ArbiterWinners.Add(l.Who);
-            const string follow = "relay: following backup (generation 1), client has ";
-            if (l.Who == "relay" && s.StartsWith(follow, StringComparison.Ordinal))
+            if (l.Who is "primary" or "backup" && WonArbiter().Match(s) is { Success: true } won) t.ArbiterWinners.Add(new ArbiterWin(l.Who, ulong.Parse(won.Groups[1].Value, CultureInfo.InvariantCulture)));
+            if (l.Who == "relay" && FollowingBackup().Match(s) is { Success: true } follow)
             {
                 var rest = s[follow.Length..];
                 int space = rest.IndexOf(' ');
@@ -87,8 +86,14 @@ public sealed class NodeTimeline
         if (t.BackupLiveMs is { } live)
         {
             double? killedAfter = backupKilled > live ? backupKilled : null;
-            t.Live.Add(new LiveInterval("backup", live, Min(endMs, killedAfter, backupHalted > live ? backupHalted : null), "won the arbiter: live as generation 1"));
+            t.Live.Add(new LiveInterval("backup", live, Min(endMs, killedAfter, backupHalted > live ? backupHalted : null), "won the arbiter: live"));
         }
         return t;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@": won the arbiter for generation (\d+)")]
+    private static partial System.Text.RegularExpressions.Regex WonArbiter();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^relay: following backup \(generation \d+\), client has ")]
+    private static partial System.Text.RegularExpressions.Regex FollowingBackup();
 }

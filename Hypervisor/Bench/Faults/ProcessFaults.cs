@@ -78,7 +78,7 @@ public static class ProcessFaults
     private static async Task KillNewPrimaryAsync(FaultRun run)
     {
         await run.KillAsync(run.Cluster.Primary!, "kill primary").ConfigureAwait(false);
-        if (await run.WaitFor("backup", ": live as generation 1", TimeSpan.FromSeconds(10)).ConfigureAwait(false))
+        if (await run.WaitFor("backup", ": live as generation ", TimeSpan.FromSeconds(10)).ConfigureAwait(false))
             await run.KillAsync(run.Cluster.Backup!, "kill new primary").ConfigureAwait(false);
         else
             run.Result.Violations.Add("the backup did not go live within 10 s of the kill");

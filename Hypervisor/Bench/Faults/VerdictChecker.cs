@@ -27,7 +27,7 @@ public static partial class VerdictChecker
     public static string Normalize(string transcript) => TscCycles().Replace(transcript, "tsc_cycles=*");
 
     public static List<string> Check(string reference, string got, bool serviceContinues, IReadOnlyList<string> sentLines,
-        IReadOnlyList<LiveInterval> live, IReadOnlyList<string> arbiterWinners)
+        IReadOnlyList<LiveInterval> live, IReadOnlyList<ArbiterWin> arbiterWinners)
     {
         var violations = new List<string>();
         CheckTranscript(reference, got, serviceContinues, violations);
@@ -109,7 +109,7 @@ public static partial class VerdictChecker
         if (missing > 0) violations.Add($"{missing} request(s) never got a reply (first: {first})");
     }
 
-    private static void CheckLiveness(IReadOnlyList<LiveInterval> live, IReadOnlyList<string> arbiterWinners, List<string> violations)
+    private static void CheckLiveness(IReadOnlyList<LiveInterval> live, IReadOnlyList<ArbiterWin> arbiterWinners, List<string> violations)
     {
         for (int i = 0; i < live.Count; i++)
         {
@@ -123,8 +123,11 @@ public static partial class VerdictChecker
                     violations.Add($"two live nodes: {a.Node} ({a.Why}) and {b.Node} ({b.Why}) from {from:F1} to {to:F1} ms");
             }
         }
-        if (arbiterWinners.Distinct().Count() > 1)
-            violations.Add($"the arbiter was won by {string.Join(" and ", arbiterWinners.Distinct())} for the same generation");
+        foreach (var generation in arbiterWinners.GroupBy(w => w.Generation))
+        {
+            var nodes = generation.Select(w => w.Node).Distinct().ToList();
+            if (nodes.Count > 1) violations.Add($"the arbiter was won by {string.Join(" and ", nodes)} for generation {generation.Key}");
+        }
     }
 
     private static bool TryIds(string line, out string client, out long id, out string rest)

@@ -12,8 +12,8 @@ namespace VmFt.Hypervisor.FaultTolerance.Backup;
 /// <summary>
 /// Runs a <see cref="BackupNode"/>: takes log blocks off the channel, acknowledges them as they
 /// arrive, replays them in slices, and passes the relay's delivery confirmations on. When the
-/// primary goes silent or its connection fails: arbiter, drain, go live as generation 1 and carry
-/// on as a primary alone.
+/// primary goes silent or its connection fails: arbiter for the primary's generation + 1, drain, go
+/// live as that generation and carry on as a primary alone.
 /// </summary>
 public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoint relay, WakeSignal wake, IArbiter arbiter, string vmId, ILoggerFactory logging)
 {
@@ -106,12 +106,13 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
         BackupLog.PrimaryLost(_log, node.NodeId, closure);
         var failover = System.Diagnostics.Stopwatch.StartNew();
         Receive(); // everything that arrived before the end
-        if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
+        ulong contested = node.PrimaryGeneration + 1;
+        if (!arbiter.TryAcquire(vmId, contested, node.NodeId))
         {
-            BackupLog.LostArbiter(_log, node.NodeId);
+            BackupLog.LostArbiter(_log, node.NodeId, contested);
             return NodeExit.Halted;
         }
-        BackupLog.WonArbiter(_log, node.NodeId);
+        BackupLog.WonArbiter(_log, node.NodeId, contested);
         node.Step();
         if (node.PrimaryExited)
         {
@@ -119,10 +120,10 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             return NodeExit.GuestExited;
         }
         BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
-        var live = node.GoLive(1, SliceInstructions, ClockMode.Realtime);
-        live.ContinueAlone(); // no new backup yet: redundancy is restored by a repair, not here
+        var live = node.GoLive(contested, SliceInstructions, ClockMode.Realtime);
+        live.ContinueAlone(contested); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
-        BackupLog.Live(_log, node.NodeId, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));
+        BackupLog.Live(_log, node.NodeId, contested, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));
         var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, logging);
         return await host.RunAsync(cancellationToken).ConfigureAwait(false);
     }

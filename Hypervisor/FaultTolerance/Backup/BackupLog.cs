@@ -22,8 +22,8 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{NodeId}: logging channel from the primary is up")]
     public static partial void ChannelUp(ILogger logger, string nodeId);
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "vmft backup: halted: the primary continues alone (lost the arbiter for generation 1)")]
-    public static partial void Halted(ILogger logger);
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "vmft backup: halted: the primary continues alone (lost the arbiter for generation {Generation})")]
+    public static partial void Halted(ILogger logger, ulong generation);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest exited; replayed to #{Sequence}")]
     public static partial void PrimaryGuestExited(ILogger logger, string nodeId, ulong sequence);
@@ -31,11 +31,11 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "{NodeId}: primary lost: {Closure}")]
     public static partial void PrimaryLost(ILogger logger, string nodeId, ChannelClosure closure);
 
-    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "{NodeId}: the primary won the arbiter for generation 1: halting")]
-    public static partial void LostArbiter(ILogger logger, string nodeId);
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Information, Message = "{NodeId}: the primary won the arbiter for generation {Generation}: halting")]
+    public static partial void LostArbiter(ILogger logger, string nodeId, ulong generation);
 
-    [LoggerMessage(EventId = 2009, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation 1")]
-    public static partial void WonArbiter(ILogger logger, string nodeId);
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation {Generation}")]
+    public static partial void WonArbiter(ILogger logger, string nodeId, ulong generation);
 
     [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest had exited; nothing to take over")]
     public static partial void NothingToTakeOver(ILogger logger, string nodeId);
@@ -44,6 +44,6 @@ internal static partial class BackupLog
     public static partial void Drained(ILogger logger, string nodeId, ulong sequence, ulong position);
 
     [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
-        Message = "{NodeId}: live as generation 1 (input offset {InputEnd}), {Milliseconds} ms after the loss was detected; announcing to the relay")]
-    public static partial void Live(ILogger logger, string nodeId, ulong inputEnd, string milliseconds);
+        Message = "{NodeId}: live as generation {Generation} (input offset {InputEnd}), {Milliseconds} ms after the loss was detected; announcing to the relay")]
+    public static partial void Live(ILogger logger, string nodeId, ulong generation, ulong inputEnd, string milliseconds);
 }

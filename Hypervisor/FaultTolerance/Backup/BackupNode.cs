@@ -27,6 +27,12 @@ public sealed class BackupNode
 
     public string NodeId { get; }
     public PcMachine Machine => _machine;
+
+    /// <summary>
+    /// The generation the primary it follows serves in (0 for the first pair; N for a backup that
+    /// joined the winner of generation N): when the primary is lost, this node contends for the next.
+    /// </summary>
+    public ulong PrimaryGeneration { get; init; }
     /// <summary>Highest contiguous log sequence received (go-live replays all of it).</summary>
     public ulong Received => _highestReceived;
     public ulong Replayed { get; private set; }

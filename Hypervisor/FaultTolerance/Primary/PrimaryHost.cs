@@ -58,13 +58,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     haveBackup = false;
                     PrimaryLog.BackupLost(_log, node.NodeId, closure);
                     PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
-                    if (!arbiter.TryAcquire(vmId, 1, node.NodeId))
+                    ulong contested = node.Generation + 1;
+                    if (!arbiter.TryAcquire(vmId, contested, node.NodeId))
                     {
-                        PrimaryLog.LostArbiter(_log, node.NodeId);
+                        PrimaryLog.LostArbiter(_log, node.NodeId, contested);
                         return NodeExit.Halted;
                     }
-                    PrimaryLog.ContinuingAlone(_log, node.NodeId);
-                    node.ContinueAlone();
+                    PrimaryLog.ContinuingAlone(_log, node.NodeId, contested);
+                    node.ContinueAlone(contested);
                 }
             }
 

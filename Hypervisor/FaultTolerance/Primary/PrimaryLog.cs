@@ -25,8 +25,8 @@ internal static partial class PrimaryLog
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{NodeId}: logging channel to the backup at {Backup} is up")]
     public static partial void ChannelUp(ILogger logger, string nodeId, EndPoint backup);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "vmft primary: halted: the backup took over (lost the arbiter for generation 1)")]
-    public static partial void Halted(ILogger logger);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "vmft primary: halted: the backup took over (lost the arbiter for generation {Generation})")]
+    public static partial void Halted(ILogger logger, ulong generation);
 
     /// <summary>The periodic <c>ft stats:</c> line (<see cref="FtStatistics.Sample"/>).</summary>
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "{Line}")]
@@ -39,11 +39,11 @@ internal static partial class PrimaryLog
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "{NodeId}: backup lost: {Closure}")]
     public static partial void BackupLost(ILogger logger, string nodeId, ChannelClosure closure);
 
-    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "{NodeId}: the backup won the arbiter for generation 1: halting")]
-    public static partial void LostArbiter(ILogger logger, string nodeId);
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "{NodeId}: the backup won the arbiter for generation {Generation}: halting")]
+    public static partial void LostArbiter(ILogger logger, string nodeId, ulong generation);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation 1: continuing alone")]
-    public static partial void ContinuingAlone(ILogger logger, string nodeId);
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation {Generation}: continuing alone")]
+    public static partial void ContinuingAlone(ILogger logger, string nodeId, ulong generation);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "{NodeId}: guest exited ({Reason})")]
     public static partial void GuestExited(ILogger logger, string nodeId, Guest.Machine.MachineExitReason? reason);

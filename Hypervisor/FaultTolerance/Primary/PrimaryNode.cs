@@ -37,7 +37,11 @@ public sealed class PrimaryNode : IEventSink
     public const ulong DefaultCheckpointInterval = 50_000_000;
 
     public string NodeId { get; }
-    public ulong Generation { get; }
+    /// <summary>
+    /// The arbiter generation this node serves in: 0 for the first primary, N for the node that won
+    /// generation N. Every message to the relay carries it; the relay follows the newest.
+    /// </summary>
+    public ulong Generation { get; private set; }
     public PcMachine Machine => _machine;
     /// <summary>Running without a backup (it died and this node won the arbiter): output is released at once.</summary>
     public bool Alone { get; private set; }
@@ -139,11 +143,21 @@ public sealed class PrimaryNode : IEventSink
         Release();
     }
 
-    /// <summary>The backup is gone and this node won the arbiter: from now on nothing waits for acks.</summary>
-    public void ContinueAlone()
+    /// <summary>
+    /// The backup is gone and this node won the arbiter for <paramref name="generation"/> (or, as a
+    /// backup that just went live, already serves in it): from now on nothing waits for acks, and
+    /// the relay hears of the generation.
+    /// </summary>
+    public void ContinueAlone(ulong generation)
     {
         Alone = true;
         _acked = LogEnd;
+        if (generation != Generation)
+        {
+            if (generation < Generation) throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is older than {Generation}");
+            Generation = generation;
+            _toRelay.Add(Announcement());
+        }
         Release();
     }
 

@@ -44,9 +44,10 @@ public static class BackupProcess
         BackupLog.ChannelUp(log, id);
         await using (channel.ConfigureAwait(false))
         {
-            var host = new BackupHost(new BackupNode(id, machine) { MaxReplayLag = maxReplayLag }, channel, relay, wake, arbiter, vmId, logging);
+            var node = new BackupNode(id, machine) { MaxReplayLag = maxReplayLag };
+            var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging);
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
-            if (exit == NodeExit.Halted) BackupLog.Halted(log);
+            if (exit == NodeExit.Halted) BackupLog.Halted(log, node.PrimaryGeneration + 1);
             return exit;
         }
     }

@@ -52,7 +52,7 @@ public static class PrimaryProcess
             var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { Clock = ClockMode.Realtime };
             var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
-            if (exit == NodeExit.Halted) PrimaryLog.Halted(log);
+            if (exit == NodeExit.Halted) PrimaryLog.Halted(log, node.Generation + 1);
             return exit;
         }
     }

@@ -26,7 +26,7 @@ public class NodeTimelineTests
         Assert.Equal(500, t.Live[1].EndMs);
         Assert.Equal(77, t.SwitchOffset);
         Assert.Equal(120, t.PrimaryLostMs);
-        Assert.Equal(["backup"], t.ArbiterWinners);
+        Assert.Equal([new ArbiterWin("backup", 1)], t.ArbiterWinners);
         var s = Assert.Single(t.Samples);
         Assert.Equal(1.0, s.LogMbit, 6); // 62500 bytes * 8 over 0.5 s
         Assert.Equal(2.0, s.HoldP99);

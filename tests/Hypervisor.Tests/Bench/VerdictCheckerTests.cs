@@ -15,7 +15,7 @@ public class VerdictCheckerTests
     ];
 
     private static List<string> Check(string got, bool continues = true, IReadOnlyList<string>? sent = null, IReadOnlyList<LiveInterval>? live = null, string reference = Clean) =>
-        VerdictChecker.Check(reference, got, continues, sent ?? Sent, live ?? OneAtATime, ["backup"]);
+        VerdictChecker.Check(reference, got, continues, sent ?? Sent, live ?? OneAtATime, [new("backup", 1)]);
 
     [Fact]
     public void CleanRunPasses() => Assert.Empty(Check(Clean));
@@ -95,7 +95,11 @@ public class VerdictCheckerTests
 
     [Fact]
     public void TwoArbiterWinnersFail() =>
-        Assert.Contains(VerdictChecker.Check(Clean, Clean, true, Sent, OneAtATime, ["primary", "backup"]), x => x.Contains("arbiter"));
+        Assert.Contains(VerdictChecker.Check(Clean, Clean, true, Sent, OneAtATime, [new("primary", 1), new("backup", 1)]), x => x.Contains("arbiter was won by primary and backup for generation 1"));
+
+    [Fact]
+    public void Winners_of_successive_generations_are_no_split_brain() =>
+        Assert.Empty(VerdictChecker.Check(Clean, Clean, true, Sent, OneAtATime, [new("backup", 1), new("primary", 2)]));
 
     [Fact]
     public void CpubenchCyclesAreMasked() =>

@@ -46,7 +46,6 @@ public static class FaultBenchmark
                 int seed = unchecked(options.Seed + i);
                 progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
                 var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
-                result.Reproduce = FaultReport.ReproduceCommand(result, options);
                 results.Add(result);
                 progress.Finished(i + 1, result);
             }

@@ -74,6 +74,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     {
         var random = new Random(seed);
         var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
+        result.Reproduce = FaultReport.ReproduceCommand(result, options);
         var trace = new ClientTrace();
         double loadStart = 0, loadEnd = 0;
         string[] machineArgs = workload == FaultWorkload.Cpubench ? ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"] : ["kvstore"];

@@ -55,7 +55,7 @@ if ! dpkg --print-foreign-architectures | grep -qx i386; then
   as_root dpkg --add-architecture i386
 fi
 # The metapackage names the current 6.1 ABI (linux-image-6.1.0-N-686).
-kernel_pkg=$(apt-cache depends linux-image-686:i386 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-6\.1\.[0-9.]*-[0-9]*-686\)\(:i386\)\{0,1\}$/\1/p' | head -n1)
+kernel_pkg=$(apt-cache depends linux-image-686:i386 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-6\.1\.[0-9.]*-[0-9]*-686\)\(:i386\)\{0,1\}$/\1/p' | head -n1 || true)
 if [ -z "$kernel_pkg" ] || ! apt-cache show busybox-static:i386 >/dev/null 2>&1; then
   log "updating the package lists (apt-get update)"
   as_root apt-get update -qq

@@ -344,24 +344,27 @@ public class LogChannelTests
         // A backup starved of CPU (or stopped) for 2 s: when its watchdog runs again the peer has been
         // silent for 2 s of wall time, but this node was not running to hear it. Only the silence
         // while it runs counts, so the peer is declared dead after the timeout of running time.
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var time = new SteppedTimeProvider();
         var (raw, b) = InMemoryDuplexPipe.CreatePair();
         var options = Options(ChannelRole.Backup, peerTimeout: TimeSpan.FromMilliseconds(500), time: time);
         var accepting = LogChannel.AcceptAsync(b, options);
         await ChannelHandshake.InitiateAsync(raw, Options(ChannelRole.Primary), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
         await using var backup = await accepting.WaitAsync(Patience);
+        Assert.True(await EventuallyAsync(() => time.TimerCount == 2), "the heartbeat and the watchdog did not start");
 
-        time.Advance(TimeSpan.FromSeconds(2)); // one late watchdog tick: 1.9 s of it this node's own
+        time.Tick(TimeSpan.FromSeconds(2)); // one late watchdog tick: 1.9 s of it this node's own
         Assert.True(await EventuallyAsync(() => backup.PeerSilenceWhileRunning < TimeSpan.FromSeconds(1)), "the watchdog did not note its own stall");
         await Task.Delay(100);
         Assert.False(backup.Completion.IsCompleted, "declared dead after its own stall");
         Assert.True(backup.PeerSilence >= TimeSpan.FromSeconds(2));
         Assert.True(backup.PeerSilenceWhileRunning <= TimeSpan.FromMilliseconds(200), backup.PeerSilenceWhileRunning.ToString());
 
-        for (int i = 0; i < 10 && !backup.Completion.IsCompleted; i++)
+        // On-time ticks: the silence now counts. A tick the loop misses only makes the next one look
+        // late (a stall, which delays the verdict), so the bound is generous, not tight.
+        for (int i = 0; i < 60 && !backup.Completion.IsCompleted; i++)
         {
-            time.Advance(TimeSpan.FromMilliseconds(100)); // on-time ticks: the silence now counts
-            await Task.Delay(100);
+            time.Tick(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(50);
         }
         var closure = await backup.Completion.WaitAsync(Patience);
         Assert.Equal(ChannelCloseReason.PeerSilent, closure.Reason);

@@ -16,4 +16,5 @@ public enum ChannelCloseCode : byte
     HandshakeTimeout = 10,
     PeerTimeout = 11,
     TransportFailed = 12,
+    WrongMachine = 13,
 }

@@ -7,5 +7,5 @@ public static class ChannelProtocol
     public const ulong Magic = 0x4E41484354464D56;
 
     /// <summary>Wire protocol version; bump it when a frame layout or the handshake changes.</summary>
-    public const ushort Version = 1;
+    public const ushort Version = 2;
 }

@@ -9,6 +9,12 @@ public sealed class LogChannelOptions
     /// <summary>The VM both ends replicate; a peer for another VM is refused.</summary>
     public required Guid VmId { get; init; }
 
+    /// <summary>
+    /// The machine this node started from (the guest's state hash once its image was loaded); a peer
+    /// that started another one is refused. Zero when the owner has no machine to name.
+    /// </summary>
+    public ulong Machine { get; init; }
+
     /// <summary>This node's role; the peer must hold the other one.</summary>
     public required ChannelRole LocalRole { get; init; }
 

@@ -10,8 +10,8 @@ namespace VmFt.Channel.Handshake;
 /// <summary>
 /// Mutual authentication before any log byte moves:
 /// <code>
-/// initiator -> Hello(magic, version, role, vmId, nonceI)
-/// responder -> Hello(magic, version, role, vmId, nonceR)   or Reject
+/// initiator -> Hello(magic, version, role, vmId, machine, nonceI)
+/// responder -> Hello(magic, version, role, vmId, machine, nonceR)   or Reject
 /// initiator -> HelloAck(HMAC(secret, "VmFt initiator" | helloI | helloR)) or Reject
 /// responder -> HelloAck(HMAC(secret, "VmFt responder" | helloI | helloR)) or Reject
 /// </code>
@@ -40,7 +40,7 @@ public static class ChannelHandshake
         Exception? failure = null;
         try
         {
-            var ours = new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, options.LocalRole, options.VmId,
+            var ours = new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, options.LocalRole, options.VmId, options.Machine,
                 RandomNumberGenerator.GetBytes(HelloMessage.NonceLength)).ToBytes();
             byte[] initiatorHello, responderHello;
             if (initiator)
@@ -114,6 +114,10 @@ public static class ChannelHandshake
         if (hello.VmId != options.VmId)
             throw await RefuseAsync(transport, logger, ChannelCloseCode.WrongVmId,
                 $"peer replicates VM {hello.VmId}, this node replicates VM {options.VmId}").ConfigureAwait(false);
+        if (hello.Machine != options.Machine)
+            throw await RefuseAsync(transport, logger, ChannelCloseCode.WrongMachine,
+                $"the peer started another machine (state hash {hello.Machine:x16}, this node {options.Machine:x16}): " +
+                "both nodes need the same image, --initrd, --cmdline, --mem and --rom").ConfigureAwait(false);
         return body;
     }
 

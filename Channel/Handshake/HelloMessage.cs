@@ -3,15 +3,18 @@ using System.Buffers.Binary;
 namespace VmFt.Channel.Handshake;
 
 /// <summary>
-/// Body of a Hello frame, little-endian: <c>magic:u64 version:u16 role:u8 vmId:16 nonce:32</c> (59 bytes).
-/// Magic and version come first so that any future version can still be recognised and refused cleanly.
+/// Body of a Hello frame, little-endian: <c>magic:u64 version:u16 role:u8 vmId:16 machine:u64 nonce:32</c>
+/// (67 bytes). Magic and version come first so that any future version can still be recognised and
+/// refused cleanly. <c>machine</c> names the machine a node started from (its state hash after the
+/// image, initrd and command line were loaded): a backup replaying the log of another kernel would
+/// diverge at once, so the two must agree before any log moves.
 /// </summary>
 public readonly struct HelloMessage
 {
     public const int NonceLength = 32;
-    public const int Length = 8 + 2 + 1 + 16 + NonceLength;
+    public const int Length = 8 + 2 + 1 + 16 + 8 + NonceLength;
 
-    public HelloMessage(ulong magic, ushort version, ChannelRole role, Guid vmId, ReadOnlyMemory<byte> nonce)
+    public HelloMessage(ulong magic, ushort version, ChannelRole role, Guid vmId, ulong machine, ReadOnlyMemory<byte> nonce)
     {
         if (nonce.Length != NonceLength)
             throw new ArgumentException($"nonce must be {NonceLength} bytes", nameof(nonce));
@@ -19,6 +22,7 @@ public readonly struct HelloMessage
         Version = version;
         Role = role;
         VmId = vmId;
+        Machine = machine;
         Nonce = nonce;
     }
 
@@ -30,6 +34,8 @@ public readonly struct HelloMessage
 
     public Guid VmId { get; }
 
+    public ulong Machine { get; }
+
     public ReadOnlyMemory<byte> Nonce { get; }
 
     public byte[] ToBytes()
@@ -39,7 +45,8 @@ public readonly struct HelloMessage
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), Version);
         bytes[10] = (byte)Role;
         VmId.TryWriteBytes(bytes.AsSpan(11, 16));
-        Nonce.Span.CopyTo(bytes.AsSpan(27));
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(27), Machine);
+        Nonce.Span.CopyTo(bytes.AsSpan(35));
         return bytes;
     }
 
@@ -65,7 +72,8 @@ public readonly struct HelloMessage
         var role = (ChannelRole)body[10];
         if (role is not (ChannelRole.Primary or ChannelRole.Backup))
             return Fail(ChannelCloseCode.WrongRole, $"unknown role {body[10]}", out code, out reason);
-        hello = new HelloMessage(magic, version, role, new Guid(body.Slice(11, 16)), body.Slice(27, NonceLength).ToArray());
+        hello = new HelloMessage(magic, version, role, new Guid(body.Slice(11, 16)), BinaryPrimitives.ReadUInt64LittleEndian(body[27..]),
+            body.Slice(35, NonceLength).ToArray());
         code = ChannelCloseCode.Unspecified;
         reason = "";
         return true;

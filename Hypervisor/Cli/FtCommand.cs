@@ -9,13 +9,22 @@ public static class FtCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string>("image") { Description = "a Multiboot kernel or a bundled guest name" };
+        var image = new Argument<string>("image") { Description = "a Linux bzImage, a Multiboot kernel or a bundled guest name" };
         var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem };
+        var cmdline = new Option<string?>("--cmdline", "--append") { Description = "the kernel command line" };
+        var initrd = new Option<string?>("--initrd") { Description = "an initial RAM disk for a Linux kernel" };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string img = parse.GetValue(image)!;
             GuestImages.Resolve(img); // bad input fails here, not in three children
+            List<string> machineArgs = [img, "--mem", parse.GetValue(mem)!];
+            if (parse.GetValue(initrd) is { } rd)
+            {
+                if (!File.Exists(rd)) throw new UsageException($"--initrd {rd}: no such file");
+                machineArgs.AddRange(["--initrd", Path.GetFullPath(rd)]);
+            }
+            if (parse.GetValue(cmdline) is { } line) machineArgs.AddRange(["--cmdline", line]);
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -26,7 +35,7 @@ public static class FtCommand
             string address;
             try
             {
-                address = cluster.StartAsync([img, "--mem", parse.GetValue(mem)!], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+                address = cluster.StartAsync(machineArgs, [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             }
             catch (ClusterStartException e)
             {

@@ -35,7 +35,8 @@ public static class NodeCommands
             foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs, SendWindow }) c.Options.Add(o);
         }
 
-        public LogChannelOptions ChannelOptions(ParseResult p, ChannelRole role)
+        /// <summary>The channel's options; the machine, just loaded, names what this node started from.</summary>
+        public LogChannelOptions ChannelOptions(ParseResult p, ChannelRole role, Guest.Machine.PcMachine machine)
         {
             int hb = p.GetValue(HeartbeatMs), to = p.GetValue(TimeoutMs);
             if (hb <= 0 || to <= hb) throw new UsageException($"--heartbeat-ms {hb} / --timeout-ms {to}: both positive, the timeout longer than the heartbeat");
@@ -47,6 +48,7 @@ public static class NodeCommands
             {
                 VmId = NodeProcess.VmGuid(p.GetValue(VmId)!),
                 LocalRole = role,
+                Machine = machine.StateHash(),
                 SharedSecret = Encoding.UTF8.GetBytes(secret),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(hb),
                 PeerTimeout = TimeSpan.FromMilliseconds(to),
@@ -75,7 +77,7 @@ public static class NodeCommands
             var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
-            var options = shared.ChannelOptions(parse, ChannelRole.Primary);
+            var options = shared.ChannelOptions(parse, ChannelRole.Primary, machine);
             int every = parse.GetValue(statsMs);
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
@@ -104,7 +106,7 @@ public static class NodeCommands
             var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
-            var options = shared.ChannelOptions(parse, ChannelRole.Backup);
+            var options = shared.ChannelOptions(parse, ChannelRole.Backup, machine);
             TcpChannelListener logListener;
             try
             {

@@ -77,7 +77,7 @@ public class HandshakeTests
     }
 
     private static byte[] RawHello(ulong magic, ushort version, Guid vmId) =>
-        new HelloMessage(magic, version, ChannelRole.Primary, vmId, new byte[HelloMessage.NonceLength]).ToBytes();
+        new HelloMessage(magic, version, ChannelRole.Primary, vmId, 0, new byte[HelloMessage.NonceLength]).ToBytes();
 
     /// <summary>A hand-made peer sends one frame; returns the acceptor's failure and the frame it answered with.</summary>
     private static async Task<(ChannelRejectedException Failure, (FrameType Type, ulong Value, byte[] Payload)? Answer, CapturingLogger Log)> RawPeerAsync(Frame first)
@@ -189,16 +189,35 @@ public class HandshakeTests
     }
 
     [Fact]
-    public void Hello_layout_is_magic_version_role_vm_id_nonce()
+    public void Hello_layout_is_magic_version_role_vm_id_machine_nonce()
     {
         var nonce = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
-        var bytes = new HelloMessage(ChannelProtocol.Magic, 1, ChannelRole.Backup, VmId, nonce).ToBytes();
+        var bytes = new HelloMessage(ChannelProtocol.Magic, 2, ChannelRole.Backup, VmId, 0x1122_3344_5566_7788, nonce).ToBytes();
 
-        Assert.Equal(59, bytes.Length);
+        Assert.Equal(67, bytes.Length);
         Assert.Equal("VMFTCHAN", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
-        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)));
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)));
         Assert.Equal((byte)ChannelRole.Backup, bytes[10]);
         Assert.Equal(VmId, new Guid(bytes.AsSpan(11, 16)));
-        Assert.Equal(nonce, bytes[27..]);
+        Assert.Equal(0x1122_3344_5566_7788UL, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(27)));
+        Assert.Equal(nonce, bytes[35..]);
+        Assert.True(HelloMessage.TryParse(bytes, out var parsed, out _, out _));
+        Assert.Equal(0x1122_3344_5566_7788UL, parsed.Machine);
+        Assert.Equal(nonce, parsed.Nonce.ToArray());
+    }
+
+    [Fact]
+    public async Task Nodes_that_started_different_machines_refuse_each_other_with_both_hashes()
+    {
+        var primary = Options(ChannelRole.Primary);
+        var (connector, acceptor, _) = await RefusedAsync(
+            new LogChannelOptions { VmId = primary.VmId, LocalRole = primary.LocalRole, SharedSecret = primary.SharedSecret, Machine = 0xAAAA },
+            new LogChannelOptions { VmId = primary.VmId, LocalRole = ChannelRole.Backup, SharedSecret = primary.SharedSecret, Machine = 0xBBBB });
+
+        Assert.Equal(ChannelCloseCode.WrongMachine, acceptor.Code);
+        Assert.Equal(ChannelCloseCode.WrongMachine, connector.Code);
+        Assert.Contains("000000000000aaaa", acceptor.Reason);
+        Assert.Contains("000000000000bbbb", acceptor.Reason);
+        Assert.Equal(acceptor.Reason, connector.Reason);
     }
 }

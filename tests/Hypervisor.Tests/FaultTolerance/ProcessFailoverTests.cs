@@ -122,6 +122,35 @@ public class ProcessFailoverTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public async Task NodesThatLoadedDifferentMachinesRefuseEachOtherWithOneLineEach()
+    {
+        // Same image, another command line: the backup would replay a log of a machine it does not hold.
+        int logPort = FtProcesses.FreePort();
+        string arbiter = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
+        try
+        {
+            var backup = Task.Run(() => Run(["backup", "kvstore", "--cmdline", "one", "--listen", $"127.0.0.1:{logPort}", "--relay-port", "0", "--arbiter", arbiter]));
+            await Task.Delay(500);
+            var primary = Task.Run(() => Run(["primary", "kvstore", "--cmdline", "two", "--backup", $"127.0.0.1:{logPort}", "--relay-port", "0", "--arbiter", arbiter]));
+            var (bExit, bErr) = await backup;
+            var (pExit, pErr) = await primary;
+            log.WriteLine($"backup {bExit}: {bErr}\nprimary {pExit}: {pErr}");
+            Assert.Equal(1, bExit);
+            Assert.Equal(1, pExit);
+            Assert.StartsWith("vmft backup: logging channel from the primary refused", bErr);
+            Assert.StartsWith("vmft primary: logging channel to 127.0.0.1:" + logPort + " refused", pErr);
+            Assert.Contains("the peer started another machine", bErr);
+            Assert.Contains("the peer started another machine", pErr);
+            Assert.Single(bErr.Trim().Split('\n'));
+            Assert.Single(pErr.Trim().Split('\n'));
+        }
+        finally
+        {
+            Directory.Delete(arbiter, recursive: true);
+        }
+    }
+
+    [Fact]
     public void BadNodeArgumentsAreOneLineAndExitTwo()
     {
         var (exit, err) = Run(["primary", "kvstore", "--backup", "nohostport", "--relay-port", "0", "--arbiter", Path.GetTempPath()]);

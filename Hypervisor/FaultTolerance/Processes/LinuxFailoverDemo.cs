@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using VmFt.Guest.Loaders;
+using VmFt.Guest.Machine;
+using VmFt.Hypervisor.Bench;
+using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Serial;
+using VmFt.ReplayLog;
+
+namespace VmFt.Hypervisor.FaultTolerance.Processes;
+
+/// <summary>
+/// <c>vmft demo --linux</c>: Debian's kernel under FT as three processes, a person's shell session
+/// scripted through the relay (<see cref="ShellDialogue"/>), the primary killed while the shell runs
+/// a busy loop that prints as it goes, and what the client saw after the boot marker compared byte
+/// for byte with a failure-free run of the same session (the guest alone, in virtual time).
+/// </summary>
+public static class LinuxFailoverDemo
+{
+    public const string CommandLine = "console=ttyS0";
+    public const uint RamSize = 256u << 20;
+
+    /// <summary>The session: a few commands, the busy loop the primary dies in, a few more after it.</summary>
+    public static IReadOnlyList<string> Session(int loopIterations) =>
+    [
+        "echo hello from $(uname -s) $((6*7))",
+        "cat /proc/cmdline",
+        $"i=0; while [ $i -lt {loopIterations} ]; do i=$((i+1)); [ $((i % {Math.Max(1, loopIterations / 10)})) -eq 0 ] && echo step $i; done; echo loop done $i",
+        "echo after the loop $((123*456))",
+        "ls /",
+    ];
+
+    /// <summary>Index of the busy loop in <see cref="Session"/>.</summary>
+    public const int LoopCommand = 2;
+
+    /// <summary>What a run saw: the client's transcript after the marker, and the reference one.</summary>
+    public sealed record Outcome(int ExitCode, string? Transcript, string? Reference, bool Killed);
+
+    /// <summary>Runs the demo; exit code 0 when the transcript is the failure-free one, 1 otherwise.</summary>
+    /// <param name="startInfo">How to start a vmft child (default: this vmft again).</param>
+    /// <param name="nodeArgs">Extra arguments for both nodes (failure-detector timing on a loaded machine, say).</param>
+    public static Outcome Run(LinuxGuestImage image, TextWriter output, int loopIterations = 20_000, TimeSpan? timeout = null, bool verbose = false,
+        Func<IEnumerable<string>, ProcessStartInfo>? startInfo = null, IReadOnlyList<string>? nodeArgs = null)
+    {
+        var limit = timeout ?? TimeSpan.FromMinutes(10);
+        var clock = Stopwatch.StartNew();
+        void Say(string s)
+        {
+            lock (output) output.WriteLine($"{clock.Elapsed.TotalSeconds,7:F2}s  {s}");
+            output.Flush();
+        }
+
+        var commands = Session(loopIterations);
+        Say($"the failure-free run: {Path.GetFileName(image.Kernel)} alone in virtual time, {commands.Count} shell commands");
+        string? reference = Reference(image, commands, out ulong instructions);
+        if (reference is null)
+        {
+            Say("the failure-free run did not finish its session");
+            return new Outcome(1, null, null, false);
+        }
+        Say($"failure-free run done: {instructions:N0} instructions, {reference.Length} bytes after the marker");
+
+        using var cluster = new FtProcesses
+        {
+            StartInfo = startInfo ?? FtProcesses.SelfStartInfo,
+            Line = l =>
+            {
+                string line = l.Text;
+                if (verbose || line.Contains("lost") || line.Contains("arbiter") || line.Contains("drained") || line.Contains("live") ||
+                    line.Contains("following") || line.Contains("halt") || line.Contains("refused") || line.StartsWith("vmft", StringComparison.Ordinal))
+                    Say($"[{l.Child}] {line}");
+            },
+        };
+        string address;
+        try
+        {
+            address = cluster.StartAsync(MachineArgs(image), nodeArgs ?? [], TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        }
+        catch (ClusterStartException e)
+        {
+            Say($"could not start the cluster: {e.Message}");
+            return new Outcome(1, null, reference, false);
+        }
+        Say($"backup pid {cluster.Backup!.Id}, primary pid {cluster.Primary!.Id}, relay pid {cluster.Relay!.Id}; the client connects to {address}; the kernel boots under FT");
+
+        var dialogue = new ShellDialogue(LinuxGuestImage.Marker, commands);
+        bool killed = false;
+        using (var client = new TcpClient())
+        {
+            client.Connect(IPEndPoint.Parse(address));
+            var stream = client.GetStream();
+            stream.ReadTimeout = 500;
+            var buffer = new byte[4096];
+            int loopSteps = 0;
+            while (!dialogue.Finished && clock.Elapsed < limit)
+            {
+                int n;
+                try
+                {
+                    n = stream.Read(buffer, 0, buffer.Length);
+                }
+                catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
+                {
+                    continue;
+                }
+                if (n == 0)
+                {
+                    Say("the relay closed the client's connection");
+                    break;
+                }
+                bool wasStarted = dialogue.Started;
+                string? line = dialogue.Take(buffer.AsSpan(0, n));
+                if (!wasStarted && dialogue.Started) Say($"client: marker '{LinuxGuestImage.Marker}' seen: the shell is starting");
+                if (line is not null)
+                {
+                    Say($"client types: {line.TrimEnd()}");
+                    stream.Write(System.Text.Encoding.ASCII.GetBytes(line));
+                }
+                // Kill once the loop has printed its second step: the shell is busy and output is flowing.
+                if (!killed && dialogue.Typed == LoopCommand + 1 && (loopSteps = CountSteps(dialogue.AfterMarker)) >= 2)
+                {
+                    Say($"the loop is at step {loopSteps}: killing the primary (pid {cluster.Primary.Id})");
+                    cluster.Primary.Kill();
+                    killed = true;
+                }
+            }
+        }
+        if (!dialogue.Finished)
+        {
+            Say($"the session did not finish within {limit.TotalSeconds:F0} s ({dialogue.Typed} of {commands.Count} commands typed)");
+            return new Outcome(1, dialogue.AfterMarker, reference, killed);
+        }
+        string got = dialogue.AfterMarker;
+        int diff = FailoverDemo.FirstDifference(got, reference);
+        if (diff < 0)
+        {
+            Say($"transcript identical to the failure-free run ({got.Length} bytes after the marker{(killed ? ", the primary killed mid-loop" : ", but the primary was never killed")})");
+            return new Outcome(killed ? 0 : 1, got, reference, killed);
+        }
+        Say($"transcript differs at byte {diff} after the marker: got {Excerpt(got, diff)}, the failure-free run has {Excerpt(reference, diff)}");
+        return new Outcome(1, got, reference, killed);
+    }
+
+    /// <summary>The nodes' machine arguments: the kernel, the initrd, the command line a user types, RAM.</summary>
+    public static string[] MachineArgs(LinuxGuestImage image) =>
+        [image.Kernel, "--initrd", image.Initrd, "--append", CommandLine, "--mem", $"{RamSize >> 20}M"];
+
+    /// <summary>The session on the guest alone in virtual time: what it prints after the marker (null if it never finished).</summary>
+    public static string? Reference(LinuxGuestImage image, IReadOnlyList<string> commands, out ulong instructions)
+    {
+        var machine = new PcMachine(new MachineConfiguration { RamSize = RamSize });
+        byte[] initrd = File.ReadAllBytes(image.Initrd);
+        machine.LoadKernel(File.ReadAllBytes(image.Kernel), image.Kernel, new KernelOptions { CommandLine = CommandLine, Initrd = initrd, InitrdName = image.Initrd });
+        using var done = new CancellationTokenSource();
+        var dialogue = new ShellDialogue(LinuxGuestImage.Marker, commands);
+        using var console = new DialogueSerialBackend(dialogue, done.Cancel);
+        new LiveRunner(machine, ClockMode.Virtual, console).Run(40_000_000_000, done.Token);
+        instructions = machine.Cpu.Position;
+        return dialogue.Finished ? dialogue.AfterMarker : null;
+    }
+
+    private static int CountSteps(string text)
+    {
+        int n = 0;
+        for (int at = text.IndexOf("\nstep ", StringComparison.Ordinal); at >= 0; at = text.IndexOf("\nstep ", at + 1, StringComparison.Ordinal)) n++;
+        return n;
+    }
+
+    private static string Excerpt(string s, int at) =>
+        at >= s.Length ? "(end)" : "\"" + s.Substring(at, Math.Min(40, s.Length - at)).Replace("\n", "\\n").Replace("\r", "\\r").Replace("\u001b", "\\e") + "\"";
+}

@@ -120,7 +120,7 @@ public class HandshakeTests
     [Fact]
     public async Task A_future_version_with_a_longer_hello_is_still_refused_for_its_version()
     {
-        var longer = RawHello(ChannelProtocol.Magic, 2, VmId).Concat(new byte[20]).ToArray();
+        var longer = RawHello(ChannelProtocol.Magic, (ushort)(ChannelProtocol.Version + 1), VmId).Concat(new byte[20]).ToArray();
         var (failure, _, _) = await RawPeerAsync(Frame.Body(FrameType.Hello, longer));
 
         Assert.Equal(ChannelCloseCode.UnsupportedVersion, failure.Code);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Processes;
 using VmFt.Hypervisor.Images;
 
@@ -13,7 +14,8 @@ public static class FtCommand
         var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
         var cmdline = new Option<string?>("--cmdline", "--append") { Description = "the kernel command line" };
         var initrd = new Option<string?>("--initrd") { Description = "an initial RAM disk for a Linux kernel" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd };
+        var arbiter = new Option<string?>("--arbiter") { Description = "etcd://HOST:PORT[,HOST:PORT...]: the nodes ask this etcd cluster (default: a file arbiter in a fresh directory)" };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string img = parse.GetValue(image)!;
@@ -31,7 +33,19 @@ public static class FtCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}") };
+            string? etcd = parse.GetValue(arbiter);
+            if (etcd is not null)
+            {
+                try
+                {
+                    if (EtcdArbiter.ParseAddress(etcd) is null) throw new UsageException($"--arbiter {etcd}: not an etcd://HOST:PORT[,HOST:PORT...] address");
+                }
+                catch (FormatException e)
+                {
+                    throw new UsageException($"--arbiter {e.Message}");
+                }
+            }
+            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}"), Arbiter = etcd };
             string address;
             try
             {

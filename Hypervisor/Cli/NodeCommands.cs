@@ -21,7 +21,7 @@ public static class NodeCommands
     {
         public MachineOptions Machine { get; } = new();
         public Option<string> RelayPort { get; } = new("--relay-port") { Description = "[HOST:]PORT where the relay connects to this node (0: any free port)", Required = true };
-        public Option<string> Arbiter { get; } = new("--arbiter") { Description = "directory of the file arbiter, shared by both nodes", Required = true };
+        public Option<string> Arbiter { get; } = new("--arbiter") { Description = "the arbiter both nodes ask: a directory they share (a file arbiter), or etcd://HOST:PORT[,HOST:PORT...] (an etcd cluster)", Required = true };
         public Option<string> Secret { get; } = new("--secret") { Description = "shared secret of the logging channel", DefaultValueFactory = _ => "vmft" };
         public Option<string> VmId { get; } = new("--vm-id") { Description = "the VM's name (both nodes and the arbiter must agree)", DefaultValueFactory = _ => "vm" };
         public Option<string?> NodeId { get; } = new("--node-id") { Description = "this node's name at the relay (default: primary / backup)" };
@@ -74,7 +74,7 @@ public static class NodeCommands
         {
             ulong checkpointInterval = parse.GetValue(checkpoints);
             if (checkpointInterval == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
-            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiterSpec, vmId) = Common(parse, shared);
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
             var options = shared.ChannelOptions(parse, ChannelRole.Primary, machine);
@@ -82,8 +82,9 @@ public static class NodeCommands
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
+            using var arbiter = arbiterSpec.Create(logging, cts.Token);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -103,7 +104,7 @@ public static class NodeCommands
         {
             ulong lag = parse.GetValue(maxLag);
             if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
-            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiterSpec, vmId) = Common(parse, shared);
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
             var options = shared.ChannelOptions(parse, ChannelRole.Backup, machine);
@@ -119,12 +120,26 @@ public static class NodeCommands
             }
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
+            using var arbiter = arbiterSpec.Create(logging, cts.Token);
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
         }));
         return command;
     }
 
-    private static (Guest.Machine.PcMachine, TcpChannelListener, IArbiter, string) Common(ParseResult parse, Shared shared)
+    /// <summary>The arbiter an <c>--arbiter</c> value names, made once the node's logging is set up.</summary>
+    private sealed record ArbiterSpec(string? Directory, IReadOnlyList<string>? EtcdMembers)
+    {
+        public ArbiterHandle Create(Microsoft.Extensions.Logging.ILoggerFactory logging, CancellationToken stop) =>
+            EtcdMembers is null ? new(new FileArbiter(Directory!))
+            : new(new EtcdArbiter(EtcdMembers, logging.CreateLogger("VmFt.Arbiter"), stop));
+    }
+
+    private sealed record ArbiterHandle(IArbiter Arbiter) : IDisposable
+    {
+        public void Dispose() => (Arbiter as IDisposable)?.Dispose();
+    }
+
+    private static (Guest.Machine.PcMachine, TcpChannelListener, ArbiterSpec, string) Common(ParseResult parse, Shared shared)
     {
         if (MachineOptions.ParseClock(parse.GetValue(shared.Machine.Clock)!) != ClockMode.Realtime)
             throw new UsageException("--clock: FT nodes run in realtime (the primary logs the host clock)");
@@ -132,19 +147,31 @@ public static class NodeCommands
         if (vmId.Length == 0 || vmId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
             throw new UsageException($"--vm-id: '{vmId}' cannot name an arbiter file");
         var relayEnd = EndPointParser.Parse(parse.GetValue(shared.RelayPort)!, "--relay-port", portAlone: true);
-        var machine = shared.Machine.Build(parse);
         string dir = parse.GetValue(shared.Arbiter)!;
+        ArbiterSpec spec;
         try
         {
-            Directory.CreateDirectory(dir);
+            spec = EtcdArbiter.ParseAddress(dir) is { } members ? new ArbiterSpec(null, members) : new ArbiterSpec(dir, null);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (FormatException e)
         {
-            throw new UsageException($"--arbiter {dir}: cannot create the directory: {e.Message}");
+            throw new UsageException($"--arbiter {e.Message}");
+        }
+        var machine = shared.Machine.Build(parse);
+        if (spec.Directory is not null)
+        {
+            try
+            {
+                Directory.CreateDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--arbiter {dir}: cannot create the directory: {e.Message}");
+            }
         }
         try
         {
-            return (machine, TcpChannelListener.Start(relayEnd), new FileArbiter(dir), vmId);
+            return (machine, TcpChannelListener.Start(relayEnd), spec, vmId);
         }
         catch (System.Net.Sockets.SocketException e)
         {

@@ -42,6 +42,9 @@ public sealed partial class FtProcesses : IDisposable
     /// <summary>Where the relay reaches the primary's relay port, given where it listens (default: straight there).</summary>
     public Func<IPEndPoint, IPEndPoint>? PrimaryRelayRoute { get; init; }
 
+    /// <summary>The nodes' <c>--arbiter</c> (default: <see cref="ArbiterDirectory"/>, a file arbiter; or an etcd address).</summary>
+    public string? Arbiter { get; init; }
+
     /// <summary>Arguments only the primary gets.</summary>
     public IReadOnlyList<string> PrimaryArgs { get; init; } = [];
 
@@ -57,7 +60,7 @@ public sealed partial class FtProcesses : IDisposable
     /// <param name="timeout">For each step of the start-up.</param>
     public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout, bool untilServing = false)
     {
-        string arb = ArbiterDirectory;
+        string arb = Arbiter ?? ArbiterDirectory;
         Backup = Start("backup", ["backup", .. machineArgs, "--listen", "127.0.0.1:0", "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
         string backupPorts = await Backup.WaitForLineAsync(l => BackupListening().Match(l) is { Success: true } m ? $"{m.Groups[1].Value} {m.Groups[2].Value}" : null,
             timeout, "listening").ConfigureAwait(false);

@@ -16,7 +16,7 @@ namespace VmFt.Hypervisor.Tests.FaultTolerance;
 /// </summary>
 public class ProcessFailoverTests(ITestOutputHelper log)
 {
-    private static ProcessStartInfo Vmft(IEnumerable<string> args)
+    internal static ProcessStartInfo Vmft(IEnumerable<string> args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -31,7 +31,14 @@ public class ProcessFailoverTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public async Task KilledPrimaryProcessLeavesTheTranscriptUnchanged()
+    public Task KilledPrimaryProcessLeavesTheTranscriptUnchanged() => KillSessionAsync(log);
+
+    /// <summary>
+    /// kvstore under FT as processes, a scripted client, the primary SIGKILLed halfway (after
+    /// <paramref name="atKill"/> ran, which may fault the arbiter, say); the transcript must be the
+    /// failure-free one and the backup serving as generation 1. Returns every line the processes printed.
+    /// </summary>
+    internal static async Task<string> KillSessionAsync(ITestOutputHelper log, string? arbiter = null, Action? atKill = null, Action? afterKill = null)
     {
         string[] lines = FailoverDemo.Script(30);
         int expected = lines.Length + 1;
@@ -40,12 +47,15 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         using var cluster = new FtProcesses
         {
             StartInfo = Vmft,
+            Arbiter = arbiter,
             Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); },
         };
         try
         {
             // Generous timeouts: the machine running the tests may be loaded.
-            string address = await cluster.StartAsync(["kvstore"], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
+            // A VM of its own: an arbiter shared between tests (etcd) starts each contest fresh.
+            string vm = "vm-" + Guid.NewGuid().ToString("N")[..12];
+            string address = await cluster.StartAsync(["kvstore"], ["--heartbeat-ms", "200", "--timeout-ms", "2000", "--vm-id", vm], TimeSpan.FromSeconds(60));
             using var client = new TcpClient();
             client.Connect(EndPointParser.Parse(address, "relay"));
             var stream = client.GetStream();
@@ -66,7 +76,9 @@ public class ProcessFailoverTests(ITestOutputHelper log)
                 {
                     // Only after the primary has answered something, so the kill is mid-session.
                     WaitForLines(transcript, 3, TimeSpan.FromSeconds(30));
+                    atKill?.Invoke();
                     cluster.Primary!.Kill();
+                    afterKill?.Invoke();
                 }
                 stream.Write(Encoding.ASCII.GetBytes(lines[i] + "\n"));
                 Thread.Sleep(50);
@@ -82,7 +94,11 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         {
             lock (output) log.WriteLine(output.ToString());
         }
-        lock (output) Assert.Contains("[backup] backup: live as generation 1", output.ToString());
+        lock (output)
+        {
+            Assert.Contains("[backup] backup: live as generation 1", output.ToString());
+            return output.ToString();
+        }
     }
 
     private static void WaitForLines(StringBuilder transcript, int count, TimeSpan timeout)

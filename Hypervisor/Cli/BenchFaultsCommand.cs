@@ -3,6 +3,8 @@ using System.Globalization;
 using VmFt.Hypervisor.Bench.Faults;
 using VmFt.Hypervisor.Faults;
 
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
+
 namespace VmFt.Hypervisor.Cli;
 
 /// <summary>
@@ -46,6 +48,13 @@ public static class BenchFaultsCommand
             int c = parse.GetValue(clients);
             if (c is < 1 or > 64) throw new UsageException($"--clients {c}: between 1 and 64 (kvstore remembers 64 clients)");
             var matrix = Matrix(parse.GetValue(scenario), parse.GetValue(workload));
+            if (LocalEtcdCluster.Problem is { } noEtcd)
+            {
+                var asked = matrix.Where(m => m.Item1.NeedsEtcd).Select(m => m.Item1.Name).Distinct().ToList();
+                if (asked.Count > 0) throw new UsageException($"--scenario {string.Join(',', asked)}: {noEtcd}");
+                if (parse.GetValue(scenario) is null or "all")
+                    Console.Out.WriteLine($"bench faults: {string.Join(", ", ProcessFaults.Scenarios.Where(x => x.NeedsEtcd).Select(x => x.Name))} left out: {noEtcd}");
+            }
             string outDir = parse.GetValue(output)!;
             if (File.Exists(outDir)) throw new UsageException($"--out {outDir}: is a file, not a directory");
             var options = new FaultBenchOptions
@@ -79,7 +88,7 @@ public static class BenchFaultsCommand
     {
         if (scenarios is null && workloads is null) return [.. FaultBenchmark.DefaultMatrix()];
         var s = new List<FaultScenario>();
-        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(ProcessFaults.Scenarios);
+        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(ProcessFaults.Scenarios.Where(x => !x.NeedsEtcd || LocalEtcdCluster.Problem is null));
         else
         {
             foreach (var part in scenarios.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

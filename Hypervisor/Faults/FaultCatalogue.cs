@@ -125,10 +125,28 @@ public static class FaultCatalogue
         Takeover = Takeover.Nobody,
     };
 
+    public static readonly FaultScenario EtcdMemberLoss = new()
+    {
+        Name = "etcd-member-loss",
+        Summary = "the nodes' arbiter is a three-member etcd cluster; one member dies, then the primary: the two left are a quorum and the backup goes live",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+        NeedsEtcd = true,
+    };
+
+    public static readonly FaultScenario EtcdQuorumLoss = new()
+    {
+        Name = "etcd-quorum-loss",
+        Summary = "two of the three etcd members die, then the primary: without a quorum nobody goes live; a member returns and the backup goes live with nothing lost",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+        NeedsEtcd = true,
+    };
+
     /// <summary>Every scenario, in the order reports list them.</summary>
     public static readonly IReadOnlyList<FaultScenario> All =
         [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
-         FreezePrimary, FreezeBackup, FreezeBoth];
+         FreezePrimary, FreezeBackup, FreezeBoth, EtcdMemberLoss, EtcdQuorumLoss];
 
     /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>
     public static bool TryFind(string name, IEnumerable<FaultScenario> offered, out FaultScenario scenario)

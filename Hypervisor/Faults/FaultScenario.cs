@@ -31,6 +31,9 @@ public sealed class FaultScenario
     /// <summary>It needs a client that sends requests (a burst of replies must be streaming when it strikes).</summary>
     public bool NeedsRequests { get; init; }
 
+    /// <summary>The nodes' arbiter is an etcd cluster the run starts (and the fault strikes it).</summary>
+    public bool NeedsEtcd { get; init; }
+
     /// <summary>It should make the primary wait on a full send window; the report says when it did not.</summary>
     public bool ExpectsBackPressure { get; init; }
 

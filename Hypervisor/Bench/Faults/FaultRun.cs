@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using VmFt.Guest.Images;
 using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.FaultTolerance;
+using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Processes;
 
 namespace VmFt.Hypervisor.Bench.Faults;
@@ -28,6 +29,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     internal ChannelProxy? RelayProxy { get; private set; }
     internal LoadGenerator Generator { get; private set; } = null!;
     internal FaultRunResult Result { get; private set; } = null!;
+    /// <summary>The etcd cluster the nodes' arbiter is, when the scenario needs one.</summary>
+    internal LocalEtcdCluster? Etcd { get; private set; }
     /// <summary>A throttle the injector started; stopped when the run ends.</summary>
     internal ProcessThrottle? Throttle { get; set; }
 
@@ -45,7 +48,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     }
 
     /// <summary>Whether <paramref name="who"/> printed <paramref name="text"/>, after the bench's own line <paramref name="after"/> when given.</summary>
-    private bool Saw(string who, string text, string? after = null)
+    internal bool Saw(string who, string text, string? after = null)
     {
         lock (_lines)
         {
@@ -87,6 +90,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         IReadOnlyList<(string File, string Content)> arbiter = [];
         try
         {
+            if (scenario.NeedsEtcd) Etcd = LocalEtcdCluster.Start();
             TcpClient? client = null;
             LoadGenerator? generator = null;
             int generatorSeed = random.Next(); // drawn once: a retried start-up keeps the seed's schedule
@@ -164,6 +168,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         finally
         {
             StopCluster();
+            if (Etcd is not null) arbiter = [.. arbiter, ("etcd.log", Etcd.Logs())];
+            Etcd?.Dispose();
             AppDomain.CurrentDomain.ProcessExit -= Cleanup;
             Console.CancelKeyPress -= CancelCleanup;
             result.WallSeconds = _clock.Elapsed.TotalSeconds;
@@ -235,6 +241,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             LogRoute = backup => (Proxy = ChannelProxy.Start(backup, Now)).LocalEndPoint,
             PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node, Now)).LocalEndPoint : null,
             PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
+            Arbiter = Etcd?.ArbiterAddress,
         };
     }
 

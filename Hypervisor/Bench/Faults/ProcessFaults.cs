@@ -47,7 +47,12 @@ public static class ProcessFaults
         new() { Scenario = FaultCatalogue.FreezePrimary, Strike = run => FreezeAsync(run, "freeze primary", run.Cluster.Primary!) },
         new() { Scenario = FaultCatalogue.FreezeBackup, Strike = run => FreezeAsync(run, "freeze backup", run.Cluster.Backup!) },
         new() { Scenario = FaultCatalogue.FreezeBoth, Strike = run => FreezeAsync(run, "freeze both", run.Cluster.Primary!, run.Cluster.Backup!) },
+        new() { Scenario = FaultCatalogue.EtcdMemberLoss, Strike = EtcdMemberLossAsync },
+        new() { Scenario = FaultCatalogue.EtcdQuorumLoss, Strike = EtcdQuorumLossAsync },
     ];
+
+    /// <summary>How long the etcd-quorum-loss scenario keeps the quorum away after the kill (well past the failure timeout).</summary>
+    public static TimeSpan QuorumOutage(FaultBenchOptions o) => TimeSpan.FromMilliseconds(Math.Max(3000, 4 * o.TimeoutMs));
 
     /// <summary>How long the freeze scenarios stop a node: three failure timeouts.</summary>
     public static TimeSpan FreezeLength(FaultBenchOptions o) => TimeSpan.FromMilliseconds(3 * o.TimeoutMs);
@@ -82,6 +87,28 @@ public static class ProcessFaults
             await run.KillAsync(run.Cluster.Backup!, "kill new primary").ConfigureAwait(false);
         else
             run.Result.Violations.Add("the backup did not go live within 10 s of the kill");
+    }
+
+    private static async Task EtcdMemberLossAsync(FaultRun run)
+    {
+        await run.Act("kill etcd member m1", () => run.Etcd!.Kill(0)).ConfigureAwait(false);
+        await run.KillAsync(run.Cluster.Primary!, "kill primary").ConfigureAwait(false);
+    }
+
+    private static async Task EtcdQuorumLossAsync(FaultRun run)
+    {
+        await run.Act("kill etcd members m1 m2", () =>
+        {
+            run.Etcd!.Kill(0);
+            run.Etcd.Kill(1);
+        }).ConfigureAwait(false);
+        await run.KillAsync(run.Cluster.Primary!, "kill primary").ConfigureAwait(false);
+        await Task.Delay(QuorumOutage(run.Options)).ConfigureAwait(false);
+        if (run.Saw("backup", ": live as generation "))
+            run.Result.Violations.Add("the backup went live while etcd had no quorum");
+        if (!run.Saw("backup", "arbiter: no answer from etcd"))
+            run.Result.Violations.Add("the backup never said it was waiting for the arbiter while etcd had no quorum");
+        await run.Act("restart etcd member m2", () => run.Etcd!.Restart(1)).ConfigureAwait(false);
     }
 
     private static async Task PauseAsync(FaultRun run)

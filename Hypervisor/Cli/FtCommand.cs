@@ -10,17 +10,29 @@ public static class FtCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string>("image") { Description = "a Linux bzImage, a Multiboot kernel or a bundled guest name" };
+        var image = new Argument<string?>("image") { Description = "a Linux bzImage, a Multiboot kernel or a bundled guest name", Arity = ArgumentArity.ZeroOrOne };
+        var fromRecording = new Option<string?>("--from-recording") { Description = "both nodes start where this recording ends (instead of IMAGE)" };
         var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
         var cmdline = new Option<string?>("--cmdline", "--append") { Description = "the kernel command line" };
         var initrd = new Option<string?>("--initrd") { Description = "an initial RAM disk for a Linux kernel" };
         var arbiter = new Option<string?>("--arbiter") { Description = "etcd://HOST:PORT[,HOST:PORT...]: the nodes ask this etcd cluster (default: a file arbiter in a fresh directory)" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
-            string img = parse.GetValue(image)!;
-            GuestImages.Resolve(img); // bad input fails here, not in three children
-            List<string> machineArgs = [img, "--mem", parse.GetValue(mem)!];
+            string? img = parse.GetValue(image);
+            List<string> machineArgs;
+            if (parse.GetValue(fromRecording) is { } recording)
+            {
+                if (img is not null || parse.GetValue(initrd) is not null) throw new UsageException("--from-recording: the recording says which image and initrd; give neither with it");
+                if (!File.Exists(recording)) throw new UsageException($"--from-recording {recording}: no such file");
+                machineArgs = ["--from-recording", Path.GetFullPath(recording)];
+            }
+            else
+            {
+                if (img is null) throw new UsageException("no image: give a kernel file, a bundled guest name, or --from-recording FILE");
+                GuestImages.Resolve(img); // bad input fails here, not in three children
+                machineArgs = [img, "--mem", parse.GetValue(mem)!];
+            }
             if (parse.GetValue(initrd) is { } rd)
             {
                 if (!File.Exists(rd)) throw new UsageException($"--initrd {rd}: no such file");

@@ -5,6 +5,7 @@ using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
@@ -22,9 +23,14 @@ public sealed class MachineOptions
     public Option<string?> Initrd { get; } = new("--initrd") { Description = "an initial RAM disk for a Linux kernel (as QEMU's -initrd)" };
     public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
     public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
+    public Option<string?> FromRecording { get; } = new("--from-recording")
+    {
+        Description = "start where this recording ends (its machine, replayed to its last position; e.g. a Linux boot recorded once in virtual time with --until-output) instead of from an image",
+    };
     public Option<ulong> MaxInstructions { get; } = new("--max-instructions") { Description = "stop after this many instructions (0: no limit)", DefaultValueFactory = _ => 0UL };
 
-    public void AddTo(Command command)
+    /// <param name="resumable">Whether the command can also start from a recording's end (<see cref="FromRecording"/>).</param>
+    public void AddTo(Command command, bool resumable = false)
     {
         command.Arguments.Add(Image);
         command.Options.Add(Mem);
@@ -33,6 +39,7 @@ public sealed class MachineOptions
         command.Options.Add(Clock);
         command.Options.Add(Rom);
         command.Options.Add(MaxInstructions);
+        if (resumable) command.Options.Add(FromRecording);
     }
 
     public static ClockMode ParseClock(string text) => text.ToLowerInvariant() switch
@@ -50,6 +57,13 @@ public sealed class MachineOptions
     {
         files = null;
         string? image = parse.GetValue(Image);
+        if (parse.GetResult(FromRecording) is not null && parse.GetValue(FromRecording) is { } recording)
+        {
+            if (image is not null || parse.GetValue(Initrd) is not null || parse.GetValue(Rom) is not null)
+                throw new UsageException("--from-recording: the recording says which image, initrd and ROM; give none of them with it");
+            if (!File.Exists(recording)) throw new UsageException($"--from-recording {recording}: no such file");
+            return ResumedMachine.AtEnd(recording, out _);
+        }
         string? rom = parse.GetValue(Rom);
         string? initrdPath = parse.GetValue(Initrd);
         if (initrdPath is not null && image is null) throw new UsageException("--initrd: needs a kernel image to go with it");

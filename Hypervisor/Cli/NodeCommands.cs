@@ -31,7 +31,7 @@ public static class NodeCommands
 
         public void AddTo(Command c)
         {
-            Machine.AddTo(c);
+            Machine.AddTo(c, resumable: true);
             foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs, SendWindow }) c.Options.Add(o);
         }
 

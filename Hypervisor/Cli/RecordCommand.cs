@@ -4,6 +4,8 @@ using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
 
+using VmFt.Hypervisor.Serial;
+
 namespace VmFt.Hypervisor.Cli;
 
 /// <summary><c>vmft record IMAGE -o FILE</c>: runs a guest alone and writes a self-contained recording.</summary>
@@ -24,6 +26,8 @@ public static class RecordCommand
         command.Options.Add(noImage);
         command.Options.Add(checkpoints);
         command.Options.Add(snapshots);
+        var until = new Option<string?>("--until-output") { Description = "end the recording once the guest's serial output has printed this text (at the end of that slice; deterministic in virtual time)" };
+        command.Options.Add(until);
         command.SetAction(parse => CliErrors.Guard("record", () =>
         {
             var clock = MachineOptions.ParseClock(parse.GetValue(options.Clock)!);
@@ -34,7 +38,11 @@ public static class RecordCommand
             var header = RecordedMachine.HeaderFor(machine, clock, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
                 files.InitrdName, files.Initrd);
             using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
-            using var backend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
+            using var userBackend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
+            using var reached = new CancellationTokenSource();
+            string? untilText = parse.GetValue(until);
+            if (untilText is { Length: 0 }) throw new UsageException("--until-output: must not be empty");
+            ISerialBackend backend = untilText is null ? userBackend : new WatchingSerialBackend(userBackend, untilText, reached.Cancel);
             RecordingWriter writer;
             try
             {
@@ -49,7 +57,7 @@ public static class RecordCommand
             ulong snapshotInterval = parse.GetValue(snapshots);
             var snapshotter = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
             var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints), Snapshots = snapshotter };
-            var outcome = runner.Run(parse.GetValue(options.MaxInstructions));
+            var outcome = runner.Run(parse.GetValue(options.MaxInstructions), reached.Token);
             writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
             long bytes = new FileInfo(path).Length;
             string stored = snapshotter is null ? "" : $", {snapshotter.Count} snapshots ({snapshotter.PagesWritten} pages)";

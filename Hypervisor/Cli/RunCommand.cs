@@ -20,7 +20,7 @@ public static class RunCommand
         var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT[,wait] (listen for one client; wait: start the guest only once it is connected)", DefaultValueFactory = _ => "stdio" };
         var tracePorts = new Option<string[]>("--trace-port") { Description = "print every write to this port on stderr (repeatable)", AllowMultipleArgumentsPerToken = false };
         var command = new Command("run", "Run a guest image alone (no fault tolerance)");
-        options.AddTo(command);
+        options.AddTo(command, resumable: true);
         command.Options.Add(serial);
         command.Options.Add(tracePorts);
         command.SetAction(parse => CliErrors.Guard("run", () =>

@@ -32,7 +32,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
     {
         var recorder = new Recorder(machine, log) { CheckpointInterval = CheckpointInterval };
         var wall = Stopwatch.StartNew();
-        var time = new SliceClock(machine, recorder, clock, new HostClock());
+        var time = new SliceClock(machine, recorder, clock, new HostClock(machine.Now)); // from the guest's time: a resumed machine's clock goes on
         ulong start = machine.Cpu.Position;
         ulong limit = maxInstructions == 0 ? ulong.MaxValue : start + maxInstructions;
         Span<byte> input = stackalloc byte[64];

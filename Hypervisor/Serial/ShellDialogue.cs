@@ -13,16 +13,17 @@ namespace VmFt.Hypervisor.Serial;
 /// and a run under FT through a failover all print the same bytes after the marker.
 /// Not thread-safe: feed it from one reader.
 /// </summary>
-public sealed class ShellDialogue(string marker, IReadOnlyList<string> commands, string prompt = ShellDialogue.BusyboxPrompt)
+/// <param name="marker">What the guest prints before the dialogue begins; null: it has begun (a guest resumed past its marker).</param>
+public sealed class ShellDialogue(string? marker, IReadOnlyList<string> commands, string prompt = ShellDialogue.BusyboxPrompt)
 {
     /// <summary>The root prompt of busybox's ash with line editing, as it reaches a serial console.</summary>
     public const string BusyboxPrompt = "# \u001b[6n";
     private readonly StringBuilder _output = new();
-    private int _markerEnd = -1;
+    private int _markerEnd = marker is null ? 0 : -1;
     private int _next;
     private int _searchFrom;
 
-    public string Marker => marker;
+    public string? Marker => marker;
 
     public string Prompt => prompt;
 
@@ -49,7 +50,7 @@ public sealed class ShellDialogue(string marker, IReadOnlyList<string> commands,
     public string? Take(ReadOnlySpan<byte> data)
     {
         foreach (byte b in data) _output.Append((char)b);
-        if (_markerEnd < 0)
+        if (_markerEnd < 0 && marker is not null)
         {
             int at = IndexOf(marker, Math.Max(0, _output.Length - data.Length - marker.Length));
             if (at < 0) return null;

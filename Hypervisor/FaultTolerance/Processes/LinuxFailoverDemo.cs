@@ -5,6 +5,8 @@ using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Bench;
 using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Recording;
+using VmFt.ReplayLog.Recording;
 using VmFt.Hypervisor.Serial;
 using VmFt.ReplayLog;
 
@@ -40,8 +42,9 @@ public static class LinuxFailoverDemo
     /// <summary>Runs the demo; exit code 0 when the transcript is the failure-free one, 1 otherwise.</summary>
     /// <param name="startInfo">How to start a vmft child (default: this vmft again).</param>
     /// <param name="nodeArgs">Extra arguments for both nodes (failure-detector timing on a loaded machine, say).</param>
+    /// <param name="bootRecording">A recording of the boot to the marker (<see cref="RecordBoot"/>) to start from; null: make one first.</param>
     public static Outcome Run(LinuxGuestImage image, TextWriter output, int loopIterations = 20_000, TimeSpan? timeout = null, bool verbose = false,
-        Func<IEnumerable<string>, ProcessStartInfo>? startInfo = null, IReadOnlyList<string>? nodeArgs = null)
+        Func<IEnumerable<string>, ProcessStartInfo>? startInfo = null, IReadOnlyList<string>? nodeArgs = null, string? bootRecording = null)
     {
         var limit = timeout ?? TimeSpan.FromMinutes(10);
         var clock = Stopwatch.StartNew();
@@ -52,12 +55,35 @@ public static class LinuxFailoverDemo
         }
 
         var commands = Session(loopIterations);
-        // The reference runs beside the FT boot (both take about a minute; the machine has cores to spare for it).
-        Say($"the failure-free run: {Path.GetFileName(image.Kernel)} alone in virtual time, {commands.Count} shell commands, beside the FT run");
+        // The kernel boots once, alone in virtual time, to its marker; the reference session and both
+        // FT nodes start where that recording ends, so every run sees the same machine at the same instant.
+        string? temporary = null;
+        if (bootRecording is null)
+        {
+            bootRecording = temporary = Path.Combine(Path.GetTempPath(), $"vmft-linux-boot-{Environment.ProcessId}-{Guid.NewGuid():N}.vmrec");
+            Say($"booting {Path.GetFileName(image.Kernel)} to '{LinuxGuestImage.Marker}' in virtual time, recorded");
+            ulong booted = RecordBoot(image, bootRecording);
+            Say($"booted: {booted:N0} instructions");
+        }
+        try
+        {
+            return RunFrom(bootRecording, commands, output, Say, clock, limit, verbose, startInfo, nodeArgs);
+        }
+        finally
+        {
+            if (temporary is not null) File.Delete(temporary);
+        }
+    }
+
+    private static Outcome RunFrom(string bootRecording, IReadOnlyList<string> commands, TextWriter output, Action<string> Say, Stopwatch clock, TimeSpan limit, bool verbose,
+        Func<IEnumerable<string>, ProcessStartInfo>? startInfo, IReadOnlyList<string>? nodeArgs)
+    {
+        // The reference runs beside the FT pair.
+        Say($"the failure-free run: the session alone in virtual time from the boot's end, {commands.Count} shell commands, beside the FT run");
         var referenceRun = Task.Run(() =>
         {
-            string? text = Reference(image, commands, out ulong instructions);
-            Say(text is null ? "the failure-free run did not finish its session" : $"failure-free run done: {instructions:N0} instructions, {text.Length} bytes after the marker");
+            string? text = Reference(bootRecording, commands, out ulong instructions);
+            Say(text is null ? "the failure-free run did not finish its session" : $"failure-free run done: {instructions:N0} instructions, {text.Length} bytes of session");
             return text;
         });
 
@@ -75,16 +101,16 @@ public static class LinuxFailoverDemo
         string address;
         try
         {
-            address = cluster.StartAsync(MachineArgs(image), nodeArgs ?? [], TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+            address = cluster.StartAsync(["--from-recording", bootRecording], nodeArgs ?? [], TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
         catch (ClusterStartException e)
         {
             Say($"could not start the cluster: {e.Message}");
             return new Outcome(1, null, referenceRun.GetAwaiter().GetResult(), false);
         }
-        Say($"backup pid {cluster.Backup!.Id}, primary pid {cluster.Primary!.Id}, relay pid {cluster.Relay!.Id}; the client connects to {address}; the kernel boots under FT");
+        Say($"backup pid {cluster.Backup!.Id}, primary pid {cluster.Primary!.Id}, relay pid {cluster.Relay!.Id}; the client connects to {address}; both nodes resumed the boot");
 
-        var dialogue = new ShellDialogue(LinuxGuestImage.Marker, commands);
+        var dialogue = new ShellDialogue(null, commands);
         bool killed = false;
         using (var client = new TcpClient())
         {
@@ -109,9 +135,7 @@ public static class LinuxFailoverDemo
                     Say("the relay closed the client's connection");
                     break;
                 }
-                bool wasStarted = dialogue.Started;
                 string? line = dialogue.Take(buffer.AsSpan(0, n));
-                if (!wasStarted && dialogue.Started) Say($"client: marker '{LinuxGuestImage.Marker}' seen: the shell is starting");
                 if (line is not null)
                 {
                     Say($"client types: {line.TrimEnd()}");
@@ -120,6 +144,11 @@ public static class LinuxFailoverDemo
                 // Kill once the loop has printed its second step: the shell is busy and output is flowing.
                 if (!killed && dialogue.Typed == LoopCommand + 1 && (loopSteps = CountSteps(dialogue.AfterMarker)) >= 2)
                 {
+                    if (cluster.Backup!.HasExited || cluster.Primary.Lines.Any(l => l.Text.Contains("backup lost", StringComparison.Ordinal)))
+                    {
+                        Say("the pair did not hold together until the kill (the primary lost its backup first): no failover to show");
+                        return new Outcome(1, dialogue.AfterMarker, referenceRun.GetAwaiter().GetResult(), false);
+                    }
                     Say($"the loop is at step {loopSteps}: killing the primary (pid {cluster.Primary.Id})");
                     cluster.Primary.Kill();
                     killed = true;
@@ -137,10 +166,10 @@ public static class LinuxFailoverDemo
         int diff = FailoverDemo.FirstDifference(got, reference);
         if (diff < 0)
         {
-            Say($"transcript identical to the failure-free run ({got.Length} bytes after the marker{(killed ? ", the primary killed mid-loop" : ", but the primary was never killed")})");
+            Say($"transcript identical to the failure-free run ({got.Length} bytes{(killed ? ", the primary killed mid-loop" : ", but the primary was never killed")})");
             return new Outcome(killed ? 0 : 1, got, reference, killed);
         }
-        Say($"transcript differs at byte {diff} after the marker: got {Excerpt(got, diff)}, the failure-free run has {Excerpt(reference, diff)}");
+        Say($"transcript differs at byte {diff} of the session: got {Excerpt(got, diff)}, the failure-free run has {Excerpt(reference, diff)}");
         return new Outcome(1, got, reference, killed);
     }
 
@@ -148,18 +177,49 @@ public static class LinuxFailoverDemo
     public static string[] MachineArgs(LinuxGuestImage image) =>
         [image.Kernel, "--initrd", image.Initrd, "--append", CommandLine, "--mem", $"{RamSize >> 20}M"];
 
-    /// <summary>The session on the guest alone in virtual time: what it prints after the marker (null if it never finished).</summary>
-    public static string? Reference(LinuxGuestImage image, IReadOnlyList<string> commands, out ulong instructions)
+    /// <summary>
+    /// Boots the kernel alone in virtual time and records it until the marker is out (with snapshots,
+    /// so that resuming replays little); returns the instructions it took.
+    /// </summary>
+    public static ulong RecordBoot(LinuxGuestImage image, string path)
     {
+        byte[] kernel = File.ReadAllBytes(image.Kernel), initrd = File.ReadAllBytes(image.Initrd);
         var machine = new PcMachine(new MachineConfiguration { RamSize = RamSize });
-        byte[] initrd = File.ReadAllBytes(image.Initrd);
-        machine.LoadKernel(File.ReadAllBytes(image.Kernel), image.Kernel, new KernelOptions { CommandLine = CommandLine, Initrd = initrd, InitrdName = image.Initrd });
+        machine.LoadKernel(kernel, image.Kernel, new KernelOptions { CommandLine = CommandLine, Initrd = initrd, InitrdName = image.Initrd });
+        var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, image.Kernel, kernel, CommandLine, embedImage: true, image.Initrd, initrd);
+        using var reached = new CancellationTokenSource();
+        using var console = new WatchingSerialBackend(new DiscardingConsole(), LinuxGuestImage.Marker, reached.Cancel);
+        var writer = RecordingWriter.Create(path, header);
+        var runner = new LiveRunner(machine, ClockMode.Virtual, console, new RecordingSink(writer)) { Snapshots = new RecordingSnapshotter(machine, 100_000_000) };
+        var outcome = runner.Run(40_000_000_000, reached.Token);
+        writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
+        if (!reached.IsCancellationRequested)
+            throw new InvalidOperationException($"the kernel did not print '{LinuxGuestImage.Marker}' ({outcome.Reason} at {machine.Cpu.Position} instructions)");
+        return machine.Cpu.Position;
+    }
+
+    /// <summary>The session on the guest alone in virtual time from the boot's end: what it prints (null if it never finished).</summary>
+    public static string? Reference(string bootRecording, IReadOnlyList<string> commands, out ulong instructions)
+    {
+        var machine = ResumedMachine.AtEnd(bootRecording, out _);
         using var done = new CancellationTokenSource();
-        var dialogue = new ShellDialogue(LinuxGuestImage.Marker, commands);
+        var dialogue = new ShellDialogue(null, commands);
         using var console = new DialogueSerialBackend(dialogue, done.Cancel);
-        new LiveRunner(machine, ClockMode.Virtual, console).Run(40_000_000_000, done.Token);
+        new LiveRunner(machine, ClockMode.Virtual, console).Run(20_000_000_000, done.Token);
         instructions = machine.Cpu.Position;
         return dialogue.Finished ? dialogue.AfterMarker : null;
+    }
+
+    /// <summary>A console nobody reads, for a boot nobody watches.</summary>
+    private sealed class DiscardingConsole : QueuedSerialBackend
+    {
+        public override void Write(byte value)
+        {
+        }
+
+        public override void Flush()
+        {
+        }
     }
 
     private static int CountSteps(string text)

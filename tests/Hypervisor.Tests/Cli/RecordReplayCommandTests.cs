@@ -79,4 +79,42 @@ public class RecordReplayCommandTests : IDisposable
         string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("byte offset 0", line);
     }
+
+    [Fact]
+    public void A_run_resumes_where_a_recording_stopped_at_a_text()
+    {
+        string path = Path.Combine(_dir, $"r{Guid.NewGuid():N}.vmrec");
+        var rec = VmftProcess.Run("", "record", "kvstore", "--clock", "virtual", "--until-output", "kvstore ready", "-o", path);
+        Assert.True(rec.Exit == 0, rec.Stderr);
+        Assert.Contains("kvstore ready", rec.Stdout);
+        Assert.Equal(0, VmftProcess.Run("", "replay", path).Exit);
+
+        // The banner was printed before the recording ended, so the resumed run starts after it.
+        var first = VmftProcess.Run("c1 1 PUT k v\nc1 2 GET k\nSHUTDOWN\n", "run", "--from-recording", path, "--clock", "virtual");
+        Assert.True(first.Exit == 1, first.Stderr);
+        Assert.DoesNotContain("kvstore ready", first.Stdout);
+        Assert.Contains("c1 1 OK", first.Stdout);
+        Assert.Contains("c1 2 VALUE v", first.Stdout);
+        var second = VmftProcess.Run("c1 1 PUT k v\nc1 2 GET k\nSHUTDOWN\n", "run", "--from-recording", path, "--clock", "virtual");
+        Assert.Equal(first.Stdout, second.Stdout);
+    }
+
+    [Fact]
+    public void Resuming_from_a_bad_recording_or_with_an_image_is_one_line_and_exit_2()
+    {
+        string junk = Path.Combine(_dir, "junk.vmrec");
+        File.WriteAllText(junk, "not a recording");
+        foreach (var args in new[]
+        {
+            new[] { "run", "--from-recording", junk },
+            ["run", "--from-recording", Path.Combine(_dir, "missing.vmrec")],
+            ["run", "kvstore", "--from-recording", junk],
+            ["record", "kvstore", "--until-output", "", "-o", Path.Combine(_dir, "x.vmrec")],
+        })
+        {
+            var (exit, _, stderr) = VmftProcess.Run("", args);
+            Assert.True(exit == 2, $"{string.Join(' ', args)}: exit {exit}: {stderr}");
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
 }

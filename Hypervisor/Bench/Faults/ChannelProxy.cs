@@ -18,6 +18,7 @@ public sealed class ChannelProxy : IDisposable
     private readonly TcpListener _listener;
     private readonly IPEndPoint _target;
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly object _gate = new();
     private readonly List<Socket> _sockets = [];
@@ -292,8 +293,10 @@ public sealed class ChannelProxy : IDisposable
         }
     }
 
+    /// <summary>Stops the proxy; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         _listener.Stop();
         Socket[] all;

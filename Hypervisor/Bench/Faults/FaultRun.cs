@@ -245,6 +245,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         };
     }
 
+    /// <summary>
+    /// Ends the children and the proxies. Called after a failed start-up attempt and again when the
+    /// run ends (after a last failed attempt, on the same ones), so each part may be stopped twice.
+    /// </summary>
     private void StopCluster()
     {
         Throttle?.Dispose();

@@ -105,4 +105,13 @@ public sealed class ChannelProxyTests : IDisposable
         server.ReadTimeout = 5000;
         Assert.Equal(0, server.Read(new byte[1]));
     }
+
+    [Fact]
+    public void Stopping_a_proxy_twice_is_harmless()
+    {
+        // A run whose every start-up attempt failed stops its proxy after the attempt and again at its end.
+        var proxy = ChannelProxy.Start(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9));
+        proxy.Dispose();
+        proxy.Dispose();
+    }
 }

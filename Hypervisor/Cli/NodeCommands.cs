@@ -130,7 +130,12 @@ public static class NodeCommands
         if (vmId.Length == 0 || vmId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
             throw new UsageException($"--vm-id: '{vmId}' cannot name an arbiter file");
         var relayEnd = EndPointParser.Parse(parse.GetValue(shared.RelayPort)!, "--relay-port", portAlone: true);
-        var machine = shared.Machine.Build(parse);
+        var machine = shared.Machine.Build(parse, out var disk);
+        if (disk is not null)
+        {
+            disk.Dispose();
+            throw new UsageException("--disk: the FT nodes do not serve a disk yet (run and record do)");
+        }
         string dir = parse.GetValue(shared.Arbiter)!;
         try
         {

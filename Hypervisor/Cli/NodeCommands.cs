@@ -72,7 +72,8 @@ public static class NodeCommands
         {
             ulong checkpointInterval = parse.GetValue(checkpoints);
             if (checkpointInterval == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
-            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiter, vmId, disk) = Common(parse, shared);
+            using var diskFile = disk;
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
             var options = shared.ChannelOptions(parse, ChannelRole.Primary);
@@ -81,7 +82,7 @@ public static class NodeCommands
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -101,7 +102,8 @@ public static class NodeCommands
         {
             ulong lag = parse.GetValue(maxLag);
             if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
-            var (machine, relayListener, arbiter, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiter, vmId, disk) = Common(parse, shared);
+            using var diskFile = disk;
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
             var options = shared.ChannelOptions(parse, ChannelRole.Backup);
@@ -117,12 +119,12 @@ public static class NodeCommands
             }
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter, vmId, lag, logging, cts.Token, disk).GetAwaiter().GetResult();
         }));
         return command;
     }
 
-    private static (Guest.Machine.PcMachine, TcpChannelListener, IArbiter, string) Common(ParseResult parse, Shared shared)
+    private static (Guest.Machine.PcMachine, TcpChannelListener, IArbiter, string, Storage.RawDiskFile?) Common(ParseResult parse, Shared shared)
     {
         if (MachineOptions.ParseClock(parse.GetValue(shared.Machine.Clock)!) != ClockMode.Realtime)
             throw new UsageException("--clock: FT nodes run in realtime (the primary logs the host clock)");
@@ -131,11 +133,6 @@ public static class NodeCommands
             throw new UsageException($"--vm-id: '{vmId}' cannot name an arbiter file");
         var relayEnd = EndPointParser.Parse(parse.GetValue(shared.RelayPort)!, "--relay-port", portAlone: true);
         var machine = shared.Machine.Build(parse, out var disk);
-        if (disk is not null)
-        {
-            disk.Dispose();
-            throw new UsageException("--disk: the FT nodes do not serve a disk yet (run and record do)");
-        }
         string dir = parse.GetValue(shared.Arbiter)!;
         try
         {
@@ -147,7 +144,7 @@ public static class NodeCommands
         }
         try
         {
-            return (machine, TcpChannelListener.Start(relayEnd), new FileArbiter(dir), vmId);
+            return (machine, TcpChannelListener.Start(relayEnd), new FileArbiter(dir), vmId, disk);
         }
         catch (System.Net.Sockets.SocketException e)
         {

@@ -28,6 +28,9 @@ public sealed class DiskService(VirtioBlock device, IDiskBackend backend)
         }
     }
 
+    /// <summary>Whether <paramref name="request"/> waits to be performed by this service.</summary>
+    public bool Waiting(DiskRequest request) => request.Id > _performedThrough;
+
     /// <summary>Requests performed (figures).</summary>
     public ulong Reads { get; private set; }
     public ulong Writes { get; private set; }

@@ -5,7 +5,8 @@ namespace VmFt.Hypervisor.Storage;
 
 /// <summary>
 /// A raw disk image file (as QEMU's <c>format=raw</c>): byte N of the file is byte N of the disk.
-/// Opened read-write unless read-only was asked for; a flush is an fsync of the file.
+/// Opened read-write unless read-only was asked for, shared with other processes (under FT the
+/// primary and the backup open the same file; only the live one writes); a flush is an fsync.
 /// </summary>
 public sealed class RawDiskFile : IDiskBackend
 {
@@ -32,7 +33,7 @@ public sealed class RawDiskFile : IDiskBackend
         SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, readOnly ? FileShare.ReadWrite : FileShare.Read);
+            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         }
         catch (UnauthorizedAccessException) when (!readOnly && CanRead(path))
         {

@@ -11,11 +11,18 @@ public static class FtCommand
     {
         var image = new Argument<string>("image") { Description = "a Multiboot kernel or a bundled guest name" };
         var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem };
+        var disk = new Option<string?>("--disk") { Description = "a raw disk image both nodes share (only the live one touches it); FILE,readonly for a read-only disk" };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, disk };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string img = parse.GetValue(image)!;
             GuestImages.Resolve(img); // bad input fails here, not in three children
+            string? diskSpec = parse.GetValue(disk);
+            if (diskSpec is not null)
+            {
+                var (path, readOnly) = MachineOptions.ParseDisk(diskSpec);
+                Storage.RawDiskFile.Open(path, readOnly).Dispose();
+            }
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -26,7 +33,7 @@ public static class FtCommand
             string address;
             try
             {
-                address = cluster.StartAsync([img, "--mem", parse.GetValue(mem)!], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+                address = cluster.StartAsync(diskSpec is null ? [img, "--mem", parse.GetValue(mem)!] : [img, "--mem", parse.GetValue(mem)!, "--disk", diskSpec], [], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             }
             catch (ClusterStartException e)
             {

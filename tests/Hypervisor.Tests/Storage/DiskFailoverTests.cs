@@ -15,7 +15,7 @@ namespace VmFt.Hypervisor.Tests.Storage;
 /// goes live, reissues what was in flight, and the guest ends with every step as expected and the
 /// disk as in a run without failure.
 /// </summary>
-public class DiskFailoverTests
+public class DiskFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private sealed class Pair
     {
@@ -32,7 +32,7 @@ public class DiskFailoverTests
             var pm = DiskGuestTests.Boot(Disk.Length);
             Primary = new PrimaryNode("A", 0, pm, PrimaryOutput, 1, 0, checkpointInterval: 20_000)
             {
-                SliceInstructions = 5_000,
+                SliceInstructions = 1_000,
                 Disk = new DiskService(pm.Disk!, Disk),
             };
             Backup = new BackupNode("B", DiskGuestTests.Boot(Disk.Length), BackupOutput);
@@ -98,7 +98,7 @@ public class DiskFailoverTests
                 if (!running && lost == 0) continue;   // the guest was done and the backup knows: nothing to take over
                 int landed = pair.Disk.WritesLanded;
 
-                var live = pair.Backup.GoLive(1, 5_000, disk: pair.Disk);
+                var live = pair.Backup.GoLive(1, 1_000, disk: pair.Disk);
                 // Nothing the old primary wrote is unknown to the guest the backup continues.
                 var device = live.Machine.Disk!;
                 if (landed > 0) Assert.True(device.NextRequestId > 2, $"crash after {crashAfter}: a write on the disk that the backup's guest never issued");
@@ -114,6 +114,7 @@ public class DiskFailoverTests
                 Assert.Equal(finalDisk, pair.Disk.Bytes);
             }
         }
+        output.WriteLine($"{failovers} failovers: a crash after each of the {total + 1} steps, with the log of the last 0-3 steps lost");
         Assert.True(failovers > 20, $"only {failovers} failovers exercised");
     }
 }

@@ -4,7 +4,7 @@ namespace VmFt.Guest.Images;
 
 /// <summary>
 /// The guest kernels that ship inside VmFt (Multiboot v1 ELF, loaded at 1 MiB): <c>hello</c>,
-/// <c>kvstore</c>, <c>cpubench</c>, <c>selftest</c> and <c>floats</c> (x87 code compiled from C).
+/// <c>kvstore</c>, <c>cpubench</c>, <c>selftest</c>, <c>floats</c> (x87 code compiled from C) and <c>disk</c> (a virtio-blk driver).
 /// Sources and the Makefile that produces the embedded bytes live next to this file.
 /// </summary>
 public static class BundledImages

@@ -18,4 +18,7 @@ public sealed record MachineConfiguration
 
     /// <summary>Time-stamp counter frequency: RDTSC = guest time * this / 1e9.</summary>
     public ulong TscHz { get; init; } = 1_000_000_000;
+
+    /// <summary>The virtio-blk disk at PCI 00:03.0, or null for a machine without one (its devices are then exactly as before disks existed).</summary>
+    public DiskConfiguration? Disk { get; init; }
 }

@@ -1,5 +1,6 @@
 using VmFt.Guest.Devices;
 using VmFt.Guest.Devices.Pci;
+using VmFt.Guest.Devices.Virtio;
 using VmFt.Guest.Io;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Memory;
@@ -38,6 +39,13 @@ public sealed class PcMachine : ICpuBus, IGuestClock
     public Uart16550 Com2 { get; }
     public CmosRtc Rtc { get; }
     public PciHost Pci { get; }
+    /// <summary>The virtio-blk disk at 00:03.0, when the configuration has one.</summary>
+    public VirtioBlock? Disk { get; }
+
+    /// <summary>Where the machine's own firmware places the disk's BAR 0 (above any RAM size, clear of the ROM at the top).</summary>
+    public const uint DiskBarAddress = 0xFEB0_0000;
+    /// <summary>The disk's PCI slot, and the ISA IRQ its INTA# reaches (through PIRQD, as a PC BIOS would route it).</summary>
+    public const int DiskSlot = 3, DiskIrq = 11;
 
     /// <summary>The status the guest gave the debug-exit device: (value &lt;&lt; 1) | 1.</summary>
     public int? ExitStatus { get; private set; }
@@ -81,6 +89,18 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         var isaBridge = new Piix3IsaBridge(RequestReset);
         pci.Attach(0, 0, new I440fxHostBridge());
         pci.Attach(1, 0, isaBridge);
+        if (config.Disk is { } disk)
+        {
+            // INTA# of slot 3 is PIRQD (the PIIX's swizzle: (slot + pin - 1) mod 4); its ISA IRQ is
+            // whatever PIRQRC[D] routes it to when the line changes.
+            Disk = new VirtioBlock(Memory, level => RoutePirq(isaBridge, (DiskSlot + 0) & 3, level), disk);
+            pci.Attach(DiskSlot, 0, Disk);
+            // What a PC BIOS leaves behind for an OS without ACPI: PIRQD routed to IRQ 11, that IRQ
+            // level-triggered in the ELCR, the interrupt line register saying so, BAR 0 assigned.
+            isaBridge.WriteConfig(0x60 + 3, 1, DiskIrq);
+            Disk.WriteConfig(PciFunction.InterruptLineOffset, 1, DiskIrq);
+            Disk.WriteConfig(PciFunction.BarOffset, 4, DiskBarAddress);
+        }
         var post = new PostCodePort();
         var fpuError = new FpuErrorLatch(level => Pic.SetIrq(13, level), level => Cpu.IgnoreNumericError = level);
         Cpu.FerrChanged = fpuError.FerrChanged;
@@ -98,12 +118,18 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         isaBridge.Register(Ports);
         post.Register(Ports);
         fpuError.Register(Ports);
+        if (Disk is not null) Pic.Write(0x4D1, 1, Pic.Read(0x4D1, 1) | 1u << (DiskIrq - 8));
 
         _timed = [Pit, Com1, Com2, Rtc];
         // The tags name each device's state in snapshots and recordings: never rename or reuse one.
-        _devices = new DeviceStateSet(
+        (string, IStatefulDevice)[] devices =
+        [
             ("clock", new GuestClockState(this)), ("pic", Pic), ("pit", Pit), ("com1", Com1), ("com2", Com2),
-            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post), ("fpu", fpuError));
+            ("rtc", Rtc), ("kbc", keyboard), ("port92", portA), ("pci", pci), ("post", post), ("fpu", fpuError),
+        ];
+        // After "pci": the disk's BAR mapping follows its configuration space, loaded there.
+        if (Disk is not null) devices = [.. devices, ("vblk", Disk.State)];
+        _devices = new DeviceStateSet(devices);
     }
 
     /// <summary>Loads a Multiboot kernel (ELF or a.out kludge) and sets the CPU to its entry state.</summary>
@@ -218,6 +244,17 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         ulong now = Now;
         foreach (var d in _timed)
             if (d.NextDeadline <= now) d.Advance(now);
+    }
+
+    /// <summary>
+    /// A PCI interrupt line PIRQ<paramref name="pirq"/> changed: on to the ISA IRQ the PIIX3 routes it
+    /// to (PIRQRC bit 7 clear). Read at each change, so nothing here needs saving; a guest that
+    /// reroutes a line while it is asserted leaves the old IRQ's level as it was, as its own doing.
+    /// </summary>
+    private void RoutePirq(Piix3IsaBridge bridge, int pirq, bool level)
+    {
+        uint route = bridge.ReadConfig(0x60 + pirq, 1);
+        if ((route & 0x80) == 0 && (route & 0x0F) >= 3) Pic.SetIrq((int)(route & 0x0F), level);
     }
 
     private void OnDebugExit(int status)

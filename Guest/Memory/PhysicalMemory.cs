@@ -118,10 +118,42 @@ public sealed class PhysicalMemory
         return null;
     }
 
+    /// <summary>
+    /// Maps <paramref name="device"/> over <paramref name="length"/> bytes at <paramref name="baseAddress"/>
+    /// if that window is page aligned, lies wholly above RAM and overlaps nothing else; false otherwise
+    /// (a PCI BAR the guest programmed badly then decodes nothing). Pages above RAM never have CPU
+    /// translations, so moving a window needs no flush.
+    /// </summary>
+    public bool TryMapMmioAboveRam(uint baseAddress, uint length, IMmioDevice device)
+    {
+        ulong end = (ulong)baseAddress + length;
+        if (baseAddress % PageSize != 0 || length % PageSize != 0 || length == 0 || baseAddress < RamSize || end > 1UL << 32) return false;
+        foreach (var r in _regions)
+            if (baseAddress < (ulong)r.Base + r.Length && r.Base < end) return false;
+        AddRegion(new Region(baseAddress, length, PageKind.Mmio, null, device));
+        return true;
+    }
+
+    /// <summary>Removes every window of <paramref name="device"/> (above RAM: the pages become unmapped).</summary>
+    public void UnmapMmio(IMmioDevice device)
+    {
+        for (int i = _regions.Count - 1; i >= 0; i--)
+        {
+            var r = _regions[i];
+            if (!ReferenceEquals(r.Device, device)) continue;
+            if (r.Base < RamSize) throw new InvalidOperationException("only windows above RAM can be unmapped");
+            _regions.RemoveAt(i);
+            for (ulong a = r.Base; a < (ulong)r.Base + r.Length; a += PageSize) _kinds[a >> PageShift] = PageKind.Unmapped;
+        }
+    }
+
     /// <summary>Reads 1, 2 or 4 bytes at any physical address (little-endian; may cross pages).</summary>
     public uint Read(uint address, int size)
     {
         if (size == 1) return ReadByte(address);
+        // A device register is read in one access of its width, as the bus carries it.
+        if (_kinds[address >> PageShift] == PageKind.Mmio && FindRegion(address) is { } mmio && address - mmio.Base <= mmio.Length - (uint)size)
+            return mmio.Device!.Read(address - mmio.Base, size);
         uint value = 0;
         for (int i = 0; i < size; i++)
             value |= (uint)ReadByte(address + (uint)i) << (8 * i);
@@ -131,6 +163,11 @@ public sealed class PhysicalMemory
     /// <summary>Writes 1, 2 or 4 bytes at any physical address (little-endian; may cross pages).</summary>
     public void Write(uint address, int size, uint value)
     {
+        if (size > 1 && _kinds[address >> PageShift] == PageKind.Mmio && FindRegion(address) is { } mmio && address - mmio.Base <= mmio.Length - (uint)size)
+        {
+            mmio.Device!.Write(address - mmio.Base, size, value);
+            return;
+        }
         for (int i = 0; i < size; i++)
             WriteByte(address + (uint)i, (byte)(value >> (8 * i)));
     }

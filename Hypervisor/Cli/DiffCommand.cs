@@ -169,6 +169,8 @@ public static class DiffCommand
             CheckpointEvent c => $"checkpoint {c.StateHash:X16}",
             OutputMarkerEvent m => $"output up to byte {m.OutputEnd}",
             GuestExitEvent x => $"guest exit ({(MachineExitReason)x.Reason}{(x.Status >= 0 ? $", status {x.Status}" : "")})",
+            DiskReadEvent d => $"disk read of request {d.RequestId} (status {d.Status}, {d.Data.Length} bytes)",
+            DiskCompletionEvent d => $"disk completion of request {d.RequestId} (status {d.Status})",
             _ => e.Kind.ToString(),
         };
         return $"#{e.Sequence} at {e.Position}: {what}";

@@ -15,8 +15,9 @@ public static class FtCommand
         var mem = new Option<string>("--mem", "-m") { Description = "guest RAM (e.g. 64M)", DefaultValueFactory = _ => "64M" };
         var cmdline = new Option<string?>("--cmdline", "--append") { Description = "the kernel command line" };
         var initrd = new Option<string?>("--initrd") { Description = "an initial RAM disk for a Linux kernel" };
+        var disk = new Option<string?>("--disk") { Description = "a raw disk image both nodes share (only the live one touches it); FILE,readonly for a read-only disk" };
         var arbiter = new Option<string?>("--arbiter") { Description = "etcd://HOST:PORT[,HOST:PORT...]: the nodes ask this etcd cluster (default: a file arbiter in a fresh directory)" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording, disk };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string? img = parse.GetValue(image);
@@ -39,6 +40,12 @@ public static class FtCommand
                 machineArgs.AddRange(["--initrd", Path.GetFullPath(rd)]);
             }
             if (parse.GetValue(cmdline) is { } line) machineArgs.AddRange(["--cmdline", line]);
+            if (parse.GetValue(disk) is { } diskSpec)
+            {
+                var (path, readOnly) = MachineOptions.ParseDisk(diskSpec);
+                Storage.RawDiskFile.Open(path, readOnly).Dispose();
+                machineArgs.AddRange(["--disk", diskSpec]);
+            }
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {

@@ -6,6 +6,7 @@ using VmFt.Guest.Machine;
 using VmFt.Hypervisor.Images;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
+using VmFt.Hypervisor.Storage;
 using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
@@ -23,6 +24,7 @@ public sealed class MachineOptions
     public Option<string?> Initrd { get; } = new("--initrd") { Description = "an initial RAM disk for a Linux kernel (as QEMU's -initrd)" };
     public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
     public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
+    public Option<string?> Disk { get; } = new("--disk") { Description = "a raw disk image as the guest's virtio-blk disk (/dev/vda); FILE,readonly for a read-only disk" };
     public Option<string?> FromRecording { get; } = new("--from-recording")
     {
         Description = "start where this recording ends (its machine, replayed to its last position; e.g. a Linux boot recorded once in virtual time with --until-output) instead of from an image",
@@ -39,7 +41,25 @@ public sealed class MachineOptions
         command.Options.Add(Clock);
         command.Options.Add(Rom);
         command.Options.Add(MaxInstructions);
+        command.Options.Add(Disk);
         if (resumable) command.Options.Add(FromRecording);
+    }
+
+    /// <summary>Parses <c>FILE</c> or <c>FILE,readonly</c>.</summary>
+    public static (string Path, bool ReadOnly) ParseDisk(string text)
+    {
+        string path = text;
+        bool readOnly = false;
+        int comma = text.LastIndexOf(',');
+        if (comma >= 0)
+        {
+            string flag = text[(comma + 1)..];
+            if (flag != "readonly") throw new UsageException($"--disk: '{flag}' in '{text}' is not an option of a disk (FILE or FILE,readonly)");
+            path = text[..comma];
+            readOnly = true;
+        }
+        if (path.Length == 0) throw new UsageException($"--disk: '{text}' names no file");
+        return (path, readOnly);
     }
 
     public static ClockMode ParseClock(string text) => text.ToLowerInvariant() switch
@@ -50,17 +70,22 @@ public sealed class MachineOptions
     };
 
     /// <summary>Builds the machine and loads the image or ROM; bad input becomes a <see cref="UsageException"/> or a <see cref="GuestImageException"/>.</summary>
-    public PcMachine Build(ParseResult parse) => Build(parse, out _);
+    public PcMachine Build(ParseResult parse, out RawDiskFile? disk) => Build(parse, out _, out disk);
 
-    /// <summary>Builds the machine, and says which kernel (and initrd) it loaded, if any.</summary>
-    public PcMachine Build(ParseResult parse, out BootFiles? files)
+    /// <summary>
+    /// Builds the machine, and says which kernel (and initrd) it loaded, if any, and which disk
+    /// file it opened (the caller owns it and serves the guest's requests from it).
+    /// </summary>
+    public PcMachine Build(ParseResult parse, out BootFiles? files, out RawDiskFile? disk)
     {
         files = null;
+        disk = null;
         string? image = parse.GetValue(Image);
         if (parse.GetResult(FromRecording) is not null && parse.GetValue(FromRecording) is { } recording)
         {
             if (image is not null || parse.GetValue(Initrd) is not null || parse.GetValue(Rom) is not null)
                 throw new UsageException("--from-recording: the recording says which image, initrd and ROM; give none of them with it");
+            if (parse.GetValue(Disk) is not null) throw new UsageException("--from-recording: resuming a machine with a disk is not supported yet (--disk)");
             if (!File.Exists(recording)) throw new UsageException($"--from-recording {recording}: no such file");
             return ResumedMachine.AtEnd(recording, out _);
         }
@@ -70,7 +95,16 @@ public sealed class MachineOptions
         if (image is null && rom is null)
             throw new UsageException("no image: give a Multiboot kernel file, a bundled guest name (" + string.Join(", ", BundledImages.Names) + ") or --rom FILE");
         uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
-        var machine = new PcMachine(new MachineConfiguration { RamSize = ram });
+        if (parse.GetValue(Disk) is { } diskSpec)
+        {
+            var (path, readOnly) = ParseDisk(diskSpec);
+            disk = RawDiskFile.Open(path, readOnly);
+        }
+        var machine = new PcMachine(new MachineConfiguration
+        {
+            RamSize = ram,
+            Disk = disk is null ? null : new DiskConfiguration((ulong)disk.Length / DiskConfiguration.SectorSize, disk.ReadOnly),
+        });
         try
         {
             if (rom is not null)
@@ -90,7 +124,13 @@ public sealed class MachineOptions
         }
         catch (ImageLoadException e)
         {
+            disk?.Dispose();
             throw new UsageException(e.Message);
+        }
+        catch
+        {
+            disk?.Dispose();
+            throw;
         }
         return machine;
     }

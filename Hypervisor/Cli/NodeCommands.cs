@@ -74,7 +74,8 @@ public static class NodeCommands
         {
             ulong checkpointInterval = parse.GetValue(checkpoints);
             if (checkpointInterval == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
-            var (machine, relayListener, arbiterSpec, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiterSpec, vmId, disk) = Common(parse, shared);
+            using var diskFile = disk;
             var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
             string id = parse.GetValue(shared.NodeId) ?? "primary";
             var options = shared.ChannelOptions(parse, ChannelRole.Primary, machine);
@@ -84,7 +85,7 @@ public static class NodeCommands
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -104,7 +105,8 @@ public static class NodeCommands
         {
             ulong lag = parse.GetValue(maxLag);
             if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
-            var (machine, relayListener, arbiterSpec, vmId) = Common(parse, shared);
+            var (machine, relayListener, arbiterSpec, vmId, disk) = Common(parse, shared);
+            using var diskFile = disk;
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
             var options = shared.ChannelOptions(parse, ChannelRole.Backup, machine);
@@ -121,7 +123,7 @@ public static class NodeCommands
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token).GetAwaiter().GetResult();
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -139,7 +141,7 @@ public static class NodeCommands
         public void Dispose() => (Arbiter as IDisposable)?.Dispose();
     }
 
-    private static (Guest.Machine.PcMachine, TcpChannelListener, ArbiterSpec, string) Common(ParseResult parse, Shared shared)
+    private static (Guest.Machine.PcMachine, TcpChannelListener, ArbiterSpec, string, Storage.RawDiskFile?) Common(ParseResult parse, Shared shared)
     {
         if (MachineOptions.ParseClock(parse.GetValue(shared.Machine.Clock)!) != ClockMode.Realtime)
             throw new UsageException("--clock: FT nodes run in realtime (the primary logs the host clock)");
@@ -157,7 +159,7 @@ public static class NodeCommands
         {
             throw new UsageException($"--arbiter {e.Message}");
         }
-        var machine = shared.Machine.Build(parse);
+        var machine = shared.Machine.Build(parse, out var disk);
         if (spec.Directory is not null)
         {
             try
@@ -171,7 +173,7 @@ public static class NodeCommands
         }
         try
         {
-            return (machine, TcpChannelListener.Start(relayEnd), spec, vmId);
+            return (machine, TcpChannelListener.Start(relayEnd), spec, vmId, disk);
         }
         catch (System.Net.Sockets.SocketException e)
         {

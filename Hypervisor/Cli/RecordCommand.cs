@@ -2,9 +2,9 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
-using VmFt.ReplayLog.Recording;
-
 using VmFt.Hypervisor.Serial;
+using VmFt.Hypervisor.Storage;
+using VmFt.ReplayLog.Recording;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -34,9 +34,10 @@ public static class RecordCommand
             if (parse.GetValue(options.Rom) is not null) throw new UsageException("--rom: recording a ROM boot is not supported yet");
             if (parse.GetValue(checkpoints) == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
             string path = parse.GetValue(output)!;
-            var machine = options.Build(parse, out var files);
+            var machine = options.Build(parse, out var files, out var diskFile);
+            using var disk = diskFile;
             var header = RecordedMachine.HeaderFor(machine, clock, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
-                files.InitrdName, files.Initrd);
+                files.InitrdName, files.Initrd, disk?.Name);
             using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
             using var userBackend = RunCommand.OpenSerial(parse.GetValue(serial)!, logging);
             using var reached = new CancellationTokenSource();
@@ -56,7 +57,12 @@ public static class RecordCommand
             machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             ulong snapshotInterval = parse.GetValue(snapshots);
             var snapshotter = snapshotInterval == 0 ? null : new RecordingSnapshotter(machine, snapshotInterval);
-            var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer)) { CheckpointInterval = parse.GetValue(checkpoints), Snapshots = snapshotter };
+            var runner = new LiveRunner(machine, clock, backend, new RecordingSink(writer))
+            {
+                CheckpointInterval = parse.GetValue(checkpoints),
+                Snapshots = snapshotter,
+                Disk = disk is null ? null : new DiskService(machine.Disk!, disk),
+            };
             var outcome = runner.Run(parse.GetValue(options.MaxInstructions), reached.Token);
             writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
             long bytes = new FileInfo(path).Length;

@@ -5,6 +5,7 @@ using VmFt.Guest.Machine;
 using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Serial;
 using VmFt.Hypervisor.Live;
+using VmFt.Hypervisor.Storage;
 
 namespace VmFt.Hypervisor.Cli;
 
@@ -29,7 +30,8 @@ public static class RunCommand
             var traced = (parse.GetValue(tracePorts) ?? []).Select(MachineOptions.ParsePort).ToHashSet();
             using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
             using var backend = OpenSerial(parse.GetValue(serial)!, logging);
-            var machine = options.Build(parse);
+            var machine = options.Build(parse, out var diskFile);
+            using var disk = diskFile;
             var machineLog = logging.CreateLogger(ShellLog.MachineCategory);
             machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             if (traced.Count > 0)
@@ -38,7 +40,8 @@ public static class RunCommand
                     if (traced.Contains(port)) Console.Error.WriteLine($"port 0x{port:X4} <- 0x{value.ToString(size == 1 ? "X2" : size == 2 ? "X4" : "X8")}");
                 };
             machine.DebugConsoleOutput = b => Console.Error.Write((char)b);
-            var outcome = new LiveRunner(machine, clock, backend).Run(parse.GetValue(options.MaxInstructions));
+            var outcome = new LiveRunner(machine, clock, backend) { Disk = disk is null ? null : new DiskService(machine.Disk!, disk) }
+                .Run(parse.GetValue(options.MaxInstructions));
             return Report(machine, outcome);
         }));
         return command;

@@ -9,6 +9,16 @@ namespace VmFt.Hypervisor.Determinism;
 /// </summary>
 public static class EventApplier
 {
+    private static void CompleteDisk(PcMachine machine, LogEvent e, ulong requestId, byte status, byte[] data)
+    {
+        if (machine.Disk is not { } disk)
+            throw new DivergenceException($"disk completion #{e.Sequence} at position {e.Position}: this machine has no disk", e.Position, e.Sequence);
+        // A request a device reset dropped is gone on both sides alike: its completion changes nothing.
+        if (disk.Complete(requestId, status, data) == Guest.Devices.Virtio.DiskCompletionResult.WrongLength)
+            throw new DivergenceException(
+                $"disk completion #{e.Sequence} at position {e.Position}: request {requestId} does not take {data.Length} bytes of data", e.Position, e.Sequence);
+    }
+
     public static void Apply(PcMachine machine, LogEvent logEvent)
     {
         switch (logEvent)
@@ -22,6 +32,12 @@ public static class EventApplier
                     throw new DivergenceException(
                         $"serial input #{s.Sequence} at position {s.Position}: the UART took {accepted} of {s.Data.Length} bytes",
                         s.Position, s.Sequence);
+                break;
+            case DiskReadEvent d:
+                CompleteDisk(machine, d, d.RequestId, d.Status, d.Data);
+                break;
+            case DiskCompletionEvent d:
+                CompleteDisk(machine, d, d.RequestId, d.Status, []);
                 break;
             // Checkpoints, output markers, beacons and exits record facts; they change nothing.
         }

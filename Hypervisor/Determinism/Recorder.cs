@@ -32,6 +32,14 @@ public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSeq
     public void SerialInput(ulong inputOffset, ReadOnlySpan<byte> data) =>
         Record(new SerialInputEvent(_nextSequence, machine.Cpu.Position, inputOffset, data.ToArray()));
 
+    /// <summary>Disk read <paramref name="requestId"/> completed (its data in the log, so a replay needs no disk).</summary>
+    public void DiskRead(ulong requestId, byte status, byte[] data) =>
+        Record(new DiskReadEvent(_nextSequence, machine.Cpu.Position, requestId, status, data));
+
+    /// <summary>A disk write or flush completed (or a read failed).</summary>
+    public void DiskCompletion(ulong requestId, byte status) =>
+        Record(new DiskCompletionEvent(_nextSequence, machine.Cpu.Position, requestId, status));
+
     /// <summary>Writes a checkpoint if one is due (or <paramref name="force"/>d).</summary>
     public void MaybeCheckpoint(bool force = false)
     {

@@ -26,6 +26,9 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
     /// <summary>Writes periodic snapshots into the log (recordings only; null: none).</summary>
     public Recording.RecordingSnapshotter? Snapshots { get; init; }
 
+    /// <summary>The disk's host side, when the machine has a disk: its requests complete at slice boundaries.</summary>
+    public Storage.DiskService? Disk { get; init; }
+
     private ulong _inputOffset;
 
     public RunOutcome Run(ulong maxInstructions, CancellationToken cancel = default)
@@ -44,6 +47,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             // Every wait below ends at the timer or at input: a sample is always worth taking.
             time.BeginSlice(always: true);
             FeedInput(recorder, input);
+            Disk?.Service(recorder);
 
             ulong position = machine.Cpu.Position;
             if (position >= limit) return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: true);
@@ -57,6 +61,8 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
                 case MachineExitReason.PositionReached:
                     continue;
                 case MachineExitReason.Idle:
+                    // A guest waiting for its disk gets the completion next, before time moves on.
+                    if (Disk is { HasWork: true }) continue;
                     if (!time.Idle()) WaitWhileIdle(time);
                     continue;
                 default:

@@ -10,7 +10,7 @@ namespace VmFt.Hypervisor.Recording;
 public static class RecordedMachine
 {
     public static RecordingHeader HeaderFor(PcMachine machine, ClockMode clock, string imageName, byte[] image, string commandLine, bool embedImage,
-        string? initrdName = null, byte[]? initrd = null)
+        string? initrdName = null, byte[]? initrd = null, string? diskName = null)
     {
         var c = machine.Configuration;
         return new RecordingHeader
@@ -27,6 +27,9 @@ public static class RecordedMachine
             InitrdName = initrd is null ? null : initrdName ?? "initrd",
             InitrdSha256 = initrd is null ? null : RecordingHeader.HashImage(initrd),
             Initrd = embedImage ? initrd : null,
+            DiskSectors = c.Disk?.SectorCount,
+            DiskReadOnly = c.Disk?.ReadOnly ?? false,
+            DiskName = c.Disk is null ? null : diskName ?? "disk",
         };
     }
 
@@ -39,6 +42,8 @@ public static class RecordedMachine
     /// <exception cref="GuestImageException">The image cannot be found, differs from the recorded one, or does not load.</exception>
     public static PcMachine Build(RecordingHeader header, string recordingPath)
     {
+        if (header.DiskSectors is 0 or > 1UL << 40)
+            throw new RecordingFormatException($"{recordingPath}: the recording's disk of {header.DiskSectors} sectors is not one this machine supports");
         if (header.RamSize is < 1 << 20 or > 3UL << 30)
             throw new RecordingFormatException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports");
         byte[] image = header.Image ?? GuestImages.Resolve(header.ImageName).Bytes;
@@ -57,6 +62,8 @@ public static class RecordedMachine
             NanosecondsPerInstruction = header.NanosecondsPerInstruction,
             BootTime = DateTimeOffset.UnixEpoch.AddTicks(header.BootTimeUnixNanoseconds / 100),
             TscHz = header.TscHz,
+            // The disk's size and mode only: every byte the guest read from it is in the log.
+            Disk = header.DiskSectors is { } sectors ? new DiskConfiguration(sectors, header.DiskReadOnly) : null,
         });
         try
         {

@@ -19,6 +19,8 @@ public static class ResumedMachine
     {
         ReplaySession? session = ReplaySession.Open(path);
         header = session.Header;
+        if (header.DiskSectors is not null)
+            throw new RecordingFormatException($"{path}: the recorded machine has a disk ({header.DiskName}); resuming a machine with a disk is not supported yet");
         StopInfo stop;
         try
         {

@@ -67,3 +67,19 @@ public sealed record SnapshotPagesEvent(ulong Sequence, ulong Position, uint Fir
 {
     public override LogEventKind Kind => LogEventKind.SnapshotPages;
 }
+
+/// <summary>
+/// Disk request <paramref name="RequestId"/> (the device's numbering) was a read and completed with
+/// <paramref name="Status"/> (virtio-blk's: 0 OK); <paramref name="Data"/> is what was read (empty
+/// unless OK). The log carries the data, so a replay needs no disk file.
+/// </summary>
+public sealed record DiskReadEvent(ulong Sequence, ulong Position, ulong RequestId, byte Status, byte[] Data) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.DiskRead;
+}
+
+/// <summary>Disk request <paramref name="RequestId"/> (a write or a flush, or a read that failed) completed with <paramref name="Status"/>.</summary>
+public sealed record DiskCompletionEvent(ulong Sequence, ulong Position, ulong RequestId, byte Status) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.DiskCompletion;
+}

@@ -19,4 +19,8 @@ public enum LogEventKind : byte
     SnapshotState = 7,
     /// <summary>RAM pages of the snapshot begun at the same position, changed since the previous snapshot (version 2).</summary>
     SnapshotPages = 8,
+    /// <summary>A disk read completed at a position: request id, status and, when it succeeded, the data read (version 4).</summary>
+    DiskRead = 9,
+    /// <summary>A disk write or flush completed (or a read failed) at a position: request id and status (version 4).</summary>
+    DiskCompletion = 10,
 }

@@ -19,7 +19,8 @@ namespace VmFt.ReplayLog.Format;
 /// TimeSet varint ns; SerialInput varint input offset, varint length, bytes; Checkpoint u64 hash;
 /// OutputMarker varint end; GuestExit u8 reason, zigzag varint status; PositionBeacon nothing;
 /// SnapshotState varint length + CPU bytes, varint length + device bytes, varint RAM pages;
-/// SnapshotPages varint first page, varint page count, u8 encoding, varint length + data.
+/// SnapshotPages varint first page, varint page count, u8 encoding, varint length + data;
+/// DiskRead varint request id, u8 status, varint length + data; DiskCompletion varint request id, u8 status.
 /// </summary>
 public static class LogBlockCodec
 {
@@ -41,6 +42,9 @@ public static class LogBlockCodec
     /// <summary>Most pages one <see cref="SnapshotPagesEvent"/> may claim (its pages must also fit the data limit uncompressed).</summary>
     public const int MaxSnapshotPagesPerEvent = MaxSnapshotPagesLength / 4096;
 
+    /// <summary>Largest <see cref="DiskReadEvent.Data"/>: the biggest read the virtio-blk device accepts.</summary>
+    public const int MaxDiskReadLength = 256 * 1024;
+
     // Smallest encoded event: kind byte and a one-byte position delta.
     private const int MinEventSize = 2;
 
@@ -60,6 +64,8 @@ public static class LogBlockCodec
                 + LengthPrefixed(Checked(st.DeviceState.Length, MaxSnapshotStateLength, "snapshot device state")) + VarInt.SizeOf(st.RamPages),
             SnapshotPagesEvent sp => VarInt.SizeOf(sp.FirstPage) + VarInt.SizeOf((ulong)Checked((int)sp.PageCount, MaxSnapshotPagesPerEvent, "snapshot page count"))
                 + 1 + LengthPrefixed(Checked(sp.Data.Length, MaxSnapshotPagesLength, "snapshot page data")),
+            DiskReadEvent d => VarInt.SizeOf(d.RequestId) + 1 + LengthPrefixed(Checked(d.Data.Length, MaxDiskReadLength, "disk read data")),
+            DiskCompletionEvent d => VarInt.SizeOf(d.RequestId) + 1,
             _ => throw new ArgumentException($"event type {e.GetType().Name} has no encoding", nameof(e)),
         };
     }
@@ -192,6 +198,9 @@ public static class LogBlockCodec
                 LogEventKind.PositionBeacon => new PositionBeaconEvent(sequence, position),
                 LogEventKind.SnapshotState => ReadSnapshotState(ref reader, sequence, position),
                 LogEventKind.SnapshotPages => ReadSnapshotPages(ref reader, sequence, position),
+                LogEventKind.DiskRead => new DiskReadEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte(),
+                    reader.ReadSpan(reader.ReadLength(MaxDiskReadLength, "disk read data")).ToArray()),
+                LogEventKind.DiskCompletion => new DiskCompletionEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte()),
                 _ => throw new LogFormatException(LogFormatError.UnknownEventKind, at, $"unknown event kind {kind}"),
             };
             previous = position;
@@ -298,6 +307,15 @@ public static class LogBlockCodec
                 at += VarInt.Write(span[at..], sp.PageCount);
                 span[at++] = (byte)sp.Encoding;
                 at += WriteLengthPrefixed(span[at..], sp.Data);
+                break;
+            case DiskReadEvent d:
+                at += VarInt.Write(span[at..], d.RequestId);
+                span[at++] = d.Status;
+                at += WriteLengthPrefixed(span[at..], d.Data);
+                break;
+            case DiskCompletionEvent d:
+                at += VarInt.Write(span[at..], d.RequestId);
+                span[at++] = d.Status;
                 break;
         }
         return at;

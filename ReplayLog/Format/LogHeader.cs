@@ -21,7 +21,7 @@ public readonly record struct LogHeader(ushort Version, LogContentKind Kind)
     /// header, the recording header section, the block framing, an event's encoding, or a limit a
     /// reader enforces. Adding a new event kind is a change too (older readers reject it by kind).
     /// </summary>
-    public const ushort CurrentVersion = 3;
+    public const ushort CurrentVersion = 4;
 
     public const int Size = 16;
 
@@ -61,7 +61,7 @@ public readonly record struct LogHeader(ushort Version, LogContentKind Kind)
         if (version > CurrentVersion)
             throw new LogFormatException(LogFormatError.UnsupportedVersion, 8, $"format version {version} is newer than this reader (version {CurrentVersion})");
         // Version 2 only added event kinds (recording snapshots), version 3 the recording header's
-        // initrd: older logs read the same.
+        // initrd, version 4 the disk events and the recording header's disk: older logs read the same.
         if (version < 1)
             throw new LogFormatException(LogFormatError.UnsupportedVersion, 8, $"format version {version} is not supported (this reader reads versions 1 to {CurrentVersion})");
         ushort length = BinaryPrimitives.ReadUInt16LittleEndian(bytes[10..]);

@@ -42,5 +42,16 @@ public sealed record RecordingHeader
     /// <summary>The initrd's bytes when the recording is self-contained, otherwise null.</summary>
     public byte[]? Initrd { get; init; }
 
+    /// <summary>
+    /// The virtio-blk disk's size in 512-byte sectors, or null when the machine had none. Its
+    /// contents are not needed: the log holds every read's data.
+    /// </summary>
+    public ulong? DiskSectors { get; init; }
+
+    public bool DiskReadOnly { get; init; }
+
+    /// <summary>The disk file's name when recorded (for people; a replay does not open it).</summary>
+    public string? DiskName { get; init; }
+
     public static byte[] HashImage(ReadOnlySpan<byte> image) => SHA256.HashData(image);
 }

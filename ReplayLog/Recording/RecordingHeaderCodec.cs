@@ -16,8 +16,10 @@ namespace VmFt.ReplayLog.Recording;
 ///   varint + UTF-8 kernel command line,
 ///   (version 3) u8 initrd (0/1) [varint + UTF-8 initrd name, 32 bytes initrd SHA-256,
 ///                                u8 initrd embedded (0/1) [varint + initrd bytes]]
+///   (version 4) u8 disk (0/1) [varint sectors, u8 read-only (0/1), varint + UTF-8 disk name]
 /// u32 CRC-32C over the length and the body
-/// A body that ends after the command line (versions 1 and 2) has no initrd.
+/// A body that ends after the command line (versions 1 and 2) has no initrd; one that ends after
+/// the initrd (version 3) has no disk.
 /// </code>
 /// </summary>
 internal static class RecordingHeaderCodec
@@ -29,7 +31,8 @@ internal static class RecordingHeaderCodec
     private const int FixedLength = 8 + 8 + 8 + 8 + 1 + RecordingHeader.Sha256Length + 1;
     private const int InitrdFixedLength = 1 + RecordingHeader.Sha256Length + 1;
     public const int MaxBodyLength = FixedLength + 3 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength + MaxCommandLineLength
-        + InitrdFixedLength + 2 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength;
+        + InitrdFixedLength + 2 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength
+        + 2 + 2 * VarInt.MaxLength + MaxImageNameLength;
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
 
@@ -49,6 +52,10 @@ internal static class RecordingHeaderCodec
             if (!SHA256.HashData(image).AsSpan().SequenceEqual(header.ImageSha256))
                 throw new ArgumentException("the embedded image does not match the image SHA-256", nameof(header));
         }
+        if (header.DiskSectors is null && (header.DiskName is not null || header.DiskReadOnly))
+            throw new ArgumentException("disk details without a disk size", nameof(header));
+        if (header.DiskName is { } diskName && Utf8.GetByteCount(diskName) > MaxImageNameLength)
+            throw new ArgumentException($"the disk name exceeds {MaxImageNameLength} bytes", nameof(header));
         if (header.InitrdName is null)
         {
             if (header.InitrdSha256 is not null || header.Initrd is not null)
@@ -78,6 +85,9 @@ internal static class RecordingHeaderCodec
         body += 1;
         if (initrdName is not null) body += VarInt.SizeOf((ulong)initrdName.Length) + initrdName.Length + RecordingHeader.Sha256Length + 1;
         if (header.Initrd is { } initrdBytes) body += VarInt.SizeOf((ulong)initrdBytes.Length) + initrdBytes.Length;
+        byte[] diskName = Utf8.GetBytes(header.DiskName ?? "");
+        body += 1;
+        if (header.DiskSectors is { } sectors) body += VarInt.SizeOf(sectors) + 1 + VarInt.SizeOf((ulong)diskName.Length) + diskName.Length;
 
         int total = 4 + body + 4;
         Span<byte> span = output.GetSpan(total)[..total];
@@ -100,6 +110,13 @@ internal static class RecordingHeaderCodec
             header.InitrdSha256!.CopyTo(span[at..]); at += RecordingHeader.Sha256Length;
             span[at++] = header.Initrd is null ? (byte)0 : (byte)1;
             if (header.Initrd is { } embeddedInitrd) at += WriteBytes(span[at..], embeddedInitrd);
+        }
+        span[at++] = header.DiskSectors is null ? (byte)0 : (byte)1;
+        if (header.DiskSectors is { } diskSectors)
+        {
+            at += VarInt.Write(span[at..], diskSectors);
+            span[at++] = header.DiskReadOnly ? (byte)1 : (byte)0;
+            at += WriteBytes(span[at..], diskName);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(span[at..], Crc32C.Compute(span[..at]));
         output.Advance(total);
@@ -187,6 +204,27 @@ internal static class RecordingHeaderCodec
                 throw new LogFormatException(LogFormatError.Malformed, initrdFlagAt, $"initrd flag is {hasInitrd}, not 0 or 1");
             }
         }
+        ulong? diskSectors = null;
+        bool diskReadOnly = false;
+        string? diskName = null;
+        if (r.Remaining != 0)
+        {
+            long diskFlagAt = r.Offset;
+            byte hasDisk = r.ReadByte();
+            if (hasDisk == 1)
+            {
+                diskSectors = r.ReadVarUInt64();
+                long readOnlyAt = r.Offset;
+                byte readOnly = r.ReadByte();
+                if (readOnly > 1) throw new LogFormatException(LogFormatError.Malformed, readOnlyAt, $"disk read-only flag is {readOnly}, not 0 or 1");
+                diskReadOnly = readOnly == 1;
+                diskName = r.ReadString(MaxImageNameLength, "disk name");
+            }
+            else if (hasDisk != 0)
+            {
+                throw new LogFormatException(LogFormatError.Malformed, diskFlagAt, $"disk flag is {hasDisk}, not 0 or 1");
+            }
+        }
         if (r.Remaining != 0)
             throw new LogFormatException(LogFormatError.Malformed, r.Offset, $"{r.Remaining} bytes left over at the end of the recording header");
 
@@ -204,6 +242,9 @@ internal static class RecordingHeaderCodec
             InitrdName = initrdName,
             InitrdSha256 = initrdSha,
             Initrd = initrd,
+            DiskSectors = diskSectors,
+            DiskReadOnly = diskReadOnly,
+            DiskName = diskName,
         };
     }
 

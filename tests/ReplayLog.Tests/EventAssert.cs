@@ -13,6 +13,8 @@ internal static class EventAssert
             && x.CpuState.AsSpan().SequenceEqual(y.CpuState) && x.DeviceState.AsSpan().SequenceEqual(y.DeviceState),
         (SnapshotPagesEvent x, SnapshotPagesEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.FirstPage == y.FirstPage
             && x.PageCount == y.PageCount && x.Encoding == y.Encoding && x.Data.AsSpan().SequenceEqual(y.Data),
+        (DiskReadEvent x, DiskReadEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.RequestId == y.RequestId
+            && x.Status == y.Status && x.Data.AsSpan().SequenceEqual(y.Data),
         _ => a.Equals(b),
     };
 

@@ -30,7 +30,25 @@ public class LogBlockCodecTests
         new SnapshotStateEvent(1, ulong.MaxValue, new byte[LogBlockCodec.MaxSnapshotStateLength], [1, 2, 3], uint.MaxValue),
         new SnapshotPagesEvent(1, 5, 0, 1, SnapshotPageEncoding.Raw, new byte[4096]),
         new SnapshotPagesEvent(1, 5, uint.MaxValue, LogBlockCodec.MaxSnapshotPagesPerEvent, SnapshotPageEncoding.Deflate, new byte[LogBlockCodec.MaxSnapshotPagesLength]),
+        new DiskReadEvent(1, 0, 1, 0, []),
+        new DiskReadEvent(1, ulong.MaxValue, ulong.MaxValue, 255, Enumerable.Range(0, LogBlockCodec.MaxDiskReadLength).Select(i => (byte)(i * 13)).ToArray()),
+        new DiskCompletionEvent(1, 77, 0, 1),
+        new DiskCompletionEvent(1, ulong.MaxValue, ulong.MaxValue, 255),
     };
+
+    [Fact]
+    public void A_disk_read_longer_than_the_limit_is_refused()
+    {
+        // Written by hand: the writer refuses to produce it.
+        var payload = new List<byte> { (byte)LogEventKind.DiskRead, 0, 5, 0 };
+        payload.AddRange(VarIntBytes(LogBlockCodec.MaxDiskReadLength + 1));
+        byte[] block = TestLogs.CraftBlock(1, 1, payload.ToArray());
+        var buffer = new ReadOnlySequence<byte>(block);
+        var e = Assert.Throws<LogFormatException>(() => LogBlockCodec.TryReadBlock(ref buffer, 0, out _));
+        Assert.Contains("disk read data", e.Message);
+        var tooLong = new DiskReadEvent(1, 0, 1, 0, new byte[LogBlockCodec.MaxDiskReadLength + 1]);
+        Assert.Throws<ArgumentException>(() => LogBlockCodec.WriteBlock([tooLong], new ArrayBufferWriter<byte>()));
+    }
 
     [Theory]
     [InlineData(0u, (byte)0, "with 0 pages")]
@@ -191,7 +209,7 @@ public class LogBlockCodecTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(9)]
+    [InlineData(11)]
     [InlineData(0x80)]
     [InlineData(0xFF)]
     public void Unknown_event_kind_is_rejected_at_the_event(byte kind)

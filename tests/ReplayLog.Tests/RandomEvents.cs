@@ -24,7 +24,7 @@ internal static class RandomEvents
         return events;
     }
 
-    public static LogEvent One(Random random, ulong sequence, ulong position) => (LogEventKind)random.Next(1, 9) switch
+    public static LogEvent One(Random random, ulong sequence, ulong position) => (LogEventKind)random.Next(1, 11) switch
     {
         LogEventKind.TimeSet => new TimeSetEvent(sequence, position, Value(random)),
         LogEventKind.SerialInput => new SerialInputEvent(sequence, position, Value(random), Bytes(random)),
@@ -40,6 +40,8 @@ internal static class RandomEvents
         LogEventKind.SnapshotState => new SnapshotStateEvent(sequence, position, Bytes(random, 2000), Bytes(random, 500), (uint)Value(random)),
         LogEventKind.SnapshotPages => new SnapshotPagesEvent(sequence, position, (uint)Value(random), (uint)random.Next(1, LogBlockCodec.MaxSnapshotPagesPerEvent + 1),
             (SnapshotPageEncoding)random.Next(2), Bytes(random, 5000)),
+        LogEventKind.DiskRead => new DiskReadEvent(sequence, position, Value(random), (byte)random.Next(3), Bytes(random, 3000)),
+        LogEventKind.DiskCompletion => new DiskCompletionEvent(sequence, position, Value(random), (byte)random.Next(256)),
         _ => new PositionBeaconEvent(sequence, position),
     };
 

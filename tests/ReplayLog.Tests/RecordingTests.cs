@@ -48,6 +48,21 @@ public class RecordingTests
         Assert.Equal(expected.InitrdName, actual.InitrdName);
         Assert.Equal(expected.InitrdSha256, actual.InitrdSha256);
         Assert.Equal(expected.Initrd, actual.Initrd);
+        Assert.Equal(expected.DiskSectors, actual.DiskSectors);
+        Assert.Equal(expected.DiskReadOnly, actual.DiskReadOnly);
+        Assert.Equal(expected.DiskName, actual.DiskName);
+    }
+
+    [Theory]
+    [InlineData(1UL, false, "")]
+    [InlineData(18432UL, true, "/tmp/disk.img")]
+    [InlineData(ulong.MaxValue, false, "d")]
+    public async Task The_disk_round_trips(ulong sectors, bool readOnly, string name)
+    {
+        RecordingHeader header = Header(false) with { DiskSectors = sectors, DiskReadOnly = readOnly, DiskName = name };
+        byte[] bytes = await WriteAsync(header, RandomEvents.List(new Random(3), 20));
+        AssertSameHeader(header, RecordingReader.ReadAll(bytes).Header);
+        Assert.Null(RecordingReader.ReadAll(await WriteAsync(Header(false), [])).Header.DiskSectors);
     }
 
     [Theory]
@@ -319,12 +334,20 @@ public class RecordingTests
         Assert.Contains("the embedded initrd does not match its SHA-256", ex.Message);
 
         byte[] flag = await WriteAsync(Header(false), []);
-        int flagAt = LogHeader.Size + 4 + BitConverter.ToInt32(flag, LogHeader.Size) - 1;
+        // The body ends with the initrd flag and the disk flag (both 0 here).
+        int diskFlagAt = LogHeader.Size + 4 + BitConverter.ToInt32(flag, LogHeader.Size) - 1;
+        int flagAt = diskFlagAt - 1;
+        byte[] diskFlag = flag.ToArray();
         flag[flagAt] = 2;
         RepairHeaderChecksum(flag);
         var bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(flag));
         Assert.Equal(flagAt, bad.Offset);
         Assert.Contains("initrd flag is 2, not 0 or 1", bad.Message);
+        diskFlag[diskFlagAt] = 2;
+        RepairHeaderChecksum(diskFlag);
+        bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(diskFlag));
+        Assert.Equal(diskFlagAt, bad.Offset);
+        Assert.Contains("disk flag is 2, not 0 or 1", bad.Message);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Linux guest from Debian bookworm's packages: the unmodified i386 kernel
 # (linux-image-6.1.*-686, not -pae), its System.map, and a busybox initramfs whose /init mounts
-# proc, sys and devtmpfs, prints "vmft-linux-ready" and starts a shell on the serial console.
+# proc, sys and devtmpfs, loads the kernel's virtio-pci and virtio-blk modules (and ext4's when a
+# disk appeared), prints "vmft-linux-ready" and starts a shell on the serial console.
 #
 #   Guest/Images/linux/build.sh                  build what is missing, print the output folder
 #   Guest/Images/linux/build.sh --force          rebuild from freshly downloaded packages
@@ -110,21 +111,39 @@ vmlinuz=$(ls kernel/boot/vmlinuz-*-686)
 
 # The initramfs: busybox, its applet links, the mount points, and /init.
 root="$work/root"
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc,mnt,lib/modules}
 cp busybox/bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list 2>/dev/null || true); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
 if [ ! -e "$root/bin/sh" ]; then
   # An i386 binary that this host cannot run: link the applets the init script names.
-  for applet in sh mount echo setsid cttyhack poweroff reboot halt ls cat; do ln -s busybox "$root/bin/$applet"; done
+  for applet in sh mount echo setsid cttyhack poweroff reboot halt ls cat insmod; do ln -s busybox "$root/bin/$applet"; done
 fi
-cat > "$root/init" <<'INIT'
+# Debian builds virtio and ext4 as modules: the initramfs carries the same package's modules, in
+# the order /init loads them (each after the modules its depends= field names).
+virtio_modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
+ext4_modules="crc16 mbcache jbd2 crc32c_generic ext4"
+for m in $virtio_modules $ext4_modules; do
+  ko=$(find kernel/lib/modules -name "$m.ko" -o -name "$m.ko.xz" | head -n1)
+  [ -n "$ko" ] || { log "no module $m in $kernel_pkg"; exit 1; }
+  case "$ko" in
+    *.xz) xz -dc "$ko" > "$root/lib/modules/$m.ko" ;;
+    *) cp "$ko" "$root/lib/modules/$m.ko" ;;
+  esac
+done
+cat > "$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The disk (virtio-blk on PCI); without one the drivers load and find nothing.
+for m in $virtio_modules; do insmod /lib/modules/\$m.ko; done
+# ext4 (which also mounts ext2 and ext3) only when there is a disk to mount.
+if [ -e /dev/vda ]; then
+  for m in $ext4_modules; do insmod /lib/modules/\$m.ko; done
+fi
 echo vmft-linux-ready
 # A session on the console's real tty (ttyS0 here), so the shell gets job control;
 # restarted if it exits.

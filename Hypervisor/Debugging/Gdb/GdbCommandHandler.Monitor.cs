@@ -112,6 +112,8 @@ public sealed partial class GdbCommandHandler
         OutputMarkerEvent o => $"{e.Position,14}  output marker, {o.OutputEnd} bytes produced",
         GuestExitEvent x => $"{e.Position,14}  guest exit (reason {x.Reason}, status {x.Status})",
         PositionBeaconEvent => $"{e.Position,14}  position beacon",
+        DiskReadEvent d => $"{e.Position,14}  disk read: request {d.RequestId}, status {d.Status}, {d.Data.Length} bytes",
+        DiskCompletionEvent d => $"{e.Position,14}  disk completion: request {d.RequestId}, status {d.Status}",
         _ => $"{e.Position,14}  {e.Kind}",
     };
 

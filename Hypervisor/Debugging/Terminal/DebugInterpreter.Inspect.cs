@@ -248,6 +248,8 @@ public sealed partial class DebugInterpreter
             OutputMarkerEvent o => $"output marker {o.OutputEnd} bytes of serial output so far",
             GuestExitEvent x => $"exit          {(Enum.IsDefined((MachineExitReason)x.Reason) ? ((MachineExitReason)x.Reason).ToString() : $"reason {x.Reason}")}{(x.Status >= 0 ? $", status {x.Status}" : "")}",
             PositionBeaconEvent => "beacon",
+            DiskReadEvent d => $"disk read     request {d.RequestId}: status {d.Status}, {d.Data.Length} bytes",
+            DiskCompletionEvent d => $"disk done     request {d.RequestId}: status {d.Status}",
             _ => e.Kind.ToString(),
         };
         return $"  #{e.Sequence,-6} @{e.Position,-12} {what}";

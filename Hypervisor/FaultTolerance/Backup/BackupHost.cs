@@ -22,6 +22,9 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     /// <summary>Slice of the primary this node becomes.</summary>
     public ulong SliceInstructions { get; init; } = 20_000;
 
+    /// <summary>The shared disk this node serves once live (as a backup it never touches it: the primary's log carries the reads).</summary>
+    public Storage.IDiskBackend? Disk { get; init; }
+
     /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
     public ulong ReplaySliceInstructions { get; init; } = 200_000;
 
@@ -120,7 +123,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             return NodeExit.GuestExited;
         }
         BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
-        var live = node.GoLive(contested, SliceInstructions, ClockMode.Realtime);
+        var live = node.GoLive(contested, SliceInstructions, ClockMode.Realtime, Disk);
         live.ContinueAlone(contested); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
         BackupLog.Live(_log, node.NodeId, contested, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));

@@ -114,13 +114,19 @@ public sealed class BackupNode
     /// Go live: drain the log, then continue as the primary of <paramref name="generation"/> from
     /// exactly this state. The caller must have won the arbiter.
     /// </summary>
-    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, ClockMode clock = ClockMode.Virtual)
+    /// <param name="disk">
+    /// The shared disk, which this node never touched as a backup: the new primary's first step
+    /// performs every request the guest had issued and not seen complete (the old primary may have
+    /// performed some already; doing a write again at the same offsets leaves the same bytes).
+    /// </param>
+    public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, ClockMode clock = ClockMode.Virtual, Storage.IDiskBackend? disk = null)
     {
         Step();
         return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
         {
             SliceInstructions = sliceInstructions,
             Clock = clock,
+            Disk = disk is null || _machine.Disk is null ? null : new Storage.DiskService(_machine.Disk, disk),
         };
     }
 }

@@ -102,7 +102,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
 
             // Idle with client input the serial port can take: feed it at once. Waiting for the
             // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms).
-            if (node.IdleUntil != 0 && !node.InputReady)
+            if (node.IdleUntil != 0 && !node.InputReady && !node.DiskReady)
             {
                 // Idle: wait for the timer, input or an ack (each one wakes this loop).
                 var wait = TimeSpan.FromMilliseconds(20);

@@ -32,6 +32,10 @@ public sealed class PrimaryNode : IEventSink
     private ulong _inputLogged;
     private ulong _acked;
     private ulong _lastMarkedOutput;
+    // Disk requests whose issue the log covers: (highest request id, sequence of the event that covers it).
+    private readonly Queue<(ulong RequestId, ulong Sequence)> _diskCover = new();
+    private ulong _diskCoveredThrough;
+    private ulong _diskAckedThrough;
 
     /// <summary>Instructions between checkpoints unless told otherwise (the same as <c>vmft record</c>).</summary>
     public const ulong DefaultCheckpointInterval = 50_000_000;
@@ -76,6 +80,18 @@ public sealed class PrimaryNode : IEventSink
             return until > now ? TimeSpan.FromTicks((long)Math.Min((until - now) / 100, 10_000_000)) : TimeSpan.Zero;
         }
     }
+    /// <summary>
+    /// The shared disk's host side, when the guest has a disk. Only this node touches the file.
+    /// Reads are performed at once (their data goes to the backup in the log); a write or a flush
+    /// is output: it reaches the file only once the backup acknowledged log that shows the guest
+    /// issued it, so a backup that goes live never finds on the disk a write its guest never made,
+    /// and reissues every request the guest had issued but not seen completed.
+    /// </summary>
+    public Storage.DiskService? Disk { get; init; }
+
+    /// <summary>A disk request can be performed now (the host should step again rather than wait).</summary>
+    public bool DiskReady => Disk is { HasWork: true } disk && NextDiskRequestMayGo(disk);
+
     /// <summary>Highest log sequence the backup acknowledged.</summary>
     public ulong Acked => _acked;
 
@@ -187,8 +203,10 @@ public sealed class PrimaryNode : IEventSink
         if (Exited is not null) return false;
         TimeRules.BeginSlice(always: _pendingInput.Count > 0);
         FeedInput();
+        Disk?.Service(_recorder, r => MayWrite(r.Id));
         ulong position = _machine.Cpu.Position;
         var reason = _machine.RunUntil(position + SliceInstructions);
+        CoverDiskRequests();
         if (_output.End != _lastMarkedOutput)
         {
             ulong sequence = _recorder.OutputMarker(_output.End);
@@ -201,7 +219,8 @@ public sealed class PrimaryNode : IEventSink
             case MachineExitReason.PositionReached:
                 break;
             case MachineExitReason.Idle:
-                TimeRules.Idle(); // realtime: the host waits, the next step samples the clock
+                // A guest waiting for its disk: no skip ahead in virtual time while a request can go.
+                if (!DiskReady) TimeRules.Idle(); // realtime: the host waits, the next step samples the clock
                 break;
             default:
                 Exited = reason;
@@ -215,6 +234,38 @@ public sealed class PrimaryNode : IEventSink
         if (Alone) _acked = LogEnd;
         Release();
         return Exited is null;
+    }
+
+    /// <summary>
+    /// Requests the guest issued in this step are covered by the log's next event: a beacon at this
+    /// position (the guest issued them before it), so once the backup acknowledged it, the backup
+    /// has them pending too.
+    /// </summary>
+    private void CoverDiskRequests()
+    {
+        if (Disk is null || Disk.Device.Pending.Count == 0) return;
+        ulong newest = Disk.Device.Pending[^1].Id;
+        if (newest <= _diskCoveredThrough) return;
+        _diskCover.Enqueue((newest, _recorder.NextSequence));
+        _recorder.Beacon();
+        _diskCoveredThrough = newest;
+    }
+
+    private bool MayWrite(ulong requestId)
+    {
+        if (Alone) return true;
+        while (_diskCover.Count > 0 && _diskCover.Peek().Sequence <= _acked) _diskAckedThrough = _diskCover.Dequeue().RequestId;
+        return requestId <= _diskAckedThrough;
+    }
+
+    private bool NextDiskRequestMayGo(Storage.DiskService disk)
+    {
+        foreach (var r in disk.Device.Pending)
+        {
+            if (!disk.Waiting(r)) continue;
+            return r.Kind == Guest.Devices.Virtio.DiskRequestKind.Read || MayWrite(r.Id);
+        }
+        return false;
     }
 
     private void FeedInput()

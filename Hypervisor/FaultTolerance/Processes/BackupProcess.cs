@@ -17,7 +17,7 @@ public static class BackupProcess
 {
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, ulong maxReplayLag,
-        ILoggerFactory logging, CancellationToken token)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null)
     {
         using var _ = relayListener;
         using var __ = logListener;
@@ -45,7 +45,7 @@ public static class BackupProcess
         await using (channel.ConfigureAwait(false))
         {
             var node = new BackupNode(id, machine) { MaxReplayLag = maxReplayLag };
-            var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging);
+            var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging) { Disk = disk };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) BackupLog.Halted(log, node.PrimaryGeneration + 1);
             return exit;

@@ -23,7 +23,7 @@ public static class PrimaryProcess
 
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval,
-        ILoggerFactory logging, CancellationToken token)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null)
     {
         using var _ = relayListener;
         var log = logging.CreateLogger(PrimaryLog.Category);
@@ -49,7 +49,11 @@ public static class PrimaryProcess
         NodeProcess.AcceptRelays(relayListener, relay, token);
         await using (channel.ConfigureAwait(false))
         {
-            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval) { Clock = ClockMode.Realtime };
+            var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval)
+            {
+                Clock = ClockMode.Realtime,
+                Disk = disk is null || machine.Disk is null ? null : new Storage.DiskService(machine.Disk, disk),
+            };
             var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) PrimaryLog.Halted(log, node.Generation + 1);

@@ -74,7 +74,7 @@ public sealed class LinuxSession : IDisposable
     }
 
     /// <summary>Types each command at a shell prompt ("# ") that follows the marker, one command per prompt.</summary>
-    private sealed class ShellConsole(Func<ulong> position, params string[] commands) : QueuedSerialBackend
+    internal sealed class ShellConsole(Func<ulong> position, params string[] commands) : QueuedSerialBackend
     {
         public StringBuilder Output { get; } = new();
         public ulong? MarkerPosition { get; private set; }

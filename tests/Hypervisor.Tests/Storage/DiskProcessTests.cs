@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using VmFt.Hypervisor.Cli;
+using VmFt.Hypervisor.FaultTolerance.Processes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace VmFt.Hypervisor.Tests.Storage;
+
+/// <summary>
+/// The disk guest under FT as real processes (<c>vmft backup</c>, <c>primary</c> and <c>relay</c>)
+/// on one shared disk file: the client gets the guest's whole output through the relay, the file
+/// holds the guest's write, and the backup, having replayed every read from the log, ends with it.
+/// </summary>
+public class DiskProcessTests(ITestOutputHelper log)
+{
+    private static ProcessStartInfo Vmft(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
+    [Fact]
+    public async Task TheDiskGuestRunsUnderFtOnASharedFile()
+    {
+        string disk = Path.Combine(Path.GetTempPath(), $"vmft-ft-disk-{Environment.ProcessId}-{Guid.NewGuid():N}.img");
+        var bytes = MemoryDisk.Pattern();
+        File.WriteAllBytes(disk, bytes);
+        uint expectedHash = DiskGuestTests.Fnv(bytes.AsSpan(0, 4096));
+        var output = new StringBuilder();
+        try
+        {
+            using (var cluster = new FtProcesses { StartInfo = Vmft, Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); } })
+            {
+                string address = await cluster.StartAsync(["disk", "--disk", disk], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
+                using var client = new TcpClient();
+                client.Connect(EndPointParser.Parse(address, "relay"));
+                var stream = client.GetStream();
+                stream.ReadTimeout = 30_000;
+                var transcript = new StringBuilder();
+                var buffer = new byte[4096];
+                var clock = Stopwatch.StartNew();
+                while (!transcript.ToString().Contains("disk: all ok\n") && !transcript.ToString().Contains("FAILED") && clock.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    int n = stream.Read(buffer);
+                    if (n <= 0) break;
+                    transcript.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                }
+                string got = transcript.ToString();
+                lock (output) log.WriteLine(output.ToString());
+                Assert.Contains($"disk: read 0-7 fnv 0x{expectedHash:x8}\n", got);
+                Assert.Contains("disk: all ok\n", got);
+                var wait = Stopwatch.StartNew();
+                while (!(cluster.Primary!.HasExited && cluster.Backup!.HasExited) && wait.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
+                Assert.True(cluster.Primary.HasExited, "the primary did not end with its guest");
+                Assert.True(cluster.Backup!.HasExited, "the backup did not end with the primary's guest");
+            }
+            var after = File.ReadAllBytes(disk);
+            for (int i = 0; i < 1024; i++) Assert.Equal((byte)(i * 3 + 1), after[512 + i]);
+            Assert.Equal(bytes.AsSpan(2048).ToArray(), after.AsSpan(2048).ToArray());
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+}

@@ -24,7 +24,13 @@ public static class SingleStepReader
         {
             throw new ConformanceInputException($"{path}: cannot open: {e.Message}", e);
         }
-        using var reader = new StreamReader(new GZipStream(file, CompressionMode.Decompress));
+        foreach (var test in Read(file, path)) yield return test;
+    }
+
+    /// <summary>Reads every vector of the gzip'd stream <paramref name="gzip"/> (disposed at the end), called <paramref name="path"/> in messages.</summary>
+    public static IEnumerable<SingleStepTest> Read(Stream gzip, string path)
+    {
+        using var reader = new StreamReader(new GZipStream(gzip, CompressionMode.Decompress));
         int lineNumber = 0;
         while (true)
         {

@@ -3,7 +3,7 @@ using VmFt.Fuzz;
 
 // vmft's fuzz harness. Under afl-fuzz: `VmFt.Fuzz <target>` (persistent mode, one input per loop).
 // Without it: `replay <target> <file|folder>...` runs stored inputs and names every one that ends in
-// a non-contract exception or a hang; `seeds <folder> [target]` writes the seed corpus; `list`.
+// a non-contract exception or a hang; `seeds <folder> [target]` writes the seed corpus; `list`, `names`.
 const int ReplayLimitSeconds = 10;
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -11,20 +11,25 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("usage: VmFt.Fuzz <target>                          (under afl-fuzz)");
     Console.WriteLine("       VmFt.Fuzz replay <target> <file|folder>...  (stored inputs; exit 1 on a crash or hang)");
     Console.WriteLine("       VmFt.Fuzz seeds <folder> [target]           (writes the seed corpus)");
-    Console.WriteLine("       VmFt.Fuzz list");
+    Console.WriteLine("       VmFt.Fuzz list | names");
     return args.Length == 0 ? 2 : 0;
 }
 
 switch (args[0])
 {
+    case "names":
+        foreach (string name in FuzzTargets.Names) Console.WriteLine(name);
+        return 0;
+
     case "list":
+        // Builds every target: not for instrumented assemblies outside afl-fuzz.
         foreach (var t in FuzzTargets.All) Console.WriteLine($"{t.Name,-12} {t.Description}");
         return 0;
 
     case "seeds":
     {
         if (args.Length is < 2 or > 3) return Usage("seeds needs a folder and at most one target");
-        var targets = args.Length == 3 ? [Target(args[2])] : FuzzTargets.All;
+        var targets = args.Length == 3 ? [Target(args[2])] : FuzzTargets.All.ToList();
         foreach (var t in targets)
         {
             string dir = Path.Combine(args[1], t.Name);
@@ -61,11 +66,12 @@ switch (args[0])
     default:
     {
         if (args.Length != 1) return Usage($"unknown command '{args[0]}'");
-        var target = Target(args[0]);
-        // Warm up outside the fuzzing loop (the first call builds what the target keeps).
-        target.Check(ReadOnlySpan<byte>.Empty);
+        string name = args[0];
+        if (!FuzzTargets.Exists(name)) Target(name);
+        FuzzTarget? target = null;
         Fuzzer.Run(stream =>
         {
+            target ??= FuzzTargets.Find(name)!;
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
             if (target.Check(copy.GetBuffer().AsSpan(0, (int)copy.Length)) is { } failure)

@@ -35,6 +35,8 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
     [InlineData("Z9,100000,1", "")]
     [InlineData("Z2,100000,0", "E01")]
     [InlineData("Z0,1ffffffff,1", "E01")]
+    [InlineData("Z2,fffffff0,100", "E01")] // found by the gdb fuzz target: it was answered OK and no watchpoint set
+    [InlineData("Z4,ffffffff,2", "E01")]
     [InlineData("Z0,100000", "E01")]
     [InlineData("M100000,4:zz", "E01")]
     [InlineData("M100000,4:0011", "E01")]

@@ -1,6 +1,7 @@
 using VmFt.Guest.Images;
 using VmFt.Hypervisor;
 using VmFt.Hypervisor.Debugging;
+using VmFt.Hypervisor.Determinism;
 using VmFt.ReplayLog.Events;
 using VmFt.ReplayLog.Format;
 using VmFt.ReplayLog.Recording;
@@ -10,7 +11,7 @@ namespace VmFt.Fuzz.Targets;
 /// <summary>
 /// A recording file as <c>vmft replay</c> and <c>vmft debug</c> open it: the reader, the snapshot
 /// page decoder, then the replay session (machine rebuilt from the header, recorded snapshots
-/// checked against the machine).
+/// checked against the machine) and the first instructions of the replay.
 /// </summary>
 public sealed class RecordingTarget : FuzzTarget
 {
@@ -32,11 +33,16 @@ public sealed class RecordingTarget : FuzzTarget
         // Only images the input carries or the build bundles: a fuzzed name must not read host files.
         bool imageAtHand = header.Image is not null || (BundledImages.Contains(header.ImageName) && !File.Exists(header.ImageName));
         bool initrdAtHand = header.InitrdName is null || header.Initrd is not null;
-        if (header.RamSize <= MaxRamBuilt && imageAtHand && initrdAtHand)
-            _ = new ReplaySession(contents, "fuzz.vmrec");
+        if (header.RamSize > MaxRamBuilt || !imageAtHand || !initrdAtHand) return;
+        var session = new ReplaySession(contents, "fuzz.vmrec");
+        // A short stretch of replay, enough for the timers to be programmed and the events applied.
+        session.Goto(Math.Min(session.EndPosition, ReplayedInstructions));
     }
 
-    public override bool IsContract(Exception e) => e is LogFormatException or InputException or InvalidDataException;
+    private const ulong ReplayedInstructions = 30_000;
+
+    /// <summary>A recording that does not replay is refused with <see cref="DivergenceException"/> (vmft replay: exit 3).</summary>
+    public override bool IsContract(Exception e) => e is LogFormatException or InputException or InvalidDataException or DivergenceException;
 
     public override IEnumerable<(string Name, byte[] Data)> Seeds()
     {

@@ -102,7 +102,11 @@ public static class SingleStepReader
         foreach (var pair in ram.EnumerateArray())
         {
             if (pair.GetArrayLength() != 2) throw new FormatException("a RAM entry is not [address, byte]");
-            result[i++] = (pair[0].GetUInt32(), pair[1].GetByte());
+            uint address = pair[0].GetUInt32();
+            // The runner keeps exactly this much RAM clear between vectors; beyond it an address is not real mode's.
+            if (address >= SingleStepTest.AddressLimit)
+                throw new FormatException($"RAM address 0x{address:X} lies beyond what real mode reaches (below 0x{SingleStepTest.AddressLimit:X})");
+            result[i++] = (address, pair[1].GetByte());
         }
         return result;
     }

@@ -167,6 +167,18 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
     }
 
     [Fact]
+    public void Monitor_snapshot_after_a_register_write_is_refused_with_the_reason()
+    {
+        // Found by the gdb fuzz target: the session's InvalidOperationException came out as a stub failure (E16).
+        using var rig = new GdbTestRig(recordings, "hello");
+        using var client = new RawGdbClient(rig.Connect());
+        Assert.Equal("OK", client.Ask("P0=efbeadde"));
+        Assert.Equal("E01", client.Ask("qRcmd," + GdbHex.Encode("snapshot")));
+        Assert.Contains(client.ConsoleText, t => t.StartsWith("snapshot: the state was changed by hand", StringComparison.Ordinal));
+        Assert.DoesNotContain(client.ConsoleText, t => t.Contains("replay stub"));
+    }
+
+    [Fact]
     public void Monitor_when_reports_the_position_and_goto_moves_there()
     {
         using var rig = new GdbTestRig(recordings, "hello");

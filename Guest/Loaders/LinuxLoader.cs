@@ -143,10 +143,13 @@ public static class LinuxLoader
             ulong start = preferred;
             if (image[RelocatableOffset] != 0 && alignment != 0 && System.Numerics.BitOperations.IsPow2(alignment))
                 start = Math.Max(preferred, (KernelAddress + (ulong)alignment - 1) & ~((ulong)alignment - 1));
-            decompressionEnd = Math.Max(decompressionEnd, start + U32(image, InitSizeOffset));
-            if (decompressionEnd > ramSize)
+            uint initSize = U32(image, InitSizeOffset);
+            // Wide: a pref_address near 2^64 plus init_size must not wrap round to a small end that fits.
+            UInt128 end = (UInt128)start + initSize;
+            if (end > ramSize)
                 throw new ImageLoadException(name, InitSizeOffset, "init_size",
-                    $"the kernel does not fit: it decompresses into memory up to 0x{decompressionEnd:X} (pref_address 0x{preferred:X}, init_size 0x{U32(image, InitSizeOffset):X}), past the guest's RAM (0x{ramSize:X8} bytes)");
+                    $"the kernel does not fit: it decompresses into memory up to 0x{end:X} (pref_address 0x{preferred:X}, init_size 0x{initSize:X}), past the guest's RAM (0x{ramSize:X8} bytes)");
+            decompressionEnd = Math.Max(decompressionEnd, (ulong)end);
         }
 
         uint cmdlineSize = version >= 0x0206 ? U32(image, CmdlineSizeOffset) : 255;

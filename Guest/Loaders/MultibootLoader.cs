@@ -170,7 +170,7 @@ public static partial class MultibootLoader
     /// <summary>
     /// Conventional memory at 64 KiB, as GRUB legacy does, so a kernel that uses the memory above
     /// its image as a heap does not trample its boot information; after the image and modules if
-    /// the image itself occupies that area.
+    /// the image or a module occupies that area.
     /// </summary>
     private static uint PlaceInfo(uint size, List<Segment> segments, IReadOnlyList<LoadedModule> modules, uint imageEnd, uint ramSize, string name)
     {
@@ -178,6 +178,9 @@ public static partial class MultibootLoader
         bool lowFree = low + size <= lowLimit;
         foreach (var s in segments)
             if (s.Address < low + size && low < s.Address + s.MemorySize) lowFree = false;
+        // Modules follow the image, so after an image that ends below 64 KiB one may cover it too.
+        foreach (var m in modules)
+            if (m.Start < low + size && low < m.End) lowFree = false;
         if (lowFree) return low;
 
         ulong after = AlignUp(modules.Count > 0 ? modules[^1].End : imageEnd, 16);

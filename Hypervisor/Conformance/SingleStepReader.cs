@@ -24,7 +24,13 @@ public static class SingleStepReader
         {
             throw new ConformanceInputException($"{path}: cannot open: {e.Message}", e);
         }
-        using var reader = new StreamReader(new GZipStream(file, CompressionMode.Decompress));
+        foreach (var test in Read(file, path)) yield return test;
+    }
+
+    /// <summary>Reads every vector of the gzip'd stream <paramref name="gzip"/> (disposed at the end), called <paramref name="path"/> in messages.</summary>
+    public static IEnumerable<SingleStepTest> Read(Stream gzip, string path)
+    {
+        using var reader = new StreamReader(new GZipStream(gzip, CompressionMode.Decompress));
         int lineNumber = 0;
         while (true)
         {
@@ -96,7 +102,11 @@ public static class SingleStepReader
         foreach (var pair in ram.EnumerateArray())
         {
             if (pair.GetArrayLength() != 2) throw new FormatException("a RAM entry is not [address, byte]");
-            result[i++] = (pair[0].GetUInt32(), pair[1].GetByte());
+            uint address = pair[0].GetUInt32();
+            // The runner keeps exactly this much RAM clear between vectors; beyond it an address is not real mode's.
+            if (address >= SingleStepTest.AddressLimit)
+                throw new FormatException($"RAM address 0x{address:X} lies beyond what real mode reaches (below 0x{SingleStepTest.AddressLimit:X})");
+            result[i++] = (address, pair[1].GetByte());
         }
         return result;
     }

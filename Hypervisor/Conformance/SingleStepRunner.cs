@@ -16,7 +16,7 @@ public sealed class SingleStepRunner
     /// The highest address real mode reaches with A20 on is FFFF:FFFF = 0x10FFEF; clearing this much
     /// between vectors gives each one the all-zero RAM the capture assumes without 16 MiB of work.
     /// </summary>
-    private const int RealModeReach = 0x110000;
+    private const int RealModeReach = (int)SingleStepTest.AddressLimit;
 
     /// <summary>
     /// A runaway guard. REP string instructions retire one position per iteration and CX is at most

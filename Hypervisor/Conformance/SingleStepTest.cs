@@ -8,6 +8,9 @@ public sealed class SingleStepTest
 {
     public const int RegisterCount = 14;
 
+    /// <summary>RAM addresses lie below this: FFFF:FFFF with A20 on is 0x10FFEF, the highest real mode reaches.</summary>
+    public const uint AddressLimit = 0x110000;
+
     public required string Name { get; init; }
 
     /// <summary>1-based line of the vector in its file, so a report can point at it.</summary>

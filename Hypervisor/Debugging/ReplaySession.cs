@@ -405,7 +405,9 @@ public sealed class ReplaySession
                 string what = reason == MachineExitReason.Idle ? "went idle" : $"stopped ({reason})";
                 var events = _contents.Events;
                 string next = NextEvent < events.Count ? $"the log's next event (#{events[NextEvent].Sequence}) is at {events[NextEvent].Position}" : "the log has no more events";
-                throw new DivergenceException($"the guest {what} at position {position}, but {next}", position, NextEvent < events.Count ? events[NextEvent].Sequence : 0);
+                // After the user changed registers or memory, stopping early is the change's doing, not the recording's.
+                string cause = IsModified ? " (the state was changed by hand, so the recording no longer applies)" : "";
+                throw new DivergenceException($"the guest {what} at position {position}, but {next}{cause}", position, NextEvent < events.Count ? events[NextEvent].Sequence : 0);
             }
         }
         finally

@@ -1,5 +1,6 @@
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Guest.Memory;
 using VmFt.Hypervisor.Images;
 using VmFt.ReplayLog;
 using VmFt.ReplayLog.Recording;
@@ -44,8 +45,11 @@ public static class RecordedMachine
     {
         if (header.DiskSectors is 0 or > 1UL << 40)
             throw new RecordingFormatException($"{recordingPath}: the recording's disk of {header.DiskSectors} sectors is not one this machine supports");
-        if (header.RamSize is < 1 << 20 or > 3UL << 30)
-            throw new RecordingFormatException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports");
+        if (header.RamSize is < 1 << 20 or > 3UL << 30 || header.RamSize % PhysicalMemory.PageSize != 0)
+            throw new RecordingFormatException($"{recordingPath}: the recording's RAM size {header.RamSize} is not one this machine supports (1 MiB to 3 GiB, in whole 4 KiB pages)");
+        // Guest time is position * this; the timers divide by it.
+        if (header.NanosecondsPerInstruction == 0)
+            throw new RecordingFormatException($"{recordingPath}: the recording's clock has 0 ns per instruction: guest time could never advance");
         byte[] image = header.Image ?? GuestImages.Resolve(header.ImageName).Bytes;
         if (!RecordingHeader.HashImage(image).AsSpan().SequenceEqual(header.ImageSha256))
             throw new GuestImageException($"{recordingPath}: the image '{header.ImageName}' differs from the one recorded (SHA-256 mismatch)");

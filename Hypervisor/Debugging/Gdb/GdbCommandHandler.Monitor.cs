@@ -48,6 +48,9 @@ public sealed partial class GdbCommandHandler
                     output = Events(radius);
                     break;
                 case "snapshot" when words.Length == 1:
+                    // TakeSnapshot refuses this state; say why instead of letting it read as a failure of the stub.
+                    if (_session.IsModified)
+                        return ConsoleError("snapshot: the state was changed by hand; a snapshot of it would not belong to the recording (move first)\n");
                     _session.TakeSnapshot();
                     var s = _session.SnapshotStatistics;
                     output = $"snapshot taken at position {_session.Position}: {s.Count} snapshots, {s.Bytes / 1024} KiB of {s.BudgetBytes / 1024} KiB budget, interval {s.Interval} instructions\n";

@@ -294,7 +294,9 @@ public sealed partial class GdbCommandHandler
         string[] parts = args.Split(',');
         if (parts.Length != 3 || parts[0].Length != 1) return Error(1);
         uint address = ParseUInt32(parts[1]);
-        if (!GdbHex.TryParseNumber(parts[2], out ulong length) || length == 0 || length > 0x1000 || address + length - 1 < address)
+        // A range that runs past 4 GiB is refused: the session would not set such a watchpoint, and
+        // gdb must not be told OK for it. (The sum is 64-bit, so it cannot wrap.)
+        if (!GdbHex.TryParseNumber(parts[2], out ulong length) || length == 0 || length > 0x1000 || address + length > 1UL << 32)
             return Error(1);
         switch (parts[0][0])
         {

@@ -16,6 +16,10 @@ public static class RelayWire
 
     private const byte Hello = 1, Output = 2, InputLogged = 3, Live = 4, Input = 5, Delivered = 6;
 
+    // Strict: a lenient decoder reads every invalid sequence as U+FFFD, so two different node ids on
+    // the wire would become the same node, and the id would not encode back to the bytes it came from.
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>The whole frame (length prefix included) for <paramref name="message"/>.</summary>
     public static byte[] Encode(object message)
     {
@@ -115,7 +119,15 @@ public static class RelayWire
         int n = BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(at));
         at += 2;
         if (n > MaxNodeIdLength || body.Length - at < n) throw new InvalidDataException($"relay frame type {body[0]}: bad node id length {n}");
-        string s = Encoding.UTF8.GetString(body, at, n);
+        string s;
+        try
+        {
+            s = StrictUtf8.GetString(body, at, n);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidDataException($"relay frame type {body[0]}: the node id at body offset {at} is not valid UTF-8");
+        }
         at += n;
         return s;
     }

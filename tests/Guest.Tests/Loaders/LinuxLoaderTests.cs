@@ -281,6 +281,12 @@ public class LinuxLoaderTests
             Fails(new SyntheticBzImage { PrefAddress = 0x100_0000, InitSize = 0x100_0000 }, ram: 16u << 20).Message);
 
     [Fact]
+    public void APrefAddressWhoseDecompressionWrapsPast64BitsIsRefused() =>
+        // Found by the linux fuzz target: the end wrapped round to 0x1000 and the kernel was accepted.
+        Assert.Contains("(init_size): the kernel does not fit: it decompresses into memory up to 0x10000000000001000 (pref_address 0xFFFFFFFFFFFFF000, init_size 0x2000)",
+            Fails(new SyntheticBzImage { Relocatable = 0, PrefAddress = 0xFFFF_FFFF_FFFF_F000, InitSize = 0x2000 }).Message);
+
+    [Fact]
     public void AnEntryOutsideTheKernelIsRefused() =>
         Assert.Contains("(code32_start): 0x00200000 lies outside the protected-mode kernel", Fails(new SyntheticBzImage { Code32Start = 0x200000 }).Message);
 

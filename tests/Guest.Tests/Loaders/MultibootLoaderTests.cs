@@ -156,6 +156,22 @@ public class MultibootLoaderTests
     }
 
     [Fact]
+    public void InformationMovesAboveAModuleThatCoversLowMemory()
+    {
+        // Found by the multiboot fuzz target: an image ending below 64 KiB puts its first module
+        // there, and the information structure used to be written over it.
+        var file = Kludge(0x1000, 0x40, headerAddr: 0x2040, loadAddr: 0x2000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x2000);
+        var module = Pattern(0x20000);
+        var memory = new PhysicalMemory(Ram);
+        var boot = MultibootLoader.Load(memory, file, "low.bin", new MultibootOptions { CommandLine = "low", Modules = [new MultibootModule("m", module, "m")] });
+        var placed = Assert.Single(boot.Modules);
+        Assert.Equal(0x3000u, placed.Start);
+        Assert.True(boot.InfoAddress >= placed.End, $"info at 0x{boot.InfoAddress:X}, module at [0x{placed.Start:X}, 0x{placed.End:X})");
+        Assert.Equal(module, memory.Ram.AsSpan((int)placed.Start, module.Length).ToArray());
+        Assert.Equal("low", ReadCString(memory.Ram, memory.ReadUInt32(boot.InfoAddress + 16)));
+    }
+
+    [Fact]
     public void ElfEntryLinkedAtAVirtualAddressIsTranslatedToPhysical()
     {
         var file = Elf(paddr: 0x100000, filesz: 0x100, memsz: 0x100, entry: 0xC0100010);

@@ -56,6 +56,19 @@ public sealed class SingleStepInputTests : IDisposable
         Assert.Contains("bx", e.Message);
     }
 
+    [Theory]
+    // Found by the conformance fuzz target: the runner indexed its RAM with the address and threw IndexOutOfRangeException.
+    [InlineData("[65536,144]", "[65522236,144]", "RAM address 0x3E7CA3C")]
+    // Below 16 MiB it did not crash, but the runner clears only 0x110000 bytes between vectors.
+    [InlineData("[65536,144]", "[1114112,144]", "RAM address 0x110000")]
+    public void RamBeyondRealModesReachIsBadInput(string from, string to, string expected)
+    {
+        string path = WriteGz("04.jsonl.gz", GoodLine.Replace(from, to));
+        var e = Assert.Throws<ConformanceInputException>(() => SingleStepReader.Read(path).ToList());
+        Assert.Contains("line 1", e.Message);
+        Assert.Contains($"{expected} lies beyond what real mode reaches (below 0x110000)", e.Message);
+    }
+
     [Fact]
     public void BadGzipIsBadInput()
     {

@@ -85,6 +85,19 @@ public class ReplaySessionTests
         return machine;
     }
 
+    [Theory]
+    // Found by the recording fuzz target: PhysicalMemory's ArgumentOutOfRangeException came through.
+    [InlineData((16u << 20) + 1, 10, "the recording's RAM size 16777217 is not one this machine supports (1 MiB to 3 GiB, in whole 4 KiB pages)")]
+    // The timers divide by it: the replay would have died with DivideByZeroException.
+    [InlineData(16u << 20, 0, "the recording's clock has 0 ns per instruction: guest time could never advance")]
+    public void A_header_describing_a_machine_this_build_cannot_make_is_refused_with_one_line(uint ram, ulong nsPerInstruction, string reason)
+    {
+        var contents = Kvstore.Value;
+        var header = contents.Header with { RamSize = ram, NanosecondsPerInstruction = nsPerInstruction };
+        var e = Assert.Throws<RecordingFormatException>(() => Open(new RecordingContents(header, contents.Events, null)));
+        Assert.Equal($"test.vmrec: {reason}", e.Message);
+    }
+
     [Fact]
     public void A_recorded_snapshot_of_a_device_at_another_state_version_is_refused_on_opening_with_one_line()
     {

@@ -68,6 +68,17 @@ public class RelayWireTests
     }
 
     [Fact]
+    public void NodeIdThatIsNotUtf8IsRefused()
+    {
+        // Found by the relay fuzz target: 0x80 and "\uFFFD" decoded to the same id.
+        byte[] frame = RelayWire.Encode(new NodeHello("primary"));
+        frame[7] = 0x80;
+        var seq = new ReadOnlySequence<byte>(frame);
+        var e = Assert.Throws<InvalidDataException>(() => RelayWire.TryDecode(ref seq, out _));
+        Assert.Contains("not valid UTF-8", e.Message);
+    }
+
+    [Fact]
     public void TrailingBytesAfterAFixedMessageAreRefused()
     {
         byte[] frame = RelayWire.Encode(new DeliveredFromRelay(5));

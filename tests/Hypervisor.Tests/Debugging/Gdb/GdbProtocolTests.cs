@@ -35,6 +35,8 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
     [InlineData("Z9,100000,1", "")]
     [InlineData("Z2,100000,0", "E01")]
     [InlineData("Z0,1ffffffff,1", "E01")]
+    [InlineData("Z2,fffffff0,100", "E01")] // found by the gdb fuzz target: it was answered OK and no watchpoint set
+    [InlineData("Z4,ffffffff,2", "E01")]
     [InlineData("Z0,100000", "E01")]
     [InlineData("M100000,4:zz", "E01")]
     [InlineData("M100000,4:0011", "E01")]
@@ -162,6 +164,18 @@ public sealed class GdbProtocolTests(GdbRecordings recordings) : IClassFixture<G
         string stop = client.Receive();
         Assert.StartsWith("T02", stop);
         Assert.StartsWith("T02", client.Ask("?"));
+    }
+
+    [Fact]
+    public void Monitor_snapshot_after_a_register_write_is_refused_with_the_reason()
+    {
+        // Found by the gdb fuzz target: the session's InvalidOperationException came out as a stub failure (E16).
+        using var rig = new GdbTestRig(recordings, "hello");
+        using var client = new RawGdbClient(rig.Connect());
+        Assert.Equal("OK", client.Ask("P0=efbeadde"));
+        Assert.Equal("E01", client.Ask("qRcmd," + GdbHex.Encode("snapshot")));
+        Assert.Contains(client.ConsoleText, t => t.StartsWith("snapshot: the state was changed by hand", StringComparison.Ordinal));
+        Assert.DoesNotContain(client.ConsoleText, t => t.Contains("replay stub"));
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class FrameTarget : FuzzTarget
 
     public override IEnumerable<(string Name, byte[] Data)> Seeds()
     {
-        var hello = new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, ChannelRole.Primary, HandshakeTarget.VmId, new byte[HelloMessage.NonceLength]).ToBytes();
+        var hello = new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, ChannelRole.Primary, HandshakeTarget.VmId, 0, new byte[HelloMessage.NonceLength]).ToBytes();
         yield return ("hello", Encode(Frame.Body(FrameType.Hello, hello)));
         yield return ("log-ack-heartbeat", Encode(Frame.LogData(7, new byte[] { 1, 2, 3, 4, 5 }), Frame.Ack(7), Frame.Heartbeat(1000)));
         yield return ("reject", Encode(Frame.Body(FrameType.Reject, CloseMessage.Encode(ChannelCloseCode.WrongVmId, "wrong vm"))));

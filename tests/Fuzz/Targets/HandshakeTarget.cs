@@ -67,7 +67,7 @@ public sealed class HandshakeTarget : FuzzTarget
     public override IEnumerable<(string Name, byte[] Data)> Seeds()
     {
         byte[] Hello(ChannelRole role) =>
-            new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, role, VmId, new byte[HelloMessage.NonceLength]).ToBytes();
+            new HelloMessage(ChannelProtocol.Magic, ChannelProtocol.Version, role, VmId, 0, new byte[HelloMessage.NonceLength]).ToBytes();
         yield return ("hello-then-proof", FrameTarget.Encode(Frame.Body(FrameType.Hello, Hello(ChannelRole.Backup)), Frame.Body(FrameType.HelloAck, new byte[32])));
         yield return ("hello-primary", FrameTarget.Encode(Frame.Body(FrameType.Hello, Hello(ChannelRole.Primary))));
         yield return ("reject", FrameTarget.Encode(Frame.Body(FrameType.Reject, CloseMessage.Encode(ChannelCloseCode.AuthenticationFailed, "no"))));

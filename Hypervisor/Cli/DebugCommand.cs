@@ -18,7 +18,7 @@ public static class DebugCommand
         var file = new Argument<string>("recording") { Description = "a recording made by vmft record" };
         var interval = new Option<ulong?>("--snapshot-interval") { Description = $"instructions between automatic snapshots (default {new SnapshotOptions().Interval})" };
         var budget = new Option<string?>("--snapshot-budget") { Description = "memory the snapshots may use, e.g. 512M (default 1G)" };
-        var symbols = new Option<string?>("--symbols") { Description = "an ELF file with the guest's symbols (default: the recorded image)" };
+        var symbols = new Option<string?>("--symbols") { Description = "an ELF file or a Linux System.map with the guest's symbols (default: the recorded image's ELF symbols)" };
         var commands = new Option<string?>("--commands", "-x") { Description = "run the debugger commands in this file first" };
         var batch = new Option<bool>("--batch") { Description = "exit after the -x commands instead of reading more from the terminal" };
         var gdb = new Option<string?>("--gdb") { Description = "serve the recording to gdb's remote protocol at HOST:PORT instead of the terminal (port 0: any free port)" };
@@ -143,7 +143,14 @@ public static class DebugCommand
         if (symbolsPath is not null)
         {
             if (!File.Exists(symbolsPath)) throw new UsageException($"--symbols: {symbolsPath}: no such file");
-            symbols = ElfSymbols.Load(symbolsPath, out problem);
+            try
+            {
+                symbols = SymbolFile.Load(symbolsPath, out problem);
+            }
+            catch (SymbolFileException e)
+            {
+                throw new UsageException($"--symbols: {e.Message}");
+            }
             if (problem is not null) Console.Error.WriteLine($"vmft debug: warning: --symbols: {symbolsPath}: {problem}; no symbols");
             return symbols;
         }

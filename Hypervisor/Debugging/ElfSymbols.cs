@@ -4,12 +4,14 @@ using System.Text;
 namespace VmFt.Hypervisor.Debugging;
 
 /// <summary>
-/// The symbol table (.symtab and its string table) of a 32-bit little-endian ELF image: names to
-/// addresses and addresses to <c>name+0xoff</c>. The guests carry no debug information, so this is
-/// all the debugger knows about them. A malformed file yields no symbols and a reason, never an
-/// exception: a debugger without names is still a debugger.
+/// A guest's symbols: names to addresses and addresses to <c>name+0xoff</c>, from the symbol
+/// table (.symtab and its string table) of a 32-bit little-endian ELF image or from a Linux
+/// <c>System.map</c> (<see cref="ParseSystemMap"/>; <see cref="SymbolFile"/> tells the two apart).
+/// The guests carry no debug information, so this is all the debugger knows about them. A
+/// malformed ELF file yields no symbols and a reason, never an exception: a debugger without
+/// names is still a debugger.
 /// </summary>
-public sealed class ElfSymbols
+public sealed partial class ElfSymbols
 {
     private const int ElfHeaderSize = 52;
     private const int SectionHeaderSize = 40;

@@ -245,7 +245,7 @@ public sealed partial class DebugInterpreter
             return ReadRegister(term[1..]) ?? throw new CommandException($"{command}: no register '{term}'");
         if (_symbols.TryGetAddress(term, out uint address)) return address;
         throw new CommandException(_symbols.Count == 0
-            ? $"{command}: no symbol '{term}' (no symbols are loaded; use --symbols ELF)"
+            ? $"{command}: no symbol '{term}' (no symbols are loaded; use --symbols ELF|System.map)"
             : $"{command}: no symbol '{term}' in the image");
     }
 

@@ -25,10 +25,13 @@ public sealed partial class ElfSymbols
     private const uint UnsizedReach = 0x10000;
     private const int MaxNameLength = 4096;
 
-    private readonly record struct Symbol(string Name, uint Value, uint Size, int Rank);
+    private readonly record struct Symbol(string Name, uint Value, uint Size, int Rank, bool Code);
 
     // Sorted by value, then by rank: of several symbols at one address the last is the best name.
     private readonly Symbol[] _byAddress;
+
+    private static int ByAddress(Symbol a, Symbol b) =>
+        a.Value != b.Value ? a.Value.CompareTo(b.Value) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(b.Name, a.Name);
     private readonly Dictionary<string, uint> _byName;
 
     public static ElfSymbols Empty { get; } = new([], new Dictionary<string, uint>(StringComparer.Ordinal));
@@ -164,7 +167,7 @@ public sealed partial class ElfSymbols
             string name = ReadName(strtab, nameOffset, symOffset + (uint)at);
             bool global = bind is StbGlobal or StbWeak;
             int rank = (type != SttNoType ? 2 : 0) + (global ? 1 : 0);
-            byAddress.Add(new Symbol(name, value, size, rank));
+            byAddress.Add(new Symbol(name, value, size, rank, type == SttFunc));
             // A global wins over a local of the same name; among equals the first stays.
             if (!byName.ContainsKey(name) || (global && !globalNames.Contains(name)))
             {
@@ -173,7 +176,7 @@ public sealed partial class ElfSymbols
             }
         }
         var sorted = byAddress.ToArray();
-        Array.Sort(sorted, (a, b) => a.Value != b.Value ? a.Value.CompareTo(b.Value) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(b.Name, a.Name));
+        Array.Sort(sorted, ByAddress);
         return new ElfSymbols(sorted, byName);
     }
 

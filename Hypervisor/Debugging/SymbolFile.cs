@@ -35,6 +35,21 @@ public static class SymbolFile
         return Parse(bytes, path, out warning);
     }
 
+    /// <summary>Whether the file starts with the ELF magic (false when it cannot be read).</summary>
+    public static bool IsElf(string path)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[4];
+            return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic is [0x7F, (byte)'E', (byte)'L', (byte)'F'];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     public static ElfSymbols Parse(byte[] bytes, string path, out string? warning)
     {
         warning = null;

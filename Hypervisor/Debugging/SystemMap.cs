@@ -37,7 +37,8 @@ public sealed partial class ElfSymbols
             bool global = char.IsUpper(type);
             // Every map symbol has a type: code, data or a weak one; none is "no type" as in ELF.
             int rank = 2 + (global ? 1 : 0);
-            byAddress.Add(new Symbol(name, address, 0, rank));
+            // nm's t and T are code; W (weak) is almost always a function in a kernel.
+            byAddress.Add(new Symbol(name, address, 0, rank, type is 'T' or 't' or 'W' or 'w'));
             if (!byName.ContainsKey(name) || (global && !globalNames.Contains(name)))
             {
                 byName[name] = address;
@@ -47,7 +48,7 @@ public sealed partial class ElfSymbols
         if (byName.Count == 0)
             throw new FormatException("the System.map holds no symbols");
         var sorted = byAddress.ToArray();
-        Array.Sort(sorted, (a, b) => a.Value != b.Value ? a.Value.CompareTo(b.Value) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(b.Name, a.Name));
+        Array.Sort(sorted, ByAddress);
         return new ElfSymbols(sorted, byName);
     }
 
@@ -92,4 +93,19 @@ public sealed partial class ElfSymbols
     }
 
     private static string Excerpt(ReadOnlySpan<char> text) => text.Length <= 60 ? text.ToString() : text[..60].ToString() + "...";
+
+    /// <summary>
+    /// These symbols moved by <paramref name="offset"/> (wrapping at 4 GiB): a kernel that
+    /// relocated itself at boot (KASLR, Debian's default) runs that far above its System.map.
+    /// </summary>
+    public ElfSymbols WithOffset(uint offset)
+    {
+        if (offset == 0) return this;
+        var moved = new Symbol[_byAddress.Length];
+        for (int i = 0; i < moved.Length; i++) moved[i] = _byAddress[i] with { Value = unchecked(_byAddress[i].Value + offset) };
+        Array.Sort(moved, ByAddress);
+        var byName = new Dictionary<string, uint>(_byName.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in _byName) byName[name] = unchecked(value + offset);
+        return new ElfSymbols(moved, byName);
+    }
 }

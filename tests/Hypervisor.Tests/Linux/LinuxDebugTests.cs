@@ -39,22 +39,27 @@ public sealed class LinuxDebugTests(LinuxSession session, ITestOutputHelper outp
         session.RequireImage();
         var map = SymbolFile.Load(session.Image.SystemMap, out string? warning);
         Assert.Null(warning);
-        Assert.True(map.TryGetAddress("idt_table", out uint idtTable));
         var replay = ReplaySession.Open(session.RecordingPath);
 
         // Debian's kernel relocates itself at boot (KASLR; the choice is a function of the machine
-        // and, in virtual time, reproducible). Its interrupt table, loaded in startup_32 and kept,
-        // is idt_table: how far IDTR is from the map's idt_table is how far everything moved.
+        // and, in virtual time, reproducible): the interrupt table's divide-error gate says how far.
         replay.Goto(replay.EndPosition);
-        uint offset = replay.Cpu.Idtr.Base - idtTable;
-        output.WriteLine($"the kernel runs 0x{offset:x} above its System.map");
-        Assert.Equal(0u, offset % 0x20_0000);   // the kernel's alignment (CONFIG_PHYSICAL_ALIGN) at least
+        var found = KernelRelocation.Find(replay, map, out string? why);
+        Assert.True(found is not null, why);
+        uint offset = found.Value.Offset;
+        output.WriteLine($"the kernel runs 0x{offset:x} above its System.map (found by {found.Value.Handler})");
+        Assert.Equal("asm_exc_divide_error", found.Value.Handler);
+        Assert.True(map.TryGetAddress("asm_exc_divide_error", out uint divideError));
+        string kaslr = new ScriptedDebugger(replay, map).Do("info kaslr").Trim();
+        Assert.Equal($"the interrupt table's divide-error gate points to {divideError + offset:X8}, asm_exc_divide_error is at {divideError:X8} in the symbols: the kernel runs 0x{offset:x} above them; open the recording again with --symbols-offset 0x{offset:x} (or boot with nokaslr)", kaslr);
         var symbols = map.WithOffset(offset);
         Assert.True(symbols.TryGetAddress("start_kernel", out uint startKernel));
         Assert.True(symbols.TryGetAddress("i386_start_kernel", out uint i386Start));
         Assert.True(map.TryGetAddress("start_kernel", out uint linked));
         Assert.Equal(linked + offset, startKernel);
         var debugger = new ScriptedDebugger(replay, symbols);
+        Assert.Contains("the symbols match the running kernel", debugger.Do("info kaslr"));
+
         // The last recorded snapshot still in the decompressor (paging off; the kernel turns it on
         // in startup_32, long before start_kernel). Paging goes on once and stays: a bisection.
         var snapshots = replay.Events.OfType<SnapshotStateEvent>().Select(e => e.Position).ToList();

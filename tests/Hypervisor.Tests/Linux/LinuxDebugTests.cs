@@ -1,6 +1,7 @@
 using VmFt.Hypervisor.Bench;
 using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Tests.Debugging;
+using VmFt.Hypervisor.Tests.Debugging.Gdb;
 using VmFt.ReplayLog.Events;
 using Xunit;
 using Xunit.Abstractions;
@@ -101,6 +102,18 @@ public sealed class LinuxDebugTests(LinuxSession session, ITestOutputHelper outp
         output.WriteLine(back);
         Assert.Equal(at, replay.Position);
         Assert.Equal(startKernel, replay.CurrentLinearEip);
+
+        // The gdb stub serves the same: gdb loads the map the stub writes out, moved by the offset.
+        using var rig = new GdbTestRig(session.RecordingPath, session.Image.SystemMap, offset);
+        var t = new GdbTranscript(rig.Gdb(
+            $"monitor goto {snapshots[lo]}", "maint flush register-cache",
+            "break start_kernel", GdbTranscript.Mark("hit"), "continue", "monitor when", "info symbol $pc",
+            GdbTranscript.Mark("back"), "reverse-stepi", "info symbol $pc", GdbTranscript.Mark("end")));
+        output.WriteLine(t.Text);
+        Assert.Contains($"Breakpoint 1 at 0x{startKernel:x}", t.Text);
+        Assert.Equal(at, t.Position("hit"));
+        Assert.Contains("start_kernel in section .text", t.Section("hit"));
+        Assert.Contains("i386_start_kernel + ", t.Section("back"));
     }
 
     private static uint PagingAt(ReplaySession replay, ulong position)

@@ -19,7 +19,8 @@ public static class ConsoleCommand
     public static Command Create()
     {
         var address = new Argument<string>("address") { Description = "HOST:PORT of a relay's client port (vmft ft prints it) or of a --serial tcp: console" };
-        var command = new Command("console", "Attach this terminal to a guest's console over TCP (Ctrl-A x quits, Ctrl-A h helps)") { address };
+        var line = new Option<bool>("--line") { Description = "keep the terminal's line mode (its echo and editing, Enter as LF, Ctrl-C ends vmft), for line-protocol guests such as kvstore" };
+        var command = new Command("console", "Attach this terminal to a guest's console over TCP (Ctrl-A x quits, Ctrl-A h helps)") { address, line };
         command.SetAction(parse => CliErrors.Guard("console", () =>
         {
             string text = parse.GetValue(address)!;
@@ -35,7 +36,7 @@ public static class ConsoleCommand
             }
             using var _ = connection;
             ConsoleSessionEnd end;
-            using (var terminal = TerminalConsole.OpenStandard())
+            using (var terminal = TerminalConsole.OpenStandard(lineMode: parse.GetValue(line)))
             {
                 if (terminal.IsRaw)
                 {

@@ -192,6 +192,50 @@ public class ConsoleCommandTests
     }
 
     [Fact]
+    public void Sigterm_gives_the_terminal_back()
+    {
+        Assert.True(OnTerminal.Available, "util-linux's script is needed to give vmft a terminal");
+        using var peer = new LoopbackPeer();
+        string pidFile = Path.Combine(Path.GetTempPath(), $"vmft-console-{Guid.NewGuid():N}.pid");
+        try
+        {
+            // vmft runs in the foreground of the terminal (exec keeps the pid the shell wrote down).
+            using var terminal = new OnTerminal($"sh -c 'echo $$ > {pidFile}; exec {Vmft} console {peer.EndPoint}'; echo EXIT=$?; stty -a");
+            peer.Accept(Timeout);
+            terminal.WaitFor("Ctrl-A x quits");
+            using (var kill = Process.Start("kill", ["-TERM", File.ReadAllText(pidFile).Trim()])) kill.WaitForExit();
+            terminal.WaitFor("EXIT=");
+            terminal.WaitForExit();
+            string screen = terminal.Screen;
+            string settings = screen[screen.IndexOf("EXIT=", StringComparison.Ordinal)..].Replace("\r\n", " ") + " ";
+            Assert.DoesNotContain("EXIT=0", screen);
+            foreach (var flag in new[] { " icanon", " echo ", " isig", " icrnl" })
+                Assert.Contains(flag, settings);
+        }
+        finally
+        {
+            File.Delete(pidFile);
+        }
+    }
+
+    [Fact]
+    public void With_line_the_terminal_keeps_its_line_mode()
+    {
+        Assert.True(OnTerminal.Available, "util-linux's script is needed to give vmft a terminal");
+        using var peer = new LoopbackPeer();
+        using var terminal = new OnTerminal($"{Vmft} console {peer.EndPoint} --line; echo EXIT=$?");
+        peer.Accept(Timeout);
+        // The terminal echoes and edits the line itself (the backspace removes the x), and sends it
+        // at Enter, which it turns into LF; Ctrl-A is no escape here.
+        terminal.Type("c1 1 GET kx\u007f\u0001x\r");
+        peer.WaitForReceived(Encoding.Latin1.GetBytes("c1 1 GET k\u0001x\n"), Timeout);
+        terminal.WaitFor("c1 1 GET k");
+        peer.CloseConnection();
+        terminal.WaitFor("EXIT=1");
+        Assert.Equal(0, terminal.WaitForExit());
+    }
+
+    [Fact]
     public void On_a_terminal_vmft_run_is_raw_ctrl_a_x_ends_it_with_exit_0_and_the_terminal_comes_back()
     {
         Assert.True(OnTerminal.Available, "util-linux's script is needed to give vmft a terminal");

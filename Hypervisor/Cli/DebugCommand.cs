@@ -18,13 +18,14 @@ public static class DebugCommand
         var file = new Argument<string>("recording") { Description = "a recording made by vmft record" };
         var interval = new Option<ulong?>("--snapshot-interval") { Description = $"instructions between automatic snapshots (default {new SnapshotOptions().Interval})" };
         var budget = new Option<string?>("--snapshot-budget") { Description = "memory the snapshots may use, e.g. 512M (default 1G)" };
-        var symbols = new Option<string?>("--symbols") { Description = "an ELF file with the guest's symbols (default: the recorded image)" };
+        var symbols = new Option<string?>("--symbols") { Description = "an ELF file or a Linux System.map with the guest's symbols (default: the recorded image's ELF symbols)" };
+        var offset = new Option<string?>("--symbols-offset") { Description = "add this to every symbol (0x hex or decimal): how far a relocated kernel (KASLR) runs above its System.map" };
         var commands = new Option<string?>("--commands", "-x") { Description = "run the debugger commands in this file first" };
         var batch = new Option<bool>("--batch") { Description = "exit after the -x commands instead of reading more from the terminal" };
         var gdb = new Option<string?>("--gdb") { Description = "serve the recording to gdb's remote protocol at HOST:PORT instead of the terminal (port 0: any free port)" };
         var command = new Command("debug", "Debug a recording: step, continue and watch, forwards and backwards in time")
         {
-            file, interval, budget, symbols, commands, batch, gdb,
+            file, interval, budget, symbols, offset, commands, batch, gdb,
         };
         command.SetAction(parse => CliErrors.Guard("debug", () =>
         {
@@ -41,10 +42,11 @@ public static class DebugCommand
                 if (bytes == 0) throw new UsageException("snapshot budget: must be more than 0 bytes");
                 options = options with { MemoryBudgetBytes = (long)bytes };
             }
+            uint symbolOffset = ParseOffset(parse.GetValue(offset));
             if (parse.GetValue(gdb) is { } endpoint)
             {
-                if (parse.GetValue(commands) is not null || parse.GetValue(batch) || parse.GetValue(symbols) is not null)
-                    throw new UsageException("--gdb: the terminal's options (-x, --batch, --symbols) do not apply; gdb reads its own symbols (file IMAGE.elf)");
+                if (parse.GetValue(commands) is not null || parse.GetValue(batch))
+                    throw new UsageException("--gdb: the terminal's options (-x, --batch) do not apply; gdb runs its own scripts");
                 using var stop = new CancellationTokenSource();
                 ConsoleCancelEventHandler onCancel = (_, e) =>
                 {
@@ -54,7 +56,7 @@ public static class DebugCommand
                 Console.CancelKeyPress += onCancel;
                 try
                 {
-                    return GdbServeCommand.Serve(parse.GetValue(file)!, endpoint, options, cancellation: stop.Token);
+                    return GdbServeCommand.Serve(parse.GetValue(file)!, endpoint, options, cancellation: stop.Token, symbolsPath: parse.GetValue(symbols), symbolOffset: symbolOffset);
                 }
                 finally
                 {
@@ -67,7 +69,7 @@ public static class DebugCommand
             string path = parse.GetValue(file)!;
             var contents = ReadRecording(path);
             var session = new ReplaySession(contents, path, options);
-            var elf = LoadSymbols(parse.GetValue(symbols), contents.Header);
+            var elf = LoadSymbols(parse.GetValue(symbols), contents.Header).WithOffset(symbolOffset);
             return Run(session, elf, path, script, parse.GetValue(batch));
         }));
         return command;
@@ -107,6 +109,17 @@ public static class DebugCommand
         }
     }
 
+    /// <summary><c>--symbols-offset</c>: 0x hex or decimal, below 4 GiB.</summary>
+    public static uint ParseOffset(string? text)
+    {
+        if (text is null) return 0;
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        if (hex ? uint.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out uint value)
+                : uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value))
+            return value;
+        throw new UsageException($"--symbols-offset: '{text}' is not an offset (0x hex or decimal, below 4 GiB)");
+    }
+
     private static string ReadScript(string path)
     {
         try
@@ -143,7 +156,14 @@ public static class DebugCommand
         if (symbolsPath is not null)
         {
             if (!File.Exists(symbolsPath)) throw new UsageException($"--symbols: {symbolsPath}: no such file");
-            symbols = ElfSymbols.Load(symbolsPath, out problem);
+            try
+            {
+                symbols = SymbolFile.Load(symbolsPath, out problem);
+            }
+            catch (SymbolFileException e)
+            {
+                throw new UsageException($"--symbols: {e.Message}");
+            }
             if (problem is not null) Console.Error.WriteLine($"vmft debug: warning: --symbols: {symbolsPath}: {problem}; no symbols");
             return symbols;
         }

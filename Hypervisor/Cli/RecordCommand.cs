@@ -15,7 +15,7 @@ public static class RecordCommand
     {
         var options = new MachineOptions();
         var output = new Option<string>("--output", "-o") { Description = "the recording file to write", Required = true };
-        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT", DefaultValueFactory = _ => "stdio" };
+        var serial = new Option<string>("--serial") { Description = "stdio (raw on a terminal; Ctrl-A x ends the recording), stdio,line, or tcp:HOST:PORT", DefaultValueFactory = _ => "stdio" };
         var noImage = new Option<bool>("--no-embed-image") { Description = "store only the image's (and initrd's) name and SHA-256, not their bytes" };
         var checkpoints = new Option<ulong>("--checkpoint-interval") { Description = "instructions between state-hash checkpoints", DefaultValueFactory = _ => 50_000_000UL };
         var snapshots = new Option<ulong>("--snapshot-interval") { Description = "instructions between snapshots stored in the recording, so that a debugger starts near any position (0: none)", DefaultValueFactory = _ => 100_000_000UL };
@@ -63,12 +63,15 @@ public static class RecordCommand
                 Snapshots = snapshotter,
                 Disk = disk is null ? null : new DiskService(machine.Disk!, disk),
             };
-            var outcome = runner.Run(parse.GetValue(options.MaxInstructions), reached.Token);
+            var quit = RunCommand.QuitToken(userBackend);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(quit, reached.Token);
+            var outcome = runner.Run(parse.GetValue(options.MaxInstructions), stop.Token);
             writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
             long bytes = new FileInfo(path).Length;
             string stored = snapshotter is null ? "" : $", {snapshotter.Count} snapshots ({snapshotter.PagesWritten} pages)";
             Console.Error.WriteLine($"vmft record: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Mips:F1} MIPS), {bytes} bytes written to {path}{stored}");
-            return RunCommand.Report(machine, outcome);
+            // Ctrl-A x ends the recording there; it is complete and replays like any other.
+            return quit.IsCancellationRequested ? RunCommand.Quit(userBackend) : RunCommand.Report(machine, outcome);
         }));
         return command;
     }

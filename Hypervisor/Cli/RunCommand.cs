@@ -15,10 +15,13 @@ public static class RunCommand
     /// <summary>Exit codes for ends that are not the guest's own (guest statuses are always odd).</summary>
     public const int TripleFaultExit = 4, DeadHaltExit = 6, ResetExit = 8, LimitExit = 10;
 
+    /// <summary>Exit code after Ctrl-A x on the terminal: 0, as QEMU's (the user ended the run on purpose).</summary>
+    public const int QuitExit = 0;
+
     public static Command Create()
     {
         var options = new MachineOptions();
-        var serial = new Option<string>("--serial") { Description = "stdio, or tcp:HOST:PORT[,wait] (listen for one client; wait: start the guest only once it is connected)", DefaultValueFactory = _ => "stdio" };
+        var serial = new Option<string>("--serial") { Description = "stdio (a terminal in raw mode: Ctrl-A x quits, Ctrl-A h helps), stdio,line (the terminal's own line editing and echo, for line-protocol guests such as kvstore), or tcp:HOST:PORT[,wait] (listen for one client; wait: start the guest only once it is connected)", DefaultValueFactory = _ => "stdio" };
         var tracePorts = new Option<string[]>("--trace-port") { Description = "print every write to this port on stderr (repeatable)", AllowMultipleArgumentsPerToken = false };
         var command = new Command("run", "Run a guest image alone (no fault tolerance)");
         options.AddTo(command, resumable: true);
@@ -40,9 +43,10 @@ public static class RunCommand
                     if (traced.Contains(port)) Console.Error.WriteLine($"port 0x{port:X4} <- 0x{value.ToString(size == 1 ? "X2" : size == 2 ? "X4" : "X8")}");
                 };
             machine.DebugConsoleOutput = b => Console.Error.Write((char)b);
+            var quit = QuitToken(backend);
             var outcome = new LiveRunner(machine, clock, backend) { Disk = disk is null ? null : new DiskService(machine.Disk!, disk) }
-                .Run(parse.GetValue(options.MaxInstructions));
-            return Report(machine, outcome);
+                .Run(parse.GetValue(options.MaxInstructions), quit);
+            return quit.IsCancellationRequested ? Quit(backend) : Report(machine, outcome);
         }));
         return command;
     }
@@ -50,6 +54,7 @@ public static class RunCommand
     public static ISerialBackend OpenSerial(string spec, ILoggerFactory logging)
     {
         if (spec == "stdio") return new StdioSerialBackend();
+        if (spec == "stdio,line") return new StdioSerialBackend(lineMode: true);
         if (spec.StartsWith("tcp:", StringComparison.Ordinal))
         {
             string hostPort = spec[4..];
@@ -77,7 +82,20 @@ public static class RunCommand
             if (wait) backend.WaitForClient();
             return backend;
         }
-        throw new UsageException($"--serial: '{spec}' is not a serial backend (stdio or tcp:HOST:PORT[,wait])");
+        throw new UsageException($"--serial: '{spec}' is not a serial backend (stdio, stdio,line or tcp:HOST:PORT[,wait])");
+    }
+
+    /// <summary>Cancelled by Ctrl-A x on a terminal console (never for other backends).</summary>
+    public static CancellationToken QuitToken(ISerialBackend backend) =>
+        backend is StdioSerialBackend stdio ? stdio.Terminal.QuitRequested : CancellationToken.None;
+
+    /// <summary>The run ended by Ctrl-A x: the terminal gets its settings back before the line that says so.</summary>
+    public static int Quit(ISerialBackend backend)
+    {
+        backend.Flush();
+        if (backend is StdioSerialBackend stdio) stdio.Terminal.RestoreTerminal();
+        Console.Error.WriteLine("vmft: terminated (Ctrl-A x)");
+        return QuitExit;
     }
 
     /// <summary>Prints how the run ended (a diagnostic for abnormal ends) and returns the exit code.</summary>

@@ -24,6 +24,7 @@ public static class VmftCommand
         root.Subcommands.Add(NodeCommands.CreateBackup());
         root.Subcommands.Add(RelayCommand.Create());
         root.Subcommands.Add(FtCommand.Create());
+        root.Subcommands.Add(ConsoleCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root.Parse(args).Invoke();
     }

@@ -4,12 +4,14 @@ using System.Text;
 namespace VmFt.Hypervisor.Debugging;
 
 /// <summary>
-/// The symbol table (.symtab and its string table) of a 32-bit little-endian ELF image: names to
-/// addresses and addresses to <c>name+0xoff</c>. The guests carry no debug information, so this is
-/// all the debugger knows about them. A malformed file yields no symbols and a reason, never an
-/// exception: a debugger without names is still a debugger.
+/// A guest's symbols: names to addresses and addresses to <c>name+0xoff</c>, from the symbol
+/// table (.symtab and its string table) of a 32-bit little-endian ELF image or from a Linux
+/// <c>System.map</c> (<see cref="ParseSystemMap"/>; <see cref="SymbolFile"/> tells the two apart).
+/// The guests carry no debug information, so this is all the debugger knows about them. A
+/// malformed ELF file yields no symbols and a reason, never an exception: a debugger without
+/// names is still a debugger.
 /// </summary>
-public sealed class ElfSymbols
+public sealed partial class ElfSymbols
 {
     private const int ElfHeaderSize = 52;
     private const int SectionHeaderSize = 40;
@@ -23,10 +25,13 @@ public sealed class ElfSymbols
     private const uint UnsizedReach = 0x10000;
     private const int MaxNameLength = 4096;
 
-    private readonly record struct Symbol(string Name, uint Value, uint Size, int Rank);
+    private readonly record struct Symbol(string Name, uint Value, uint Size, int Rank, bool Code);
 
     // Sorted by value, then by rank: of several symbols at one address the last is the best name.
     private readonly Symbol[] _byAddress;
+
+    private static int ByAddress(Symbol a, Symbol b) =>
+        a.Value != b.Value ? a.Value.CompareTo(b.Value) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(b.Name, a.Name);
     private readonly Dictionary<string, uint> _byName;
 
     public static ElfSymbols Empty { get; } = new([], new Dictionary<string, uint>(StringComparer.Ordinal));
@@ -162,7 +167,7 @@ public sealed class ElfSymbols
             string name = ReadName(strtab, nameOffset, symOffset + (uint)at);
             bool global = bind is StbGlobal or StbWeak;
             int rank = (type != SttNoType ? 2 : 0) + (global ? 1 : 0);
-            byAddress.Add(new Symbol(name, value, size, rank));
+            byAddress.Add(new Symbol(name, value, size, rank, type == SttFunc));
             // A global wins over a local of the same name; among equals the first stays.
             if (!byName.ContainsKey(name) || (global && !globalNames.Contains(name)))
             {
@@ -171,7 +176,7 @@ public sealed class ElfSymbols
             }
         }
         var sorted = byAddress.ToArray();
-        Array.Sort(sorted, (a, b) => a.Value != b.Value ? a.Value.CompareTo(b.Value) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(b.Name, a.Name));
+        Array.Sort(sorted, ByAddress);
         return new ElfSymbols(sorted, byName);
     }
 

@@ -1,33 +1,27 @@
 namespace VmFt.Hypervisor.Serial;
 
-/// <summary>The serial console on the process's standard input and output, as QEMU's <c>-serial stdio</c>.</summary>
+/// <summary>
+/// The serial console on the process's standard input and output, as QEMU's <c>-serial stdio</c>:
+/// on a terminal, raw with QEMU's escape key (see <see cref="TerminalConsole"/>); from a pipe, the
+/// bytes as they come.
+/// </summary>
 public sealed class StdioSerialBackend : QueuedSerialBackend
 {
-    private readonly Stream _stdout = Console.OpenStandardOutput();
     private readonly byte[] _outBuffer = new byte[4096];
     private int _outCount;
 
-    public StdioSerialBackend()
+    /// <param name="lineMode">Leave the terminal in its line mode (see <see cref="TerminalConsole.OpenStandard"/>).</param>
+    public StdioSerialBackend(bool lineMode = false) : this(TerminalConsole.OpenStandard(lineMode))
     {
-        var reader = new Thread(ReadLoop) { IsBackground = true, Name = "serial stdin" };
-        reader.Start();
     }
 
-    private void ReadLoop()
+    public StdioSerialBackend(TerminalConsole terminal)
     {
-        using var stdin = Console.OpenStandardInput();
-        var buffer = new byte[4096];
-        try
-        {
-            int n;
-            while ((n = stdin.Read(buffer, 0, buffer.Length)) > 0)
-                Enqueue(buffer.AsSpan(0, n));
-        }
-        catch (IOException)
-        {
-        }
-        CloseInput();
+        Terminal = terminal;
+        terminal.Start(Enqueue, CloseInput);
     }
+
+    public TerminalConsole Terminal { get; }
 
     public override void Write(byte value)
     {
@@ -38,14 +32,14 @@ public sealed class StdioSerialBackend : QueuedSerialBackend
     public override void Flush()
     {
         if (_outCount == 0) return;
-        _stdout.Write(_outBuffer, 0, _outCount);
-        _stdout.Flush();
+        Terminal.Write(_outBuffer.AsSpan(0, _outCount));
         _outCount = 0;
     }
 
     public override void Dispose()
     {
         Flush();
+        Terminal.Dispose();
         base.Dispose();
     }
 }

@@ -24,7 +24,7 @@ public sealed partial class DebugInterpreter
 
     private void Info(string[] args)
     {
-        if (args.Length == 0) throw new CommandException("info: what? (registers, float, breakpoints, symbol ADDR)");
+        if (args.Length == 0) throw new CommandException("info: what? (registers, float, breakpoints, symbol ADDR, kaslr)");
         switch (args[0])
         {
             case "registers" or "reg" or "r":
@@ -45,8 +45,12 @@ public sealed partial class DebugInterpreter
                 string? symbol = _symbols.Describe(address);
                 _out.WriteLine(symbol is null ? $"no symbol covers {address:X8}" : $"{address:X8} is {symbol}");
                 break;
+            case "kaslr":
+                if (args.Length > 1) throw new CommandException("info kaslr: takes no arguments");
+                Kaslr();
+                break;
             default:
-                throw new CommandException($"info: unknown subject '{args[0]}' (registers, float, breakpoints, symbol)");
+                throw new CommandException($"info: unknown subject '{args[0]}' (registers, float, breakpoints, symbol, kaslr)");
         }
     }
 
@@ -309,5 +313,15 @@ public sealed partial class DebugInterpreter
         _out.Write(text.ToString());
         if (_output[lo - 1] != '\n') _out.WriteLine();
         if (_output.Count >= MaxOutputCapture) _out.WriteLine($"(only the first {MaxOutputCapture} bytes were kept)");
+    }
+
+    /// <summary>How far a relocated Linux kernel runs from its symbols (<see cref="KernelRelocation"/>).</summary>
+    private void Kaslr()
+    {
+        var found = KernelRelocation.Find(_session, _symbols, out string? why) ?? throw new CommandException($"info kaslr: {why}");
+        _symbols.TryGetAddress(found.Handler, out uint linked);
+        _out.WriteLine(found.Offset == 0
+            ? $"the interrupt table's divide-error gate points to {found.Handler} at {linked:X8}: the symbols match the running kernel"
+            : $"the interrupt table's divide-error gate points to {unchecked(linked + found.Offset):X8}, {found.Handler} is at {linked:X8} in the symbols: the kernel runs 0x{found.Offset:x} above them; open the recording again with --symbols-offset 0x{found.Offset:x} (or boot with nokaslr)");
     }
 }

@@ -245,7 +245,7 @@ public sealed partial class DebugInterpreter
             return ReadRegister(term[1..]) ?? throw new CommandException($"{command}: no register '{term}'");
         if (_symbols.TryGetAddress(term, out uint address)) return address;
         throw new CommandException(_symbols.Count == 0
-            ? $"{command}: no symbol '{term}' (no symbols are loaded; use --symbols ELF)"
+            ? $"{command}: no symbol '{term}' (no symbols are loaded; use --symbols ELF|System.map)"
             : $"{command}: no symbol '{term}' in the image");
     }
 
@@ -299,6 +299,7 @@ public sealed partial class DebugInterpreter
               disas [ADDR] [N]            N instructions from ADDR (default: 10 from the current one)
               print EXPR      (p)         an address expression: numbers, $registers, symbols, + and -
               info symbol ADDR            the symbol that covers an address
+              info kaslr                  how far a relocated Linux kernel runs from its System.map
               events [N]                  the logged events around the current position
               output                      the guest's serial output up to the current position
               snapshots / snapshot        snapshot statistics / take a snapshot here

@@ -1,3 +1,4 @@
+using VmFt.Hypervisor.Debugging;
 using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 
@@ -90,14 +91,45 @@ public class DebugCommandTests(DebugRecordings recordings) : IClassFixture<Debug
     }
 
     [Fact]
-    public void A_malformed_symbols_file_is_a_warning_and_the_debugger_still_runs()
+    public void A_symbols_file_that_is_neither_elf_nor_system_map_is_one_line_and_exit_2()
     {
         string junk = Path.Combine(recordings.Directory, "junk.elf");
         File.WriteAllText(junk, "definitely not an ELF file");
         var (exit, stdout, stderr) = VmftProcess.Run("stepi\nwhen\n", "debug", recordings.PathOf("hello"), "--symbols", junk);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        string error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"vmft debug: --symbols: {junk}: neither an ELF file (no ELF magic at byte offset 0) nor a System.map (its first line is not ADDRESS TYPE NAME)", error);
+    }
+
+    [Fact]
+    public void A_stripped_elf_is_a_warning_and_the_debugger_still_runs()
+    {
+        // The ELF magic and a header, but no section headers: an ELF file without a symbol table.
+        string stripped = Path.Combine(recordings.Directory, "stripped.elf");
+        var bytes = new byte[52];
+        bytes[0] = 0x7F; bytes[1] = (byte)'E'; bytes[2] = (byte)'L'; bytes[3] = (byte)'F'; bytes[4] = 1; bytes[5] = 1;
+        File.WriteAllBytes(stripped, bytes);
+        var (exit, stdout, stderr) = VmftProcess.Run("stepi\nwhen\n", "debug", recordings.PathOf("hello"), "--symbols", stripped);
         Assert.Equal(0, exit);
         string warning = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("not an ELF", warning);
+        Assert.Contains("no section headers", warning);
         Assert.Contains("position 1 (the recording ends at", stdout);
+    }
+
+    [Fact]
+    public void A_system_map_names_the_guests_functions()
+    {
+        // The bundled guest's own symbols, written as nm writes a System.map.
+        var elf = ElfSymbols.Parse(VmFt.Guest.Images.BundledImages.Get("hello"), out _);
+        Assert.True(elf.TryGetAddress("kmain", out uint kmain));
+        string map = Path.Combine(recordings.Directory, "hello.System.map");
+        File.WriteAllText(map, $"00100000 T _start_of_everything\n{kmain:x8} T kmain\n");
+        var (exit, stdout, stderr) = VmftProcess.Run($"break kmain\ncontinue\ninfo symbol 0x{kmain + 2:x}\n", "debug", recordings.PathOf("hello"), "--symbols", map);
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        Assert.Contains("2 symbols", stdout);
+        Assert.Contains($"breakpoint at {kmain:X8}", stdout);
+        Assert.Contains("kmain+0x2", stdout);
     }
 }

@@ -17,13 +17,16 @@ namespace VmFt.Hypervisor.Tests.Linux;
 /// One recorded session with Debian's unmodified 686 kernel, shared by the Linux tests (a boot is
 /// billions of instructions): <c>vmft record</c>'s path with the command line a user types
 /// (console=ttyS0 alone, 256 MiB, virtual time), a console that types <c>echo $((6*7))</c> at the
-/// first shell prompt and <c>poweroff -f</c> at the next, until the kernel halts.
+/// first shell prompt and <c>poweroff -f</c> at the next, until the kernel halts. Snapshots go into
+/// the recording every <see cref="SnapshotInterval"/> instructions, as <c>vmft record</c>'s default,
+/// so a debugger opens it anywhere without replaying the boot from power-on.
 /// </summary>
 public sealed class LinuxSession : IDisposable
 {
     public const string CommandLine = "console=ttyS0";
     public const uint RamSize = 256u << 20;
     public const ulong CheckpointInterval = 250_000_000;
+    public const ulong SnapshotInterval = 100_000_000;
     private const ulong Limit = 20_000_000_000;
 
     public LinuxGuestImage Image { get; } = LinuxGuestImage.Default;
@@ -48,7 +51,11 @@ public sealed class LinuxSession : IDisposable
         var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, Image.Kernel, kernel, CommandLine, embedImage: true, Image.Initrd, initrd);
         _console = new ShellConsole(() => machine.Cpu.Position, "echo $((6*7))", "poweroff -f");
         var writer = RecordingWriter.Create(RecordingPath, header);
-        var runner = new LiveRunner(machine, ClockMode.Virtual, _console, new RecordingSink(writer)) { CheckpointInterval = CheckpointInterval };
+        var runner = new LiveRunner(machine, ClockMode.Virtual, _console, new RecordingSink(writer))
+        {
+            CheckpointInterval = CheckpointInterval,
+            Snapshots = new RecordingSnapshotter(machine, SnapshotInterval),
+        };
         Outcome = runner.Run(Limit);
         writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
         ExitCode = RunCommand.Report(machine, Outcome);

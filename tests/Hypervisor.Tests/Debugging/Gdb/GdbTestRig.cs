@@ -26,16 +26,34 @@ internal sealed class GdbTestRig : IDisposable
     public int Port { get; }
     public string ServerOutput => _output.Text;
 
-    public GdbTestRig(GdbRecordings recordings, string guest)
+    /// <param name="symbols">A System.map (or ELF) for the stub's <c>--symbols</c>; gdb then loads the file the stub names.</param>
+    public GdbTestRig(GdbRecordings recordings, string guest, string? symbols = null, uint symbolOffset = 0)
+        : this(recordings.Get(guest), Path.Combine(RepositoryPaths.Root, "Guest", "Images", "prebuilt", guest + ".elf"), symbols, symbolOffset)
     {
-        Recording = recordings.Get(guest);
-        Elf = Path.Combine(RepositoryPaths.Root, "Guest", "Images", "prebuilt", guest + ".elf");
-        _server = new Thread(() => _exit = GdbServeCommand.Serve(Recording, "127.0.0.1:0", output: _output, error: _error, cancellation: _stop.Token))
+    }
+
+    /// <summary>Serves any recording; gdb's symbols are the file the stub writes from <paramref name="symbols"/>.</summary>
+    public GdbTestRig(string recording, string symbols, uint symbolOffset = 0) : this(recording, symbols, symbols, symbolOffset)
+    {
+    }
+
+    private GdbTestRig(string recording, string elf, string? symbols, uint symbolOffset)
+    {
+        Recording = recording;
+        Elf = elf;
+        _server = new Thread(() => _exit = GdbServeCommand.Serve(Recording, "127.0.0.1:0", output: _output, error: _error, cancellation: _stop.Token,
+            symbolsPath: symbols, symbolOffset: symbolOffset))
         { IsBackground = true, Name = "gdb server under test" };
         _server.Start();
         var match = _output.WaitFor(new Regex(@"gdb server listening on 127\.0\.0\.1:(\d+)\r?\n"), TimeSpan.FromSeconds(60))
             ?? throw new InvalidOperationException($"the server did not start: {_error} {_output.Text}");
         Port = int.Parse(match.Groups[1].Value);
+        if (symbols is not null)
+        {
+            var named = _output.WaitFor(new Regex(@"gdb symbols: file (\S+)\r?\n"), TimeSpan.FromSeconds(10))
+                ?? throw new InvalidOperationException($"the server named no symbol file: {_error} {_output.Text}");
+            Elf = named.Groups[1].Value;
+        }
     }
 
     public static void RecordGuest(string guest, string path)

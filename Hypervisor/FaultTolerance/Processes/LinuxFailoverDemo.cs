@@ -128,6 +128,11 @@ public static class LinuxFailoverDemo
                 }
                 catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
                 {
+                    if (cluster.Primary.HasExited && cluster.Backup!.HasExited)
+                    {
+                        Say($"both nodes have ended (primary exit {cluster.Primary.ExitCode}, backup exit {cluster.Backup.ExitCode}): nobody serves the session");
+                        break;
+                    }
                     continue;
                 }
                 if (n == 0)

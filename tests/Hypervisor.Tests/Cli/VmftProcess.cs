@@ -5,9 +5,9 @@ namespace VmFt.Hypervisor.Tests.Cli;
 /// <summary>Runs the real <c>vmft</c> (the built vmft.dll beside the tests) as a separate process.</summary>
 internal static class VmftProcess
 {
-    public static (int Exit, string Stdout, string Stderr) Run(string stdin, params string[] args)
+    /// <summary>How to start that vmft with these arguments, its three standard streams redirected (also what an <c>FtProcesses</c> in a test starts its children with).</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "vmft.dll");
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
@@ -15,9 +15,14 @@ internal static class VmftProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
         foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
+        return info;
+    }
+
+    public static (int Exit, string Stdout, string Stderr) Run(string stdin, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.StandardInput.Write(stdin);

@@ -5,6 +5,7 @@ using VmFt.Guest.Images;
 using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -16,20 +17,6 @@ namespace VmFt.Hypervisor.Tests.FaultTolerance;
 /// </summary>
 public class ProcessFailoverTests(ITestOutputHelper log)
 {
-    internal static ProcessStartInfo Vmft(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
-    }
-
     [Fact]
     public Task KilledPrimaryProcessLeavesTheTranscriptUnchanged() => KillSessionAsync(log);
 
@@ -46,7 +33,7 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         var output = new StringBuilder();
         using var cluster = new FtProcesses
         {
-            StartInfo = Vmft,
+            StartInfo = VmftProcess.StartInfo,
             Arbiter = arbiter,
             Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); },
         };
@@ -185,7 +172,7 @@ public class ProcessFailoverTests(ITestOutputHelper log)
 
     private static (int Exit, string Stderr) Run(string[] args)
     {
-        using var p = Process.Start(Vmft(args))!;
+        using var p = Process.Start(VmftProcess.StartInfo(args))!;
         p.StandardInput.Close();
         var err = p.StandardError.ReadToEndAsync();
         _ = p.StandardOutput.ReadToEndAsync();

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using VmFt.Hypervisor.Bench;
 using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -32,14 +33,6 @@ public sealed class LinuxDiskFailoverTests(ITestOutputHelper log) : IDisposable
         }
     }
 
-    private static ProcessStartInfo Vmft(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
-    }
-
     [Fact]
     public async Task APrimaryKilledInAWriteAndSyncLoopLosesNoWriteAndLeavesACleanFilesystem()
     {
@@ -53,7 +46,7 @@ public sealed class LinuxDiskFailoverTests(ITestOutputHelper log) : IDisposable
 
         var nodes = new StringBuilder();
         var transcript = new StringBuilder();
-        using (var cluster = new FtProcesses { StartInfo = Vmft, Line = l => { lock (nodes) nodes.AppendLine($"[{l.Child}] {l.Text}"); } })
+        using (var cluster = new FtProcesses { StartInfo = VmftProcess.StartInfo, Line = l => { lock (nodes) nodes.AppendLine($"[{l.Child}] {l.Text}"); } })
         {
             string address = await cluster.StartAsync(
                 [image.Kernel, "--initrd", image.Initrd, "--append", "console=ttyS0", "--mem", "256M", "--disk", disk],

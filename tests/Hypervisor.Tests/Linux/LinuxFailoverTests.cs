@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VmFt.Hypervisor.Bench;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -13,20 +14,6 @@ namespace VmFt.Hypervisor.Tests.Linux;
 /// </summary>
 public sealed class LinuxFailoverTests(ITestOutputHelper log)
 {
-    private static ProcessStartInfo Vmft(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
-    }
-
     [Fact]
     public void APrimaryKilledInABusyShellLoopLeavesTheSessionUnchanged()
     {
@@ -35,7 +22,7 @@ public sealed class LinuxFailoverTests(ITestOutputHelper log)
         var output = new StringWriter();
         // Generous failure-detector timing and limits: the machine running the tests may be loaded.
         var outcome = LinuxFailoverDemo.Run(image, output, loopIterations: 2_000, timeout: TimeSpan.FromMinutes(12),
-            startInfo: Vmft, nodeArgs: ["--heartbeat-ms", "200", "--timeout-ms", "2000"]);
+            startInfo: VmftProcess.StartInfo, nodeArgs: ["--heartbeat-ms", "200", "--timeout-ms", "2000"]);
         log.WriteLine(output.ToString());
         Assert.True(outcome.Killed, "the primary was never killed");
         Assert.NotNull(outcome.Reference);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -15,20 +16,6 @@ namespace VmFt.Hypervisor.Tests.Storage;
 /// </summary>
 public class DiskProcessTests(ITestOutputHelper log)
 {
-    private static ProcessStartInfo Vmft(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmft.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
-    }
-
     [Fact]
     public async Task TheDiskGuestRunsUnderFtOnASharedFile()
     {
@@ -39,7 +26,7 @@ public class DiskProcessTests(ITestOutputHelper log)
         var output = new StringBuilder();
         try
         {
-            using (var cluster = new FtProcesses { StartInfo = Vmft, Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); } })
+            using (var cluster = new FtProcesses { StartInfo = VmftProcess.StartInfo, Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); } })
             {
                 string address = await cluster.StartAsync(["disk", "--disk", disk], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
                 using var client = new TcpClient();

@@ -164,6 +164,18 @@ public class ProcessFailoverTests(ITestOutputHelper log)
         Assert.Equal(2, exit);
         Assert.Equal("vmft primary: --checkpoint-interval: must be at least 1", err.Trim());
 
+        (exit, err) = Run(["primary", "kvstore", "--backup", "127.0.0.1:1", "--relay-port", "0", "--arbiter", "etcd://nohost"]);
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft primary: --arbiter 'etcd://nohost': member 'nohost' is not HOST:PORT", err.Trim());
+
+        (exit, err) = Run(["ft", "kvstore", "--arbiter", "etcd://a:99999"]);
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft ft: --arbiter 'etcd://a:99999': member 'a:99999' has no port between 1 and 65535", err.Trim());
+
+        (exit, err) = Run(["ft", "--from-recording", Path.Combine(Path.GetTempPath(), "no-such-recording.vmrec")]);
+        Assert.Equal(2, exit);
+        Assert.Single(err.Trim().Split('\n'));
+
         (exit, err) = Run(["backup", "kvstore", "--listen", "127.0.0.1:0", "--relay-port", "0", "--arbiter", Path.GetTempPath(), "--max-lag-instructions", "5"]);
         Assert.Equal(2, exit);
         Assert.StartsWith("vmft backup: --max-lag-instructions 5: at least 100000", err.Trim());

@@ -6,7 +6,7 @@ namespace VmFt.Hypervisor.Cli;
 
 /// <summary>
 /// <c>vmft simulate</c>: explores fault schedules in the deterministic simulator (primary, backup,
-/// relay, arbiter and channel in one process) with the bundled kvstore and a scripted client; see
+/// relay, arbiter and channel in one process) with a bundled guest and a scripted client; see
 /// <see cref="ScheduleExplorer"/> for what is drawn and checked.
 /// </summary>
 public static class SimulateCommand
@@ -23,7 +23,18 @@ public static class SimulateCommand
             Description = "test only: the primary releases output before the backup acknowledges, to show the checker catching it",
             Hidden = true,
         };
-        var command = new Command("simulate", "Explore fault schedules in the deterministic FT simulator and check every run") { runs, seed, scenario, broken };
+        string workloads = string.Join(", ", SimulatedWorkload.All.Select(w => w.Name));
+        var workload = new Option<string>("--workload")
+        {
+            Description = $"what the cluster runs: {workloads} (journal: the disk guest's journal on a shared disk, checked for lost and never-issued writes)",
+            DefaultValueFactory = _ => "kvstore",
+        };
+        var brokenDisk = new Option<bool>("--break-disk-rule")
+        {
+            Description = "test only: the primary performs disk writes before the backup has their issue, to show the disk check catching it",
+            Hidden = true,
+        };
+        var command = new Command("simulate", "Explore fault schedules in the deterministic FT simulator and check every run") { runs, seed, scenario, workload, broken, brokenDisk };
         command.SetAction(parse => CliErrors.Guard("simulate", () =>
         {
             int count = parse.GetValue(runs);
@@ -34,7 +45,11 @@ public static class SimulateCommand
                 : FaultCatalogue.TryFind(chosen, SimulatedFaults.Scenarios, out var one)
                     ? [one]
                     : throw new UsageException($"--scenario: '{chosen}' is not a scenario ({names}, all)");
-            int violations = ScheduleExplorer.Explore(count, parse.GetValue(seed), scenarios, Console.Out, parse.GetValue(broken));
+            string wanted = parse.GetValue(workload)!;
+            var chosenWorkload = SimulatedWorkload.All.FirstOrDefault(w => w.Name == wanted)
+                ?? throw new UsageException($"--workload: '{wanted}' is not a workload ({workloads})");
+            int violations = ScheduleExplorer.Explore(count, parse.GetValue(seed), scenarios, Console.Out, parse.GetValue(broken),
+                chosenWorkload, parse.GetValue(brokenDisk));
             return violations == 0 ? 0 : 1;
         }));
         return command;

@@ -15,8 +15,12 @@ public sealed class FtSimulation(SimulationOptions options)
 {
     private PcMachine Boot()
     {
-        var machine = new PcMachine(new MachineConfiguration { RamSize = options.RamSize });
-        machine.LoadMultiboot(options.Image, options.ImageName, new MultibootOptions());
+        var machine = new PcMachine(new MachineConfiguration
+        {
+            RamSize = options.RamSize,
+            Disk = options.Disk is { } disk ? new DiskConfiguration((ulong)disk.Length / DiskConfiguration.SectorSize, ReadOnly: false) : null,
+        });
+        machine.LoadMultiboot(options.Image, options.ImageName, new MultibootOptions { CommandLine = options.CommandLine });
         return machine;
     }
 

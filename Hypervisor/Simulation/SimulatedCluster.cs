@@ -7,6 +7,7 @@ using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Backup;
 using VmFt.Hypervisor.FaultTolerance.Primary;
 using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.Hypervisor.Storage;
 using VmFt.ReplayLog.Events;
 
 namespace VmFt.Hypervisor.Simulation;
@@ -44,18 +45,33 @@ public sealed class SimulatedCluster
     private int _nextLine;
     private int _lastProgressStep;
     private bool _availabilityLost;
+    // The shared disk, the writes each node's guest issued (sector and bytes), and every write that
+    // reached the disk with the node that performed it.
+    private readonly MemoryDisk? _disk;
+    private readonly Dictionary<string, HashSet<(ulong Sector, string Data)>> _issuedWrites = new() { ["A"] = [], ["B"] = [] };
+    private readonly List<(string Node, int Step, long Offset, byte[] Data)> _landedWrites = [];
 
     internal SimulatedCluster(SimulationOptions options, Func<PcMachine> boot)
     {
         _options = options;
         var random = new Random(options.Seed);
         _relay.ClientOutput += data => _transcript.Append(Encoding.ASCII.GetString(data.Span));
-        _a = new PrimaryNode("A", 0, boot(), _aOutput, 1, 0, options.CheckpointInterval)
+        var aMachine = boot();
+        var bMachine = boot();
+        if (options.Disk is not null)
+        {
+            _disk = new MemoryDisk((byte[])options.Disk.Clone());
+            WatchIssuedWrites(aMachine, "A");
+            WatchIssuedWrites(bMachine, "B");
+        }
+        _a = new PrimaryNode("A", 0, aMachine, _aOutput, 1, 0, options.CheckpointInterval)
         {
             SliceInstructions = options.SliceInstructions,
             ReleaseBeforeAckForTesting = options.BreakOutputRuleForTesting,
+            PerformWritesBeforeAckForTesting = options.BreakDiskRuleForTesting,
+            Disk = _disk is null ? null : new DiskService(aMachine.Disk!, _disk),
         };
-        _b = new BackupNode("B", boot(), _bOutput);
+        _b = new BackupNode("B", bMachine, _bOutput);
         _aToB = new(random, options.MaxLinkDelay);
         _bToA = new(random, options.MaxLinkDelay);
         _channelA = new(_aToB, _bToA, options.FailureTimeout);
@@ -159,8 +175,11 @@ public sealed class SimulatedCluster
             if (_nextLine < lines.Length && step % _options.ClientInterval == 0)
                 _relay.OnClientInput(Encoding.ASCII.GetBytes(lines[_nextLine++] + "\n"));
 
+            int landed = _disk?.WritesLanded ?? 0;
             StepPrimary(step);
+            NoteLandedWrites("A", step, ref landed);
             StepBackup(step);
+            NoteLandedWrites("B", step, ref landed);
 
             foreach (var (node, message) in _relay.TakeNodeMessages())
             {
@@ -188,6 +207,7 @@ public sealed class SimulatedCluster
         }
 
         CheckDelivered();
+        CheckDisk();
         return new SimulationResult(_transcript.ToString(), CountLines(_transcript) >= expectedReplies, _relay.LiveNode,
             Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations, _channelB.Closure?.ToString());
     }
@@ -284,7 +304,7 @@ public sealed class SimulatedCluster
             return;
         }
         _failoverStep ??= step;
-        _bLive = _b.GoLive(generation, _options.SliceInstructions);
+        _bLive = _b.GoLive(generation, _options.SliceInstructions, disk: _disk);
         _bLive.ContinueAlone(generation); // no new backup in this simulation
         foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);
         if (CrashNewPrimaryWhenLive)
@@ -308,7 +328,7 @@ public sealed class SimulatedCluster
             _repliesSeen = got;
             _lastProgressStep = step;
         }
-        bool waiting = _nextLine + 1 > got; // the banner, then one reply per line typed
+        bool waiting = _nextLine + _options.BannerLines > got; // the banner, then one reply per line typed
         if (!waiting)
         {
             _lastProgressStep = step;
@@ -348,6 +368,41 @@ public sealed class SimulatedCluster
         }
         if (_relay.LiveNode == "B" && delivered.Length > producer.Count)
             _violations.Add($"the client got {delivered.Length} output bytes, the live node produced only {producer.Count}");
+    }
+
+    private void WatchIssuedWrites(PcMachine machine, string node) =>
+        machine.Disk!.Issued += r =>
+        {
+            if (r.Kind == Guest.Devices.Virtio.DiskRequestKind.Write) _issuedWrites[node].Add((r.Sector, Convert.ToBase64String(r.WriteData!)));
+        };
+
+    private void NoteLandedWrites(string node, int step, ref int landed)
+    {
+        if (_disk is null) return;
+        for (; landed < _disk.WritesLanded; landed++)
+            _landedWrites.Add((node, step, _disk.Writes[landed].Offset, _disk.Writes[landed].Data));
+    }
+
+    /// <summary>
+    /// The shared disk, when there is one. No write the serving node's guest never issued ever
+    /// reached it (the old primary may write only what its backup's log makes the backup issue too),
+    /// and what the workload says the client's transcript requires is on it (a write the guest saw
+    /// complete is never lost).
+    /// </summary>
+    private void CheckDisk()
+    {
+        if (_disk is null) return;
+        string live = _relay.LiveNode == "B" ? "B" : "A";
+        foreach (var (node, step, offset, data) in _landedWrites)
+        {
+            ulong sector = (ulong)offset / DiskConfiguration.SectorSize;
+            if (_issuedWrites[live].Contains((sector, Convert.ToBase64String(data)))) continue;
+            string text = Encoding.ASCII.GetString(data, 0, Math.Min(data.Length, 40)).TrimEnd('\0').ReplaceLineEndings(" ");
+            _violations.Add($"step {step}: {node} wrote sector {sector} ('{text}'), which the serving node {live}'s guest never issued");
+            break;
+        }
+        foreach (var problem in _options.DiskCheck?.Invoke(_transcript.ToString(), _disk.Bytes) ?? [])
+            _violations.Add(problem);
     }
 
     private static int CountLines(StringBuilder sb)

@@ -5,11 +5,18 @@ public sealed record SimulationOptions
 {
     public required byte[] Image { get; init; }
     public string ImageName { get; init; } = "guest";
+    public string CommandLine { get; init; } = "";
+    /// <summary>The shared disk's contents at the start (null: the machine has no disk).</summary>
+    public byte[]? Disk { get; init; }
+    /// <summary>What the final disk must hold given the client's transcript (<see cref="SimulatedWorkload.CheckDisk"/>).</summary>
+    public Func<string, byte[], IEnumerable<string>>? DiskCheck { get; init; }
     public uint RamSize { get; init; } = 4u << 20;
     public int Seed { get; init; }
     /// <summary>Lines the client types, one every <see cref="ClientInterval"/> steps.</summary>
     public string[] ClientLines { get; init; } = [];
     public int ClientInterval { get; init; } = 3;
+    /// <summary>Lines the guest prints before its first answer (then one per line typed).</summary>
+    public int BannerLines { get; init; } = 1;
     /// <summary>Lines of output (banner included) after which the client is satisfied.</summary>
     public int ExpectedReplyLines { get; init; }
     public int MaxSteps { get; init; } = 5000;
@@ -31,4 +38,6 @@ public sealed record SimulationOptions
     public bool DisableGoLiveForTesting { get; init; }
     /// <summary>Test-only: the primary releases output before the backup acknowledges (the checker must catch it).</summary>
     public bool BreakOutputRuleForTesting { get; init; }
+    /// <summary>Test-only: the primary performs disk writes before the backup acknowledged their issue (the disk check must catch it).</summary>
+    public bool BreakDiskRuleForTesting { get; init; }
 }

@@ -45,6 +45,13 @@ public sealed class VirtioBlock : VirtioPciFunction
     /// <summary>Requests the guest issued that have not completed, oldest first.</summary>
     public IReadOnlyList<DiskRequest> Pending => _pending;
 
+    /// <summary>
+    /// Each read, write or flush as the guest issues it, for observers outside the machine (the
+    /// simulator checks every write that reaches a disk against the writes the guest issued).
+    /// Nothing in the machine depends on it.
+    /// </summary>
+    public event Action<DiskRequest>? Issued;
+
     /// <summary>The id the next request will get: ids only grow, across device resets too.</summary>
     public ulong NextRequestId => _nextId;
 
@@ -64,6 +71,12 @@ public sealed class VirtioBlock : VirtioPciFunction
     }
 
     protected override void DeviceReset() => _pending.Clear();
+
+    private void Issue(DiskRequest request)
+    {
+        _pending.Add(request);
+        Issued?.Invoke(request);
+    }
 
     protected override void QueueNotified(int index)
     {
@@ -103,7 +116,7 @@ public sealed class VirtioBlock : VirtioPciFunction
                 if (!InRange(sector, length)) { Finish(queue, head, statusAddress, StatusIoError, 1); return; }
                 if (length == 0) { Finish(queue, head, statusAddress, StatusOk, 1); return; }
                 var data = DataBuffers(buffers, length);
-                _pending.Add(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Read, sector, (uint)length, null, data, statusAddress));
+                Issue(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Read, sector, (uint)length, null, data, statusAddress));
                 return;
             }
             case TypeOut:
@@ -113,11 +126,11 @@ public sealed class VirtioBlock : VirtioPciFunction
                 if (length == 0) { Finish(queue, head, statusAddress, StatusOk, 1); return; }
                 var data = new byte[length];
                 Gather(buffers, HeaderLength, data);
-                _pending.Add(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Write, sector, (uint)length, data, [], statusAddress));
+                Issue(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Write, sector, (uint)length, data, [], statusAddress));
                 return;
             }
             case TypeFlush:
-                _pending.Add(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Flush, 0, 0, null, [], statusAddress));
+                Issue(new DiskRequest(_nextId++, queue, head, DiskRequestKind.Flush, 0, 0, null, [], statusAddress));
                 return;
             case TypeGetId:
             {

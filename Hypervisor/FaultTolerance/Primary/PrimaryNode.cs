@@ -100,6 +100,12 @@ public sealed class PrimaryNode : IEventSink
     /// proving that the fault-injection checker catches the violation.
     /// </summary>
     internal bool ReleaseBeforeAckForTesting { get; set; }
+
+    /// <summary>
+    /// Breaks the disk's output rule on purpose (a write reaches the disk before the backup has the
+    /// log of its issue): only for proving that the simulator's disk check catches it.
+    /// </summary>
+    internal bool PerformWritesBeforeAckForTesting { get; set; }
     public ulong LogEnd => _recorder.NextSequence - 1;
 
     /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
@@ -253,7 +259,7 @@ public sealed class PrimaryNode : IEventSink
 
     private bool MayWrite(ulong requestId)
     {
-        if (Alone) return true;
+        if (Alone || PerformWritesBeforeAckForTesting) return true;
         while (_diskCover.Count > 0 && _diskCover.Peek().Sequence <= _acked) _diskAckedThrough = _diskCover.Dequeue().RequestId;
         return requestId <= _diskAckedThrough;
     }

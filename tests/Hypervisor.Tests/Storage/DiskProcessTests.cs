@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using VmFt.Hypervisor.Cli;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Storage;
 using VmFt.Hypervisor.Tests.Cli;
 using Xunit;
 using Xunit.Abstractions;

@@ -3,9 +3,17 @@
    split queue, then reads sectors 0-7 and prints their FNV-1a hash, writes a pattern to sectors
    1-2, flushes, reads them back and compares, asks for the device's ID, and tries a read past the
    end of the disk (which must fail with IOERR). Each result is one line on COM1; exit 0 when every
-   step went as expected. */
+   step went as expected.
+   With `journal` on its command line it then serves a journal on COM1, the workload of the FT
+   tests with a disk: each line typed becomes one record, "J <seq> <tsc> <line>", written to sector
+   8 + seq and flushed, and only then answered "committed <seq> <tsc>". The time-stamp makes every
+   record depend on when the line arrived, so a node that never received a line can never write its
+   record: a record on the disk that the surviving guest did not issue is a broken output rule, and
+   a record the client saw committed must be on the disk. SHUTDOWN ends the run (exit 0). */
 #include "io.h"
 #include "serial.h"
+#include "fmt.h"
+#include "multiboot.h"
 
 void kmain(u32 magic, void *info);
 
@@ -81,9 +89,67 @@ static void expect(const char *what, u32 got, u32 want)
     if (got != want) failures++;
 }
 
+/* Whether the space-separated list s holds word. */
+static int has_word(const char *s, const char *word)
+{
+    for (const char *start = s; *s; s++)
+    {
+        if (s != start && s[-1] != ' ') continue;
+        const char *a = s, *b = word;
+        while (*b && *a == *b) { a++; b++; }
+        if (!*b && (*a == 0 || *a == ' ')) return 1;
+    }
+    return 0;
+}
+
+static int equal(const char *a, const char *b)
+{
+    while (*a && *a == *b) { a++; b++; }
+    return *a == *b;
+}
+
+static char serial_getc(void)
+{
+    while (!(inb(COM1 + UART_LSR) & 0x01)) __asm__ volatile("pause");
+    return (char)inb(COM1 + UART_RBR);
+}
+
+#define JOURNAL_FIRST_SECTOR 8
+
+static void journal(u32 capacity)
+{
+    static char text[400];
+    serial_puts("journal ready\n");
+    for (u32 seq = 0;; seq++)
+    {
+        u32 n = 0;
+        for (char c; (c = serial_getc()) != '\n';) if (c != '\r' && n < sizeof text - 1) text[n++] = c;
+        text[n] = 0;
+        if (equal(text, "SHUTDOWN")) debug_exit(failures ? 1 : 0);
+        if (JOURNAL_FIRST_SECTOR + seq >= capacity) { serial_puts("journal full\n"); debug_exit(1); }
+        u32 tsc = (u32)rdtsc();
+        char *p = (char *)data;
+        for (u32 i = 0; i < 512; i++) p[i] = 0;
+        u32 at = 0;
+        p[at++] = 'J'; p[at++] = ' ';
+        at += fmt_u64(p + at, seq); p[at++] = ' ';
+        at += fmt_hex32(p + at, tsc); p[at++] = ' ';
+        for (u32 i = 0; i < n && at < 510; i++) p[at++] = text[i];
+        p[at] = '\n';
+        u8 written = request(1, JOURNAL_FIRST_SECTOR + seq, 512, 0);
+        u8 flushed = request(4, 0, 0, 0);
+        if (written || flushed) { line("journal: I/O error ", (u32)written << 8 | flushed); debug_exit(1); }
+        serial_puts("committed ");
+        serial_put_dec(seq);
+        serial_putc(' ');
+        serial_put_hex(tsc);
+        serial_putc('\n');
+    }
+}
+
 void kmain(u32 magic, void *info)
 {
-    (void)info;
+    const struct multiboot_info *mb = info;
     serial_init();
     u32 slot = 0;
     for (; slot < 32; slot++) if (pci_read(slot, 0) == 0x10421AF4u) break;
@@ -139,5 +205,7 @@ void kmain(u32 magic, void *info)
     serial_putc('\n');
     expect("disk: past the end status ", request(0, capacity, 512, 1), 1);
     serial_puts(failures ? "disk: FAILED\n" : "disk: all ok\n");
+    if (magic == MULTIBOOT_BOOTLOADER_MAGIC && (mb->flags & MB_INFO_CMDLINE) && has_word((const char *)mb->cmdline, "journal"))
+        journal(capacity);
     debug_exit(failures || magic != 0x2BADB002u ? 1 : 0);
 }

@@ -1,12 +1,17 @@
-using VmFt.Hypervisor.Storage;
+namespace VmFt.Hypervisor.Storage;
 
-namespace VmFt.Hypervisor.Tests.Storage;
-
-/// <summary>A disk backend in memory that counts what reached it (the FT tests look at when writes land).</summary>
-internal sealed class MemoryDisk(byte[] bytes) : IDiskBackend
+/// <summary>
+/// A disk in memory: the simulator's shared disk and the tests' disk. It keeps every write that
+/// reached it, in order, so a check can ask which writes landed and when.
+/// </summary>
+public sealed class MemoryDisk(byte[] bytes) : IDiskBackend
 {
+    private readonly List<(long Offset, byte[] Data)> _writes = [];
+
     public byte[] Bytes { get; } = bytes;
-    public int WritesLanded { get; private set; }
+    /// <summary>Every write that landed, oldest first.</summary>
+    public IReadOnlyList<(long Offset, byte[] Data)> Writes => _writes;
+    public int WritesLanded => _writes.Count;
     public int Flushes { get; private set; }
     public long Length => Bytes.Length;
     public bool ReadOnly => false;
@@ -17,7 +22,7 @@ internal sealed class MemoryDisk(byte[] bytes) : IDiskBackend
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
         data.CopyTo(Bytes.AsSpan((int)offset));
-        WritesLanded++;
+        _writes.Add((offset, data.ToArray()));
     }
 
     public void Flush() => Flushes++;

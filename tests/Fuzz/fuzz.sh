@@ -6,6 +6,8 @@
 #   tests/Fuzz/fuzz.sh                  every target, 60 s each, one after the other
 #   tests/Fuzz/fuzz.sh gdb 300          one target, 5 minutes
 #   FUZZ_OUT=/tmp/f tests/Fuzz/fuzz.sh  where the build and the findings go (default /tmp/vmft-fuzz)
+#   FUZZ_EXECS=10000000 tests/Fuzz/fuzz.sh all 7200
+#                                       each target until about that many executions, or the time
 #
 # Crashes and hangs land in $FUZZ_OUT/findings/<target>/default/{crashes,hangs}; check one with
 #   dotnet $FUZZ_OUT/bin/VmFt.Fuzz.dll replay <target> <file>
@@ -16,6 +18,8 @@ root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-/tmp/vmft-fuzz}
 target=${1:-all}
 seconds=${2:-60}
+execs=${FUZZ_EXECS:-}
+[ -z "$execs" ] || [[ "$execs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_EXECS='$execs' is not a positive count of executions"; exit 2; }
 export PATH="$PATH:$HOME/.dotnet/tools"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -52,7 +56,7 @@ for t in $targets; do
   rm -rf "$findings"
   mkdir -p "$findings"
   # -t: a .NET input that takes 5 s is a hang; -m none: the runtime reserves far more than it uses.
-  timeout $((seconds + 120)) afl-fuzz -i "$root/tests/Fuzz/corpus/$t" -o "$findings" -t 5000 -m none -V "$seconds" \
+  timeout $((seconds + 120)) afl-fuzz -i "$root/tests/Fuzz/corpus/$t" -o "$findings" -t 5000 -m none -V "$seconds" ${execs:+-E "$execs"} \
     -- dotnet "$out/bin/VmFt.Fuzz.dll" "$t" >"$findings/afl.log" 2>&1 || true
   stats="$findings/default/fuzzer_stats"
   if [ ! -f "$stats" ]; then

@@ -18,6 +18,7 @@ public sealed partial class LogChannel
     private ulong _acknowledgedSequence;
     private bool _hasAck;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _arrivedAtLastTick; // the transport's count of bytes arrived, at the watchdog's last look
     private ulong _localPosition;
 
     /// <summary>The position this node reports in its heartbeats.</summary>
@@ -258,6 +259,7 @@ public sealed partial class LogChannel
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
                 long stallBefore = _detector.OwnStall;
+                NoteArrivedInput();
                 bool dead = _detector.Tick(Elapsed());
                 if (_detector.OwnStall > stallBefore)
                     ChannelLog.OwnStall(_logger, (long)TimeSpan.FromTicks(_detector.OwnStall - stallBefore).TotalMilliseconds);
@@ -276,5 +278,19 @@ public sealed partial class LogChannel
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>
+    /// Bytes from the peer that reached the socket count as hearing it even before the reader takes
+    /// them: a node starved of CPU can run its watchdog while its reader waits for a thread, and the
+    /// peer's heartbeats then sit unread (<see cref="Transport.IInputArrival"/>).
+    /// </summary>
+    private void NoteArrivedInput()
+    {
+        if (_transport is not Transport.IInputArrival arrival) return;
+        long arrived = arrival.BytesArrived;
+        if (arrived == _arrivedAtLastTick) return;
+        _arrivedAtLastTick = arrived;
+        _detector.Heard(Elapsed());
     }
 }

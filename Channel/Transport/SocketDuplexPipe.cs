@@ -9,7 +9,7 @@ namespace VmFt.Channel.Transport;
 /// moves the output pipe's bytes to the socket. When the input pipe is full the receive loop stops
 /// reading, so TCP flow control pushes back on the peer.
 /// </summary>
-public sealed class SocketDuplexPipe : IDuplexPipe, IAsyncDisposable
+public sealed class SocketDuplexPipe : IDuplexPipe, IInputArrival, IAsyncDisposable
 {
     private const int ReceiveBufferHint = 16 * 1024;
 
@@ -19,6 +19,7 @@ public sealed class SocketDuplexPipe : IDuplexPipe, IAsyncDisposable
     private readonly Task _receiving;
     private readonly Task _sending;
     private int _disposed;
+    private long _received;
 
     public static PipeOptions DefaultOptions { get; } =
         new(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
@@ -41,6 +42,23 @@ public sealed class SocketDuplexPipe : IDuplexPipe, IAsyncDisposable
 
     public EndPoint? RemoteEndPoint { get; }
 
+    public long BytesArrived
+    {
+        get
+        {
+            long waiting;
+            try
+            {
+                waiting = _socket.Available;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                waiting = 0; // closed: what arrived was received, or is lost with the socket
+            }
+            return Interlocked.Read(ref _received) + waiting;
+        }
+    }
+
     private async Task ReceiveLoopAsync()
     {
         Exception? error = null;
@@ -53,6 +71,7 @@ public sealed class SocketDuplexPipe : IDuplexPipe, IAsyncDisposable
                 int received = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
                 if (received == 0)
                     break;
+                Interlocked.Add(ref _received, received);
                 writer.Advance(received);
                 var result = await writer.FlushAsync().ConfigureAwait(false);
                 if (result.IsCompleted)
@@ -133,6 +152,9 @@ public sealed class SocketDuplexPipe : IDuplexPipe, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         CloseSocket();
+        // A receive loop waiting for room in a full input pipe would wait for a reader that may
+        // never come: release it, and it finds the socket closed.
+        _inbound.Writer.CancelPendingFlush();
         await _outbound.Writer.CompleteAsync().ConfigureAwait(false);
         await Task.WhenAll(_receiving, _sending).ConfigureAwait(false);
     }

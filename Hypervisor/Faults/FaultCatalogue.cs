@@ -125,6 +125,13 @@ public static class FaultCatalogue
         Takeover = Takeover.Nobody,
     };
 
+    public static readonly FaultScenario LaggingReader = new()
+    {
+        Name = "lagging-reader",
+        Summary = "one node's channel reader gets no CPU for up to three failure timeouts while its watchdog runs: the peer's heartbeats wait unread in its socket, which is no failure, and nobody fails over",
+        Takeover = Takeover.Nobody,
+    };
+
     public static readonly FaultScenario EtcdMemberLoss = new()
     {
         Name = "etcd-member-loss",
@@ -146,7 +153,7 @@ public static class FaultCatalogue
     /// <summary>Every scenario, in the order reports list them.</summary>
     public static readonly IReadOnlyList<FaultScenario> All =
         [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
-         FreezePrimary, FreezeBackup, FreezeBoth, EtcdMemberLoss, EtcdQuorumLoss];
+         FreezePrimary, FreezeBackup, FreezeBoth, LaggingReader, EtcdMemberLoss, EtcdQuorumLoss];
 
     /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>
     public static bool TryFind(string name, IEnumerable<FaultScenario> offered, out FaultScenario scenario)

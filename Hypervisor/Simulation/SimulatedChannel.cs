@@ -12,12 +12,20 @@ namespace VmFt.Hypervisor.Simulation;
 /// <see cref="LogChannel"/> judges it), a Goodbye or malformed bytes end it as they end a real
 /// channel, and the real <see cref="FailureDetector"/> declares a silent peer dead (then, as a real
 /// channel, this end says Goodbye and closes). Time is the scheduler's step; the watchdog ticks once
-/// per step this node runs.
+/// per step this node runs and, as the real channel's does, counts bytes waiting unread in the
+/// socket as hearing the peer.
 /// </summary>
-internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming, int timeout)
+internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming, int timeout, bool watchdogIgnoresUnreadBytes = false)
 {
     private readonly List<byte> _pending = [];
     private readonly FailureDetector _detector = new(period: 1, timeout, start: 0);
+    private int _readerLagsUntil;
+
+    /// <summary>
+    /// This node's reader takes nothing before <paramref name="step"/> while its watchdog keeps
+    /// time (the node is starved of CPU, and the reader's thread is the one that waits).
+    /// </summary>
+    public void LagReaderUntil(int step) => _readerLagsUntil = Math.Max(_readerLagsUntil, step);
 
     /// <summary>How the channel ended, once it has.</summary>
     public ChannelClosure? Closure { get; private set; }
@@ -47,8 +55,8 @@ internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream
     {
         var frames = new List<(FrameType, ulong, byte[])>();
         if (Closure is not null) return frames;
-        if (watchdogFirst) Watch(step);
-        if (Closure is not null) return frames;
+        if (watchdogFirst || step < _readerLagsUntil) Watch(step);
+        if (Closure is not null || step < _readerLagsUntil) return frames;
         int before = _pending.Count;
         bool ended = incoming.Deliver(step, _pending);
         if (_pending.Count > before) _detector.Heard(step);
@@ -85,6 +93,7 @@ internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream
 
     private void Watch(int step)
     {
+        if (!watchdogIgnoresUnreadBytes && incoming.HasArrived(step)) _detector.Heard(step);
         if (Closure is null && _detector.Tick(step))
             End(step, new ChannelClosure(ChannelCloseReason.PeerSilent, ChannelCloseCode.PeerTimeout,
                 $"nothing heard from the peer for {_detector.Silence(step)} steps (timeout {_detector.Timeout} steps" +

@@ -74,8 +74,8 @@ public sealed class SimulatedCluster
         _b = new BackupNode("B", bMachine, _bOutput);
         _aToB = new(random, options.MaxLinkDelay);
         _bToA = new(random, options.MaxLinkDelay);
-        _channelA = new(_aToB, _bToA, options.FailureTimeout);
-        _channelB = new(_bToA, _aToB, options.FailureTimeout);
+        _channelA = new(_aToB, _bToA, options.FailureTimeout, options.WatchdogIgnoresUnreadBytesForTesting);
+        _channelB = new(_bToA, _aToB, options.FailureTimeout, options.WatchdogIgnoresUnreadBytesForTesting);
         _wakeOrder = new Random(options.Seed ^ 0x5EED);
         _aToRelay = new(random, options.MaxRelayDelay);
         _bToRelay = new(random, options.MaxRelayDelay);
@@ -131,6 +131,12 @@ public sealed class SimulatedCluster
         if (node is "A" or "both") _aFrozenUntil = Math.Max(_aFrozenUntil, untilStep);
         if (node is "B" or "both") _bFrozenUntil = Math.Max(_bFrozenUntil, untilStep);
     }
+
+    /// <summary>
+    /// <paramref name="node"/>'s channel reader lags until <paramref name="untilStep"/>: what the
+    /// peer sends reaches its socket and waits there, while the node's watchdog and guest run on.
+    /// </summary>
+    public void LagReader(string node, int untilStep) => (node == "A" ? _channelA : _channelB).LagReaderUntil(untilStep);
 
     /// <summary>The connection between the relay and <paramref name="node"/> breaks: what was in flight is partly lost, and all sent while it is down.</summary>
     public void BreakRelayLink(string node)

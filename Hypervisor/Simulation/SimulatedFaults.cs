@@ -59,6 +59,12 @@ public static class SimulatedFaults
             Draw = (at, _, pick, timeout) => new Fault(FaultCatalogue.FreezeBoth, at, 1 + pick.Next(3 * timeout), "both"),
             Strike = (c, f) => c.Freeze("both", f.AtStep + f.Duration),
         },
+        new()
+        {
+            Scenario = FaultCatalogue.LaggingReader,
+            Draw = (at, node, pick, timeout) => new Fault(FaultCatalogue.LaggingReader, at, 1 + pick.Next(3 * timeout), node),
+            Strike = (c, f) => c.LagReader(f.Node, f.AtStep + f.Duration),
+        },
     ];
 
     /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>

@@ -44,6 +44,9 @@ internal sealed class SimulatedStream(Random random, int maxDelay)
         return _endDelivered;
     }
 
+    /// <summary>Whether bytes have reached the reader's end by <paramref name="step"/> that it has not taken yet (they wait in its socket).</summary>
+    public bool HasArrived(int step) => step >= _stalledUntil && _segments.Count > 0 && _segments.Peek().Due <= step;
+
     /// <summary>The writer's process died: a random byte prefix of what is in flight still arrives, then the end.</summary>
     public void WriterDied()
     {

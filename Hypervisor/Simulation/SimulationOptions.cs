@@ -38,6 +38,8 @@ public sealed record SimulationOptions
     public bool DisableGoLiveForTesting { get; init; }
     /// <summary>Test-only: the primary releases output before the backup acknowledges (the checker must catch it).</summary>
     public bool BreakOutputRuleForTesting { get; init; }
+    /// <summary>Test-only: the watchdog ignores bytes waiting unread in its socket, as the channel's did before it looked (a lagging reader then looks like a silent peer).</summary>
+    public bool WatchdogIgnoresUnreadBytesForTesting { get; init; }
     /// <summary>Test-only: the primary performs disk writes before the backup acknowledged their issue (the disk check must catch it).</summary>
     public bool BreakDiskRuleForTesting { get; init; }
 }

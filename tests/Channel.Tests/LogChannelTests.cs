@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using VmFt.Channel.Framing;
 using VmFt.Channel.Handshake;
 using VmFt.Channel.Transport;
@@ -370,5 +371,47 @@ public class LogChannelTests
         Assert.Equal(ChannelCloseReason.PeerSilent, closure.Reason);
         Assert.Contains("ms of it while this node stood still", closure.Message);
         Assert.True(backup.PeerSilence > TimeSpan.FromSeconds(2.4));
+    }
+
+    /// <summary>A transport whose peer's bytes wait in the socket: the test says how many arrived, the reader sees none.</summary>
+    private sealed class UnreadSocket(IDuplexPipe inner) : IDuplexPipe, IInputArrival
+    {
+        public long Arrived;
+        public PipeReader Input => inner.Input;
+        public PipeWriter Output => inner.Output;
+        public long BytesArrived => Interlocked.Read(ref Arrived);
+    }
+
+    [Fact]
+    public async Task Bytes_waiting_unread_in_the_socket_are_the_peer_speaking()
+    {
+        // A backup whose reader gets no CPU while its watchdog runs: the primary's heartbeats reach
+        // the socket and wait there. The watchdog counts them as hearing the primary, so 3 s pass
+        // without a verdict; once nothing more arrives, the timeout runs as usual.
+        var time = new SteppedTimeProvider();
+        var (raw, b) = InMemoryDuplexPipe.CreatePair();
+        var socket = new UnreadSocket(b);
+        var options = Options(ChannelRole.Backup, peerTimeout: TimeSpan.FromMilliseconds(500), time: time);
+        var accepting = LogChannel.AcceptAsync(socket, options);
+        await ChannelHandshake.InitiateAsync(raw, Options(ChannelRole.Primary), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
+        await using var backup = await accepting.WaitAsync(Patience);
+        Assert.True(await EventuallyAsync(() => time.TimerCount == 2), "the heartbeat and the watchdog did not start");
+
+        for (int i = 0; i < 30; i++)
+        {
+            Interlocked.Add(ref socket.Arrived, 13); // a heartbeat frame's worth
+            time.Tick(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(20);
+        }
+        Assert.False(backup.Completion.IsCompleted, "declared dead while the peer's bytes kept arriving");
+        Assert.True(backup.PeerSilence < TimeSpan.FromMilliseconds(500), backup.PeerSilence.ToString());
+
+        for (int i = 0; i < 60 && !backup.Completion.IsCompleted; i++)
+        {
+            time.Tick(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(50);
+        }
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.PeerSilent, closure.Reason);
     }
 }

@@ -47,4 +47,39 @@ public class TcpLoopbackTests
         Assert.Equal(ChannelCloseReason.PeerGoodbye, closure.Reason);
         await primaryPipe.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Bytes_the_application_has_not_read_count_as_arrived()
+    {
+        // Nobody reads the accepted pipe: its receive loop stops once the pipe holds 1 MiB, and
+        // the rest waits in the kernel's socket buffer; both count (what a starved reader has not taken).
+        using var listener = TcpChannelListener.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var accepting = listener.AcceptAsync();
+        using var peer = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await peer.ConnectAsync(listener.LocalEndPoint);
+        var pipe = await accepting.AsTask().WaitAsync(Patience);
+        Assert.Equal(0, pipe.BytesArrived);
+
+        var chunk = new byte[64 * 1024];
+        long sent = 0;
+        using var stop = new CancellationTokenSource(Patience);
+        var sending = Task.Run(async () =>
+        {
+            try
+            {
+                while (sent < 3 << 20)
+                    sent += await peer.SendAsync(chunk, System.Net.Sockets.SocketFlags.None, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // the kernel's buffers are full: that is as far as the peer gets
+            }
+        });
+        const long PipeLimit = (1 << 20) + 16 * 1024; // the input pipe's pause threshold plus one receive
+        Assert.True(await EventuallyAsync(() => pipe.BytesArrived > PipeLimit), $"{pipe.BytesArrived} bytes arrived");
+        Assert.True(pipe.BytesArrived <= Interlocked.Read(ref sent) + chunk.Length);
+        stop.Cancel();
+        await sending;
+        await pipe.DisposeAsync();
+    }
 }

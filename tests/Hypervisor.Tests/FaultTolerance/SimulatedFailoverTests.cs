@@ -214,4 +214,25 @@ public class SimulatedFailoverTests
             Assert.NotNull(result.FailoverStep);
         }
     }
+
+    [Theory]
+    [InlineData("A")]
+    [InlineData("B")]
+    public void A_reader_lagging_three_timeouts_behind_its_watchdog_is_no_failure(string node)
+    {
+        // The bench's start-up false failovers on a machine at load 30: a node's watchdog ran on
+        // time while its reader waited for CPU, and the peer's heartbeats sat unread in its socket.
+        // A watchdog that ignores those bytes declares the live peer dead; one that counts them does not.
+        var fault = new FaultPlan(new Fault(FaultCatalogue.LaggingReader, 15, 60, node));
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var result = new FtSimulation(Options(seed)).Run(fault);
+            Assert.Empty(result.Violations);
+            Assert.Null(result.FailoverStep);
+            Assert.Equal(Baseline(seed), result.Transcript);
+
+            var unfixed = new FtSimulation(Options(seed) with { WatchdogIgnoresUnreadBytesForTesting = true }).Run(fault);
+            Assert.NotNull(unfixed.FailoverStep);
+        }
+    }
 }

@@ -156,7 +156,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             {
                 // Every request the open loop scheduled goes out and gets its reply (retrying);
                 // when the service is meant to stop, a short wait shows that nothing more comes.
-                bool all = await generator.DrainAsync(continues ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+                bool all = continues
+                    ? await generator.DrainAsync(DrainQuiet, CancellationToken.None, DrainCeiling).ConfigureAwait(false)
+                    : await generator.DrainAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
                 if (!all && !continues) result.Notes.Add("service stopped: requests left unanswered, as expected");
             }
             // Late status lines (summaries, halts) and late output.
@@ -201,9 +203,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         if (workload == FaultWorkload.Kvstore && options.Warmup > TimeSpan.Zero)
         {
             Mark("warm-up");
-            bool answered = await generator.WarmUpAsync(options.Warmup, TimeSpan.FromSeconds(15), CancellationToken.None).ConfigureAwait(false);
+            // A loaded machine answers slowly but keeps answering: the warm-up waits while replies come.
+            bool answered = await generator.WarmUpAsync(options.Warmup, DrainQuiet, DrainCeiling, CancellationToken.None).ConfigureAwait(false);
             if (FailedOverEarly() is { } early) throw new ClusterStartException($"the pair failed over before any fault: {early}");
-            if (!answered) throw new WarmUpException("the warm-up requests did not all get a reply within 15 s");
+            if (!answered) throw new WarmUpException($"the warm-up requests went {DrainQuiet.TotalSeconds:F0} s without a reply (or were not all answered within {DrainCeiling.TotalSeconds:F0} s)");
         }
         else if (FailedOverEarly() is { } early)
         {
@@ -222,6 +225,12 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
 
     /// <summary>The warm-up went unanswered with the pair intact: a failure of the service itself.</summary>
     private sealed class WarmUpException(string message) : Exception(message);
+
+    /// <summary>
+    /// A drain ends once every request has its reply, when no reply came for this long (the
+    /// service stopped), or at the ceiling (a service that answers, however slowly, gets that long).
+    /// </summary>
+    private static readonly TimeSpan DrainQuiet = TimeSpan.FromSeconds(15), DrainCeiling = TimeSpan.FromSeconds(60);
 
     /// <summary>How long each step of the start-up may take (a loaded machine starts .NET processes slowly).</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);

@@ -30,6 +30,7 @@ public sealed class LoadGenerator
     private readonly StringBuilder _partialLine = new();
     private int _cursor;
     private bool _broken;
+    private double _lastReplyMs = double.NegativeInfinity; // when a request in flight last got its reply
     private bool _warmingUp;
 
     public LoadGenerator(Stream stream, ClientTrace trace, Func<double> nowMs, int clients, double rate, TimeSpan retryTimeout, int seed)
@@ -102,6 +103,7 @@ public sealed class LoadGenerator
         {
             r.ReplyMs = at;
             _outstanding[client] = null;
+            _lastReplyMs = at;
         }
     }
 
@@ -118,7 +120,7 @@ public sealed class LoadGenerator
     /// path for the first time (code still being compiled, caches cold); what that costs is start-up,
     /// not fault tolerance, and stays out of the latency figures. False if not all replies came.
     /// </summary>
-    public async Task<bool> WarmUpAsync(TimeSpan duration, TimeSpan timeout, CancellationToken token)
+    public async Task<bool> WarmUpAsync(TimeSpan duration, TimeSpan quiet, TimeSpan ceiling, CancellationToken token)
     {
         _warmingUp = true;
         try
@@ -126,7 +128,7 @@ public sealed class LoadGenerator
             lock (_gate)
                 for (int i = 0; i < _clientCount; i++) _backlog.Enqueue((_now(), false));
             await RunLoadAsync(duration, token, scheduled: false).ConfigureAwait(false);
-            return await DrainAsync(timeout, token).ConfigureAwait(false);
+            return await DrainAsync(quiet, token, ceiling).ConfigureAwait(false);
         }
         finally
         {
@@ -158,15 +160,24 @@ public sealed class LoadGenerator
         }
     }
 
-    /// <summary>After the load: keeps sending what was scheduled and retrying until every request has a reply or the time is up. True: all answered.</summary>
-    public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken token)
+    /// <summary>
+    /// After the load: keeps sending what was scheduled and retrying until every request has a
+    /// reply, or until no reply came for <paramref name="quiet"/> (a service that stopped), or
+    /// <paramref name="ceiling"/> passed (a slow machine that keeps answering gets that long).
+    /// True: all answered.
+    /// </summary>
+    public async Task<bool> DrainAsync(TimeSpan quiet, CancellationToken token, TimeSpan? ceiling = null)
     {
-        double end = _now() + timeout.TotalMilliseconds;
-        while (!token.IsCancellationRequested && !_broken && _now() < end)
+        double start = _now(), last = start + (ceiling ?? quiet).TotalMilliseconds;
+        while (!token.IsCancellationRequested && !_broken)
         {
-            Pump(_now());
+            double now = _now();
             lock (_gate)
+            {
                 if (_backlog.Count == 0 && Array.TrueForAll(_outstanding, r => r is null)) return true;
+                if (now >= last || now >= Math.Max(start, _lastReplyMs) + quiet.TotalMilliseconds) break;
+            }
+            Pump(now);
             await Task.Delay(2, token).ConfigureAwait(false);
         }
         lock (_gate) return _backlog.Count == 0 && Array.TrueForAll(_outstanding, r => r is null);

@@ -42,8 +42,9 @@ public static class FtCommand
             if (parse.GetValue(cmdline) is { } line) machineArgs.AddRange(["--cmdline", line]);
             if (parse.GetValue(disk) is { } diskSpec)
             {
-                var (path, readOnly) = MachineOptions.ParseDisk(diskSpec);
-                Storage.RawDiskFile.Open(path, readOnly).Dispose();
+                var spec = MachineOptions.ParseDisk(diskSpec);
+                if (spec.NonShared) throw new UsageException($"--disk {diskSpec}: ft runs both nodes on one disk file; for a disk of each node's own, start primary and backup yourself with --disk FILE,nonshared");
+                Storage.RawDiskFile.Open(spec.Path, spec.ReadOnly).Dispose();
                 machineArgs.AddRange(["--disk", diskSpec]);
             }
             using var cts = new CancellationTokenSource();

@@ -11,6 +11,9 @@ using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.Cli;
 
+/// <summary>A parsed <c>--disk</c>: the file, read-only, and (FT nodes) whether each node has its own copy.</summary>
+public sealed record DiskSpec(string Path, bool ReadOnly, bool NonShared);
+
 /// <summary>The options every command that builds a machine shares, and building the machine from them.</summary>
 public sealed class MachineOptions
 {
@@ -24,7 +27,7 @@ public sealed class MachineOptions
     public Option<string?> Initrd { get; } = new("--initrd") { Description = "an initial RAM disk for a Linux kernel (as QEMU's -initrd)" };
     public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
     public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
-    public Option<string?> Disk { get; } = new("--disk") { Description = "a raw disk image as the guest's virtio-blk disk (/dev/vda); FILE,readonly for a read-only disk" };
+    public Option<string?> Disk { get; } = new("--disk") { Description = "a raw disk image as the guest's virtio-blk disk (/dev/vda); FILE,readonly for a read-only disk; on FT nodes FILE,nonshared when each node has its own copy" };
     public Option<string?> FromRecording { get; } = new("--from-recording")
     {
         Description = "start where this recording ends (its machine, replayed to its last position; e.g. a Linux boot recorded once in virtual time with --until-output) instead of from an image",
@@ -45,22 +48,30 @@ public sealed class MachineOptions
         if (resumable) command.Options.Add(FromRecording);
     }
 
-    /// <summary>Parses <c>FILE</c> or <c>FILE,readonly</c>.</summary>
-    public static (string Path, bool ReadOnly) ParseDisk(string text)
+    /// <summary>
+    /// Parses <c>FILE[,readonly][,nonshared]</c>. <c>nonshared</c> (FT nodes only): each node has
+    /// its own copy of the disk, and the backup performs the writes its replay completes.
+    /// </summary>
+    public static DiskSpec ParseDisk(string text)
     {
-        string path = text;
-        bool readOnly = false;
-        int comma = text.LastIndexOf(',');
-        if (comma >= 0)
+        var parts = text.Split(',');
+        string path = parts[0];
+        bool readOnly = false, nonShared = false;
+        foreach (string flag in parts.Skip(1))
         {
-            string flag = text[(comma + 1)..];
-            if (flag != "readonly") throw new UsageException($"--disk: '{flag}' in '{text}' is not an option of a disk (FILE or FILE,readonly)");
-            path = text[..comma];
-            readOnly = true;
+            if (flag == "readonly" && !readOnly) readOnly = true;
+            else if (flag == "nonshared" && !nonShared) nonShared = true;
+            else throw new UsageException($"--disk: '{flag}' in '{text}' is not an option of a disk (FILE[,readonly][,nonshared], each once)");
         }
         if (path.Length == 0) throw new UsageException($"--disk: '{text}' names no file");
-        return (path, readOnly);
+        return new DiskSpec(path, readOnly, nonShared);
     }
+
+    /// <summary>What <c>--disk</c> said, if anything.</summary>
+    public DiskSpec? DiskOf(ParseResult parse) => parse.GetValue(Disk) is { } text ? ParseDisk(text) : null;
+
+    /// <summary>Whether <c>nonshared</c> may follow the disk file: only on the commands of FT nodes.</summary>
+    public bool AllowsNonSharedDisk { get; init; }
 
     public static ClockMode ParseClock(string text) => text.ToLowerInvariant() switch
     {
@@ -97,8 +108,9 @@ public sealed class MachineOptions
         uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
         if (parse.GetValue(Disk) is { } diskSpec)
         {
-            var (path, readOnly) = ParseDisk(diskSpec);
-            disk = RawDiskFile.Open(path, readOnly);
+            var spec = ParseDisk(diskSpec);
+            if (spec.NonShared && !AllowsNonSharedDisk) throw new UsageException($"--disk {diskSpec}: nonshared is for FT nodes (primary and backup), where each has its own copy");
+            disk = RawDiskFile.Open(spec.Path, spec.ReadOnly);
         }
         var machine = new PcMachine(new MachineConfiguration
         {

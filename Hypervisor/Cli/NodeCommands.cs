@@ -19,7 +19,7 @@ public static class NodeCommands
 {
     private sealed class Shared
     {
-        public MachineOptions Machine { get; } = new();
+        public MachineOptions Machine { get; } = new() { AllowsNonSharedDisk = true };
         public Option<string> RelayPort { get; } = new("--relay-port") { Description = "[HOST:]PORT where the relay connects to this node (0: any free port)", Required = true };
         public Option<string> Arbiter { get; } = new("--arbiter") { Description = "the arbiter both nodes ask: a directory they share (a file arbiter), or etcd://HOST:PORT[,HOST:PORT...] (an etcd cluster)", Required = true };
         public Option<string> Secret { get; } = new("--secret") { Description = "shared secret of the logging channel", DefaultValueFactory = _ => "vmft" };
@@ -35,6 +35,10 @@ public static class NodeCommands
             foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs, SendWindow }) c.Options.Add(o);
         }
 
+        public bool NonSharedDisk(ParseResult p) => Machine.DiskOf(p)?.NonShared == true;
+
+        private const ulong NonSharedDiskMark = 0x6E6F_6E73_6861_7264; // "nonshard"
+
         /// <summary>The channel's options; the machine, just loaded, names what this node started from.</summary>
         public LogChannelOptions ChannelOptions(ParseResult p, ChannelRole role, Guest.Machine.PcMachine machine)
         {
@@ -48,7 +52,9 @@ public static class NodeCommands
             {
                 VmId = NodeProcess.VmGuid(p.GetValue(VmId)!),
                 LocalRole = role,
-                Machine = machine.StateHash(),
+                // The disk mode is part of what the pair must agree on: a primary that writes at once
+                // beside a backup that expects to share its disk would lose writes at a failover.
+                Machine = machine.StateHash() ^ (NonSharedDisk(p) ? NonSharedDiskMark : 0),
                 SharedSecret = Encoding.UTF8.GetBytes(secret),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(hb),
                 PeerTimeout = TimeSpan.FromMilliseconds(to),
@@ -85,7 +91,8 @@ public static class NodeCommands
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk).GetAwaiter().GetResult();
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk,
+                diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -123,7 +130,8 @@ public static class NodeCommands
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk).GetAwaiter().GetResult();
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk,
+                diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
         }));
         return command;
     }

@@ -26,6 +26,7 @@ public static class ScheduleExplorer
             CommandLine = workload.CommandLine,
             Disk = workload.DiskSectors > 0 ? new byte[workload.DiskSectors * Guest.Machine.DiskConfiguration.SectorSize] : null,
             DiskCheck = workload.CheckDisk,
+            DiskShared = workload.DiskShared,
             Seed = seed,
             ClientLines = workload.Requests,
             BannerLines = workload.BannerLines,

@@ -45,9 +45,9 @@ public sealed class SimulatedCluster
     private int _nextLine;
     private int _lastProgressStep;
     private bool _availabilityLost;
-    // The shared disk, the writes each node's guest issued (sector and bytes), and every write that
-    // reached the disk with the node that performed it.
-    private readonly MemoryDisk? _disk;
+    // Each node's disk (one and the same when shared), the writes each node's guest issued (sector
+    // and bytes), and every write that reached the shared disk with the node that performed it.
+    private readonly MemoryDisk? _aDisk, _bDisk;
     private readonly Dictionary<string, HashSet<(ulong Sector, string Data)>> _issuedWrites = new() { ["A"] = [], ["B"] = [] };
     private readonly List<(string Node, int Step, long Offset, byte[] Data)> _landedWrites = [];
 
@@ -60,7 +60,8 @@ public sealed class SimulatedCluster
         var bMachine = boot();
         if (options.Disk is not null)
         {
-            _disk = new MemoryDisk((byte[])options.Disk.Clone());
+            _aDisk = new MemoryDisk((byte[])options.Disk.Clone());
+            _bDisk = options.DiskShared ? _aDisk : new MemoryDisk((byte[])options.Disk.Clone());
             WatchIssuedWrites(aMachine, "A");
             WatchIssuedWrites(bMachine, "B");
         }
@@ -69,9 +70,10 @@ public sealed class SimulatedCluster
             SliceInstructions = options.SliceInstructions,
             ReleaseBeforeAckForTesting = options.BreakOutputRuleForTesting,
             PerformWritesBeforeAckForTesting = options.BreakDiskRuleForTesting,
-            Disk = _disk is null ? null : new DiskService(aMachine.Disk!, _disk),
+            Disk = _aDisk is null ? null : new DiskService(aMachine.Disk!, _aDisk),
+            DiskShared = options.DiskShared,
         };
-        _b = new BackupNode("B", bMachine, _bOutput);
+        _b = new BackupNode("B", bMachine, _bOutput) { OwnDisk = options.DiskShared ? null : _bDisk };
         _aToB = new(random, options.MaxLinkDelay);
         _bToA = new(random, options.MaxLinkDelay);
         _channelA = new(_aToB, _bToA, options.FailureTimeout, options.WatchdogIgnoresUnreadBytesForTesting);
@@ -181,7 +183,7 @@ public sealed class SimulatedCluster
             if (_nextLine < lines.Length && step % _options.ClientInterval == 0)
                 _relay.OnClientInput(Encoding.ASCII.GetBytes(lines[_nextLine++] + "\n"));
 
-            int landed = _disk?.WritesLanded ?? 0;
+            int landed = _aDisk?.WritesLanded ?? 0;
             StepPrimary(step);
             NoteLandedWrites("A", step, ref landed);
             StepBackup(step);
@@ -310,7 +312,7 @@ public sealed class SimulatedCluster
             return;
         }
         _failoverStep ??= step;
-        _bLive = _b.GoLive(generation, _options.SliceInstructions, disk: _disk);
+        _bLive = _b.GoLive(generation, _options.SliceInstructions, disk: _options.DiskShared ? _bDisk : null);
         _bLive.ContinueAlone(generation); // no new backup in this simulation
         foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);
         if (CrashNewPrimaryWhenLive)
@@ -384,30 +386,32 @@ public sealed class SimulatedCluster
 
     private void NoteLandedWrites(string node, int step, ref int landed)
     {
-        if (_disk is null) return;
-        for (; landed < _disk.WritesLanded; landed++)
-            _landedWrites.Add((node, step, _disk.Writes[landed].Offset, _disk.Writes[landed].Data));
+        if (_aDisk is null || !_options.DiskShared) return; // a disk of each node's own: every write on it is its node's
+        for (; landed < _aDisk.WritesLanded; landed++)
+            _landedWrites.Add((node, step, _aDisk.Writes[landed].Offset, _aDisk.Writes[landed].Data));
     }
 
     /// <summary>
-    /// The shared disk, when there is one. No write the serving node's guest never issued ever
-    /// reached it (the old primary may write only what its backup's log makes the backup issue too),
-    /// and what the workload says the client's transcript requires is on it (a write the guest saw
-    /// complete is never lost).
+    /// The disk of the node that serves at the end, when there is one. No write that node's guest
+    /// never issued ever reached it (on a shared disk, the old primary may write only what its
+    /// backup's log makes the backup issue too), and what the workload says the client's
+    /// transcript requires is on it (a write the guest saw complete is never lost).
     /// </summary>
     private void CheckDisk()
     {
-        if (_disk is null) return;
+        if (_aDisk is null || _bDisk is null) return;
         string live = _relay.LiveNode == "B" ? "B" : "A";
-        foreach (var (node, step, offset, data) in _landedWrites)
+        var disk = live == "B" ? _bDisk : _aDisk;
+        var landed = _options.DiskShared ? _landedWrites : [.. disk.Writes.Select(w => (live, 0, w.Offset, w.Data))];
+        foreach (var (node, step, offset, data) in landed)
         {
             ulong sector = (ulong)offset / DiskConfiguration.SectorSize;
             if (_issuedWrites[live].Contains((sector, Convert.ToBase64String(data)))) continue;
             string text = Encoding.ASCII.GetString(data, 0, Math.Min(data.Length, 40)).TrimEnd('\0').ReplaceLineEndings(" ");
-            _violations.Add($"step {step}: {node} wrote sector {sector} ('{text}'), which the serving node {live}'s guest never issued");
+            _violations.Add($"{(step > 0 ? $"step {step}: " : "")}{node} wrote sector {sector} ('{text}'), which the serving node {live}'s guest never issued");
             break;
         }
-        foreach (var problem in _options.DiskCheck?.Invoke(_transcript.ToString(), _disk.Bytes) ?? [])
+        foreach (var problem in _options.DiskCheck?.Invoke(_transcript.ToString(), disk.Bytes) ?? [])
             _violations.Add(problem);
     }
 

@@ -16,6 +16,8 @@ public sealed partial class SimulatedWorkload
     public string CommandLine { get; init; } = "";
     /// <summary>The shared disk's size in sectors (0: no disk).</summary>
     public int DiskSectors { get; init; }
+    /// <summary>One disk both nodes share, or a copy for each (the non-shared mode).</summary>
+    public bool DiskShared { get; init; } = true;
     public required string[] Requests { get; init; }
     /// <summary>Lines the guest prints before its first answer; then one line per request.</summary>
     public int BannerLines { get; init; } = 1;
@@ -68,7 +70,22 @@ public sealed partial class SimulatedWorkload
         DiskCheck = CheckJournal,
     };
 
-    public static IReadOnlyList<SimulatedWorkload> All { get; } = [Kvstore, Journal];
+    /// <summary>The journal with a disk of each node's own: the primary writes at once, the backup writes what its replay completes.</summary>
+    public static SimulatedWorkload JournalNonShared { get; } = new()
+    {
+        Name = "journal-nonshared",
+        ImageName = Journal.ImageName,
+        CommandLine = Journal.CommandLine,
+        DiskSectors = Journal.DiskSectors,
+        DiskShared = false,
+        Requests = Journal.Requests,
+        BannerLines = Journal.BannerLines,
+        Timing = Journal.Timing,
+        TimingBlank = Journal.TimingBlank,
+        DiskCheck = CheckJournal,
+    };
+
+    public static IReadOnlyList<SimulatedWorkload> All { get; } = [Kvstore, Journal, JournalNonShared];
 
     public byte[] Image => BundledImages.Get(ImageName);
 

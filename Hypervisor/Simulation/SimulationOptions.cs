@@ -8,6 +8,8 @@ public sealed record SimulationOptions
     public string CommandLine { get; init; } = "";
     /// <summary>The shared disk's contents at the start (null: the machine has no disk).</summary>
     public byte[]? Disk { get; init; }
+    /// <summary>One disk both nodes share (the default), or a copy of it for each (the backup writes what its replay completes).</summary>
+    public bool DiskShared { get; init; } = true;
     /// <summary>What the final disk must hold given the client's transcript (<see cref="SimulatedWorkload.CheckDisk"/>).</summary>
     public Func<string, byte[], IEnumerable<string>>? DiskCheck { get; init; }
     public uint RamSize { get; init; } = 4u << 20;

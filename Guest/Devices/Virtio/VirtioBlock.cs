@@ -52,6 +52,13 @@ public sealed class VirtioBlock : VirtioPciFunction
     /// </summary>
     public event Action<DiskRequest>? Issued;
 
+    /// <summary>
+    /// Each request as it completes, with its status, for observers outside the machine (an FT
+    /// backup with a disk of its own performs on it the writes its replay completes). Nothing in
+    /// the machine depends on it.
+    /// </summary>
+    public event Action<DiskRequest, byte>? Completing;
+
     /// <summary>The id the next request will get: ids only grow, across device resets too.</summary>
     public ulong NextRequestId => _nextId;
 
@@ -220,6 +227,7 @@ public sealed class VirtioBlock : VirtioPciFunction
         bool withData = request.Kind == DiskRequestKind.Read && status == StatusOk;
         if (withData ? data.Length != request.Length : data.Length != 0) return DiskCompletionResult.WrongLength;
         _pending.RemoveAt(index);
+        Completing?.Invoke(request, status);
         if (withData) Scatter(request.ReadBuffers, data);
         Finish(request.Queue, request.Head, request.StatusAddress, status, (withData ? request.Length : 0) + 1);
         return DiskCompletionResult.Completed;

@@ -122,11 +122,41 @@ public sealed class BackupNode
     public PrimaryNode GoLive(ulong generation, ulong sliceInstructions = 20_000, ClockMode clock = ClockMode.Virtual, Storage.IDiskBackend? disk = null)
     {
         Step();
+        if (_ownDisk is not null && _machine.Disk is { } device) device.Completing -= PerformOnOwnDisk; // the new primary's disk service performs from now on
+        disk ??= _ownDisk;
         return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
         {
             SliceInstructions = sliceInstructions,
             Clock = clock,
             Disk = disk is null || _machine.Disk is null ? null : new Storage.DiskService(_machine.Disk, disk),
+            DiskShared = _ownDisk is null,
         };
+    }
+
+    /// <summary>
+    /// A disk of this node's own (the non-shared mode; null when the disk is shared and only the
+    /// live node touches it). Every write and flush whose completion the replay applies is
+    /// performed on it then, in the order the guest saw them complete, so at go-live it holds
+    /// every write the guest has seen complete; what was still in flight is reissued.
+    /// </summary>
+    public Storage.IDiskBackend? OwnDisk
+    {
+        get => _ownDisk;
+        init
+        {
+            _ownDisk = value;
+            if (value is not null && _machine.Disk is { } device) device.Completing += PerformOnOwnDisk;
+        }
+    }
+
+    private readonly Storage.IDiskBackend? _ownDisk;
+
+    private void PerformOnOwnDisk(Guest.Devices.Virtio.DiskRequest request, byte status)
+    {
+        if (status != Guest.Devices.Virtio.VirtioBlock.StatusOk) return;
+        if (request.Kind == Guest.Devices.Virtio.DiskRequestKind.Write)
+            _ownDisk!.Write((long)request.Sector * Guest.Machine.DiskConfiguration.SectorSize, request.WriteData!);
+        else if (request.Kind == Guest.Devices.Virtio.DiskRequestKind.Flush)
+            _ownDisk!.Flush();
     }
 }

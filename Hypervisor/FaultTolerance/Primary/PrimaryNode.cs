@@ -89,6 +89,14 @@ public sealed class PrimaryNode : IEventSink
     /// </summary>
     public Storage.DiskService? Disk { get; init; }
 
+    /// <summary>
+    /// The disk is shared with the backup (the default): a write waits until the backup has the
+    /// log of its issue. With a disk of its own on each node (false), the backup performs the
+    /// writes its replay completes on its own copy, so the primary's writes are no output and go
+    /// at once.
+    /// </summary>
+    public bool DiskShared { get; init; } = true;
+
     /// <summary>A disk request can be performed now (the host should step again rather than wait).</summary>
     public bool DiskReady => Disk is { HasWork: true } disk && NextDiskRequestMayGo(disk);
 
@@ -259,7 +267,7 @@ public sealed class PrimaryNode : IEventSink
 
     private bool MayWrite(ulong requestId)
     {
-        if (Alone || PerformWritesBeforeAckForTesting) return true;
+        if (Alone || !DiskShared || PerformWritesBeforeAckForTesting) return true;
         while (_diskCover.Count > 0 && _diskCover.Peek().Sequence <= _acked) _diskAckedThrough = _diskCover.Dequeue().RequestId;
         return requestId <= _diskAckedThrough;
     }

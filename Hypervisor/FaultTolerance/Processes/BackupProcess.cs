@@ -17,7 +17,7 @@ public static class BackupProcess
 {
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, ulong maxReplayLag,
-        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, bool diskShared = true)
     {
         using var _ = relayListener;
         using var __ = logListener;
@@ -44,7 +44,7 @@ public static class BackupProcess
         BackupLog.ChannelUp(log, id);
         await using (channel.ConfigureAwait(false))
         {
-            var node = new BackupNode(id, machine) { MaxReplayLag = maxReplayLag };
+            var node = new BackupNode(id, machine) { MaxReplayLag = maxReplayLag, OwnDisk = diskShared ? null : disk };
             var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging) { Disk = disk };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) BackupLog.Halted(log, node.PrimaryGeneration + 1);

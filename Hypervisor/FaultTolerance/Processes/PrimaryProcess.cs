@@ -23,7 +23,7 @@ public static class PrimaryProcess
 
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval,
-        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, bool diskShared = true)
     {
         using var _ = relayListener;
         var log = logging.CreateLogger(PrimaryLog.Category);
@@ -53,6 +53,7 @@ public static class PrimaryProcess
             {
                 Clock = ClockMode.Realtime,
                 Disk = disk is null || machine.Disk is null ? null : new Storage.DiskService(machine.Disk, disk),
+                DiskShared = diskShared,
             };
             var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);

@@ -46,6 +46,8 @@ public sealed class DiskOptionTests : IDisposable
     [InlineData("directory", "is a directory")]
     [InlineData("badflag", "'readwrite' in")]
     [InlineData("noname", "names no file")]
+    [InlineData("twice", "'readonly' in")]
+    [InlineData("nonshared", "nonshared is for FT nodes")]
     public void ABadDiskIsOneLineAndExitCode2(string what, string expected)
     {
         string arg = what switch
@@ -55,6 +57,8 @@ public sealed class DiskOptionTests : IDisposable
             "partial" => File("partial.img", 1000),
             "directory" => _folder,
             "badflag" => File("ok.img", 4096) + ",readwrite",
+            "twice" => File("ok.img", 4096) + ",readonly,readonly",
+            "nonshared" => File("ok.img", 4096) + ",nonshared",
             _ => ",readonly",
         };
         foreach (var command in new[] { "run", "record" })
@@ -67,5 +71,16 @@ public sealed class DiskOptionTests : IDisposable
             Assert.Contains(expected, line);
             Assert.Contains("--disk", line);
         }
+    }
+
+    [Fact]
+    public void FtRefusesANonSharedDiskInOneLine()
+    {
+        // ft starts both nodes on the one file; a disk of each node's own takes two files.
+        var (exit, stdout, stderr) = VmftProcess.Run("", "ft", "disk", "--disk", File("ok.img", 4096) + ",nonshared");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("start primary and backup yourself with --disk FILE,nonshared", line);
     }
 }

@@ -80,6 +80,8 @@ public sealed unsafe partial class Cpu
         // The limit check the interpreter's fetch makes for each instruction, made once for all.
         uint last = _eip + block.Length - 1;
         if (last > cs.ValidHigh || last < _eip || (!cs.Big && last >= 0xFFFF)) return false;
+        // Post-mortem diagnostics note the block's first instruction only (the rest keep older entries).
+        _recent[(int)_position & (RecentCount - 1)] = linear;
         ulong before = _position;
         _blockRuns++;
         block.Code(this, block.Instructions);

@@ -63,7 +63,7 @@ public sealed unsafe partial class Cpu
         => typeof(Cpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
            ?? throw new InvalidOperationException($"Cpu has no field {name}");
 
-    private static BlockCode CompileBlock(TranslatedBlock block, out int ilBytes)
+    private static BlockCode CompileBlock(TranslatedBlock block, out int ilBytes, out int inlined)
     {
         var method = new DynamicMethod("block", typeof(void), [typeof(Cpu), typeof(DecodedInstruction[])], typeof(Cpu), skipVisibility: true);
         var il = method.GetILGenerator();
@@ -86,6 +86,7 @@ public sealed unsafe partial class Cpu
 
         uint offset = 0;
         int pending = 0; // inline instructions retired but not yet added to _position
+        inlined = 0;
         for (int i = 0; i < block.Count; i++)
         {
             ref DecodedInstruction d = ref block.Instructions[i];
@@ -96,6 +97,7 @@ public sealed unsafe partial class Cpu
             {
                 // Cannot fault and touches neither memory nor devices: no restart state, no exit check.
                 pending++;
+                inlined++;
                 if (last)
                 {
                     EmitRetire(il, pending);

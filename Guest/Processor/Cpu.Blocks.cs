@@ -36,9 +36,9 @@ public sealed unsafe partial class Cpu
     private const int MaxBlockInstructions = 64;
 
     private int _liveBlocks, _liveBlockInstructions;
-    private ulong _blocksTranslated, _instructionsTranslated, _ilBytes, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks;
+    private ulong _blocksTranslated, _instructionsTranslated, _instructionsInlined, _ilBytes, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks;
 
-    public TranslationStatistics Translation => new(_blocksTranslated, _instructionsTranslated, _ilBytes, _liveBlocks,
+    public TranslationStatistics Translation => new(_blocksTranslated, _instructionsTranslated, _instructionsInlined, _ilBytes, _liveBlocks,
         _liveBlockInstructions, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks);
 
     /// <summary>A compiled block: the copies of its decoded instructions and the method that runs them.</summary>
@@ -147,7 +147,8 @@ public sealed unsafe partial class Cpu
         for (int i = 0; i < count; i++) instructions[i] = page.Entries[slots[i] - 1];
         var block = new TranslatedBlock(instructions, (uint)(offset - start), code32);
         TranslationProfiler?.CompileStarted();
-        block.Code = CompileBlock(block, out int ilBytes);
+        block.Code = CompileBlock(block, out int ilBytes, out int inlined);
+        _instructionsInlined += (ulong)inlined;
         TranslationProfiler?.CompileFinished(count);
         _blocksTranslated++;
         _instructionsTranslated += (ulong)count;

@@ -4,6 +4,7 @@ namespace VmFt.Guest.Processor;
 public readonly record struct TranslationStatistics(
     ulong BlocksTranslated,
     ulong InstructionsTranslated,
+    ulong InstructionsInlined,
     ulong IlBytes,
     int LiveBlocks,
     int LiveInstructions,

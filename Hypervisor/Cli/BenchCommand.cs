@@ -34,7 +34,7 @@ public static class BenchCommand
                     string name = core == Guest.Processor.CpuCore.Translator ? "jit" : "interp";
                     Console.WriteLine($"bench cpu [{name}]: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS (guest status {outcome.GuestStatus?.ToString() ?? "none"})");
                     if (core == Guest.Processor.CpuCore.Translator)
-                        Console.WriteLine($"bench cpu [jit]: {stats.BlocksTranslated} blocks translated ({stats.InstructionsTranslated} instructions, {stats.IlBytes} IL bytes, compile {profiler.Elapsed.TotalMilliseconds:F1} ms), cache {stats.LiveBlocks} blocks / {stats.LiveInstructions} instructions, {stats.BlocksInvalidated} invalidated, {stats.CacheFlushes} flushes, {stats.BlockRuns} block runs, {(outcome.Instructions == 0 ? 0 : 100.0 * stats.InstructionsRunTranslated / outcome.Instructions):F1}% of instructions run translated");
+                        Console.WriteLine($"bench cpu [jit]: {CoreOption.Describe(stats, outcome.Instructions, profiler.Elapsed)}");
                     if (outcome.GuestStatus != 1) exit = 1;
                 }
             }

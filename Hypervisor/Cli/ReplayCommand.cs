@@ -46,6 +46,8 @@ public static class ReplayCommand
             // "OK" only for a whole recording: a prefix that replays is not a run that did.
             string verdict = contents.IsComplete ? "replay OK" : "replay of a truncated recording";
             Console.WriteLine($"{verdict}: {r.Position} instructions, state hash {r.StateHash:X16} ({r.CheckpointsVerified} checkpoints verified, {r.EventsApplied} events, {seconds:F2} s, {r.Position / Math.Max(seconds, 1e-9) / 1e6:F1} MIPS)");
+            if (cpuCore == Guest.Processor.CpuCore.Translator)
+                Console.WriteLine($"replay: {CoreOption.Describe(machine.Cpu.Translation, r.Position)}");
             return contents.IsComplete ? 0 : DivergedExit;
         }));
         return command;

@@ -51,6 +51,8 @@ public sealed unsafe partial class Cpu
     private static readonly FieldInfo FieldFetchPage = Field(nameof(_fetchPage));
     private static readonly FieldInfo FieldStopRequested = Field(nameof(_stopRequested));
     private static readonly FieldInfo FieldInterruptLine = Field(nameof(_interruptLine));
+    private static readonly MethodInfo ConditionMethod = typeof(Cpu).GetMethod(nameof(Condition), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo JumpNearMethod = typeof(Cpu).GetMethod(nameof(JumpNear), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly MethodInfo AddWithFlags32 = Method(nameof(AddWithFlags));
     private static readonly MethodInfo SubWithFlags32 = Method(nameof(SubWithFlags));
     private static readonly MethodInfo LogicFlags32 = Method(nameof(LogicFlags));
@@ -111,19 +113,14 @@ public sealed unsafe partial class Cpu
             EmitRetire(il, pending);
             pending = 0;
 
+            if (last && TryEmitJcc(il, regs, entryEip, offset, next, ref d))
+            {
+                inlined++;
+                break;
+            }
+
             // The restart state a fault restores: _startEip, _startEsp, _startFlags.
-            il.Emit(OpCodes.Ldarg_0);
-            EmitEntryPlus(il, entryEip, offset);
-            il.Emit(OpCodes.Stfld, FieldStartEip);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldloc, regs);
-            il.Emit(OpCodes.Ldc_I4, ESP);
-            il.Emit(OpCodes.Ldelem_U4);
-            il.Emit(OpCodes.Stfld, FieldStartEsp);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldfld, FieldFlags);
-            il.Emit(OpCodes.Stfld, FieldStartFlags);
+            EmitRestartState(il, regs, entryEip, offset);
 
             // _eip = the next instruction (no wrap: the caller checked the block fits the segment)
             il.Emit(OpCodes.Ldarg_0);
@@ -167,6 +164,51 @@ public sealed unsafe partial class Cpu
         il.Emit(OpCodes.Ret);
         ilBytes = il.ILOffset;
         return method.CreateDelegate<BlockCode>();
+    }
+
+    private static void EmitRestartState(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset)
+    {
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, offset);
+        il.Emit(OpCodes.Stfld, FieldStartEip);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldloc, regs);
+        il.Emit(OpCodes.Ldc_I4, ESP);
+        il.Emit(OpCodes.Ldelem_U4);
+        il.Emit(OpCodes.Stfld, FieldStartEsp);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldFlags);
+        il.Emit(OpCodes.Stfld, FieldStartFlags);
+    }
+
+    /// <summary>
+    /// Jcc ending the block, as its handler does it: EIP moves on; if the condition holds, JumpNear
+    /// (which may raise #GP past the CS limit, so only that path records the restart state); then it retires.
+    /// </summary>
+    private static bool TryEmitJcc(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d)
+    {
+        var code = (Code)d.Code;
+        if (!code.IsJccShortOrNear() || Handlers[(int)code] == null) return false; // unregistered forms raise #UD
+        int cc = (int)code.ConditionCode() - 1; // Iced counts from None = 0; x86 from O = 0
+        var notTaken = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, next);
+        il.Emit(OpCodes.Stfld, FieldEip);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldc_I4, cc);
+        il.Emit(OpCodes.Call, ConditionMethod);
+        il.Emit(OpCodes.Brfalse, notTaken);
+        EmitRestartState(il, regs, entryEip, offset);
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, next);
+        il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+        il.Emit(OpCodes.Add);
+        il.Emit(d.OpSize32 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Call, JumpNearMethod);
+        il.MarkLabel(notTaken);
+        EmitRetire(il, 1);
+        return true;
     }
 
     private static void EmitRetire(ILGenerator il, int count)

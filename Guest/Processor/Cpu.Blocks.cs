@@ -36,9 +36,9 @@ public sealed unsafe partial class Cpu
     private const int MaxBlockInstructions = 64;
 
     private int _liveBlocks, _liveBlockInstructions;
-    private ulong _blocksTranslated, _instructionsTranslated, _instructionsInlined, _ilBytes, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks;
+    private ulong _blocksTranslated, _blocksShared, _instructionsTranslated, _instructionsInlined, _ilBytes, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks;
 
-    public TranslationStatistics Translation => new(_blocksTranslated, _instructionsTranslated, _instructionsInlined, _ilBytes, _liveBlocks,
+    public TranslationStatistics Translation => new(_blocksTranslated, _blocksShared, _instructionsTranslated, _instructionsInlined, _ilBytes, _liveBlocks,
         _liveBlockInstructions, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks);
 
     /// <summary>A compiled block: the copies of its decoded instructions and the method that runs them.</summary>
@@ -146,13 +146,26 @@ public sealed unsafe partial class Cpu
         var instructions = new DecodedInstruction[count];
         for (int i = 0; i < count; i++) instructions[i] = page.Entries[slots[i] - 1];
         var block = new TranslatedBlock(instructions, (uint)(offset - start), code32);
-        TranslationProfiler?.CompileStarted();
-        block.Code = CompileBlock(block, out int ilBytes, out int inlined);
-        _instructionsInlined += (ulong)inlined;
-        TranslationProfiler?.CompileFinished(count);
+        var key = new SharedBlockKey(instructions);
+        if (SharedCode.TryGet(key, out var shared))
+        {
+            // The same instructions compiled by this or another machine in the process: the code
+            // depends on nothing else (the CPU and the instruction copies are its arguments).
+            block.Code = shared.Code;
+            _blocksShared++;
+        }
+        else
+        {
+            TranslationProfiler?.CompileStarted();
+            block.Code = CompileBlock(block, out int ilBytes, out int inlined);
+            TranslationProfiler?.CompileFinished(count);
+            SharedCode.Add(key, new SharedBlock(block.Code, inlined));
+            _ilBytes += (ulong)ilBytes;
+            shared = new SharedBlock(block.Code, inlined);
+        }
+        _instructionsInlined += (ulong)shared.Inlined;
         _blocksTranslated++;
         _instructionsTranslated += (ulong)count;
-        _ilBytes += (ulong)ilBytes;
         return block;
     }
 

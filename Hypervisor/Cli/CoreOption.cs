@@ -11,7 +11,7 @@ public static class CoreOption
 
     /// <summary>One line of translation figures for a run of <paramref name="instructions"/> (compile time only when timed).</summary>
     public static string Describe(TranslationStatistics t, ulong instructions, TimeSpan? compileTime = null)
-        => $"{t.BlocksTranslated} blocks translated ({t.InstructionsTranslated} instructions, {t.InstructionsInlined} of them inline, the rest through their handlers, {t.IlBytes} IL bytes"
+        => $"{t.BlocksTranslated} blocks translated ({t.BlocksShared} reusing code compiled earlier in the process, {t.InstructionsTranslated} instructions, {t.InstructionsInlined} of them inline, the rest through their handlers, {t.IlBytes} IL bytes"
            + (compileTime is { } c ? $", compile {c.TotalMilliseconds:F1} ms" : "")
            + $"), cache {t.LiveBlocks} blocks / {t.LiveInstructions} instructions, {t.BlocksInvalidated} invalidated, {t.CacheFlushes} flushes, "
            + $"{t.BlockRuns} block runs, {(instructions == 0 ? 0 : 100.0 * t.InstructionsRunTranslated / instructions):F1}% of instructions run translated";

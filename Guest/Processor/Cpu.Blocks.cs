@@ -62,6 +62,9 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryRunBlock(ulong untilPosition)
     {
+        // An interrupt already deliverable here waited out a shadow (STI, MOV SS): it comes after this
+        // one instruction, and a block checks for interrupts only after instructions that call handlers.
+        if (_interruptLine && (_flags & IF) != 0) return false;
         var page = _fetchPage;
         if (page is null) return false;
         ref SegmentCache cs = ref S[(int)SegmentRegister.CS];

@@ -252,7 +252,17 @@ public sealed class TranslatorDifferentialTests
                             a.nop();
                             break;
                         }
-                        case 21: a.pushfd(); a.popfd(); break;
+                        case 21:
+                            // An interrupt raised while IF is clear waits out STI's shadow: it comes after the
+                            // register-only instruction behind the STI, not after the next one.
+                            a.cli();
+                            a.rdtsc();
+                            a.sti();
+                            a.add(r1, r2);
+                            a.xor(r2, r1);
+                            a.pushfd();
+                            a.popfd();
+                            break;
                         case 22: a.xor(__dword_ptr[esi + disp + 2], (int)imm); a.not(r1); break;
                         default: a.nop(); a.Label(ref labels[i]); a.mov(edi, imm); break; // the nop keeps labels apart
                     }

@@ -16,6 +16,10 @@ public sealed unsafe partial class Cpu
         public readonly ushort[] Slots = new ushort[4096];
         public DecodedInstruction[] Entries = new DecodedInstruction[32];
         public int Count;
+        /// <summary>Compiled blocks and start counts by slot (the translating core only; null until used).</summary>
+        public TranslatedBlock?[]? Blocks;
+        public byte[]? Heat;
+        public int BlockCount;
         /// <summary>One bit per byte of the page that some cached instruction was decoded from.</summary>
         private readonly ulong[] _covered = new ulong[64];
 
@@ -70,6 +74,7 @@ public sealed unsafe partial class Cpu
     {
         if (physPage >= (uint)_decodePages.Length || _decodePages[physPage] is null) return;
         if (ReferenceEquals(_decodePages[physPage], _fetchPage)) _fetchPage = null;
+        ForgetBlocks(_decodePages[physPage]!);
         _decodePages[physPage] = null;
         CodePagesDropped++;
     }
@@ -78,6 +83,7 @@ public sealed unsafe partial class Cpu
     public void InvalidateAllCode()
     {
         Array.Clear(_decodePages);
+        ForgetAllBlocks();
         _fetchPage = null;
     }
 

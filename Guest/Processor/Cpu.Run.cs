@@ -58,7 +58,9 @@ public sealed unsafe partial class Cpu
             try
             {
                 // Two copies of the loop, so that a run without a debugger pays nothing for one.
-                return _traps is null ? RunLoop<WithoutTraps>(untilPosition) : RunLoop<WithTraps>(untilPosition);
+                // The translator only runs without a debugger attached: traps are checked per instruction.
+                if (_traps is not null) return RunLoop<WithTraps, Interpreted>(untilPosition);
+                return Core == CpuCore.Translator ? RunLoop<WithoutTraps, Translated>(untilPosition) : RunLoop<WithoutTraps, Interpreted>(untilPosition);
             }
             catch (CpuFault fault)
             {
@@ -106,7 +108,22 @@ public sealed unsafe partial class Cpu
         public static bool Enabled => true;
     }
 
-    private CpuExit RunLoop<TTraps>(ulong untilPosition) where TTraps : struct, ITrapCheck
+    private interface ICoreChoice
+    {
+        static abstract bool Translates { get; }
+    }
+
+    private struct Interpreted : ICoreChoice
+    {
+        public static bool Translates => false;
+    }
+
+    private struct Translated : ICoreChoice
+    {
+        public static bool Translates => true;
+    }
+
+    private CpuExit RunLoop<TTraps, TCore>(ulong untilPosition) where TTraps : struct, ITrapCheck where TCore : struct, ICoreChoice
     {
         while (true)
         {
@@ -127,6 +144,13 @@ public sealed unsafe partial class Cpu
             if (_position >= untilPosition) return CpuExit.PositionReached;
             if (TTraps.Enabled && TrapDue()) return CpuExit.DebugTrap;
             _interruptShadow = false;
+
+            // A block starts only where TF is clear: a single-step trap comes after each instruction.
+            if (TCore.Translates && (_flags & TF) == 0 && TryRunBlock(untilPosition))
+            {
+                if (_stopRequested) return CpuExit.StopRequested;
+                continue;
+            }
 
             _startEip = _eip;
             _startEsp = R[ESP];

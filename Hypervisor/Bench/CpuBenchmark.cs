@@ -2,6 +2,7 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Live;
 using VmFt.ReplayLog;
 
@@ -35,12 +36,21 @@ public static class CpuBenchmark
     /// <summary>Runs cpubench to its exit in virtual time; returns the outcome and what it printed.</summary>
     public static (RunOutcome Outcome, string SerialOutput) RunCpubench(int iterations, ulong maxInstructions = 0)
     {
+        var (outcome, output, _) = RunCpubench(iterations, CpuCore.Interpreter, maxInstructions);
+        return (outcome, output);
+    }
+
+    /// <summary>Runs cpubench to its exit in virtual time on the given core; also returns the translation figures.</summary>
+    public static (RunOutcome Outcome, string SerialOutput, TranslationStatistics Translation) RunCpubench(int iterations, CpuCore core, ulong maxInstructions = 0, ITranslationProfiler? profiler = null)
+    {
         var machine = new PcMachine(new MachineConfiguration());
+        machine.Cpu.Core = core;
+        machine.Cpu.TranslationProfiler = profiler;
         var output = new StringBuilder();
         machine.LoadMultiboot(BundledImages.Get("cpubench"), "cpubench",
             new MultibootOptions { CommandLine = iterations > 0 ? $"iterations={iterations}" : "" });
         machine.SerialOutput = b => output.Append((char)b);
         var outcome = new LiveRunner(machine, ClockMode.Virtual, null).Run(maxInstructions);
-        return (outcome, output.ToString());
+        return (outcome, output.ToString(), machine.Cpu.Translation);
     }
 }

@@ -10,20 +10,33 @@ public static class BenchCommand
     {
         var iterations = new Option<int>("--iterations") { Description = "cpubench iterations (default: the guest's own, about 0.5 billion instructions)", DefaultValueFactory = _ => 0 };
         var runs = new Option<int>("--runs") { Description = "repeat the run and report each", DefaultValueFactory = _ => 1 };
-        var cpu = new Command("cpu", "Run the bundled cpubench guest in virtual time and print MIPS") { iterations, runs };
+        var coreOption = CoreOption.Create("both", "which core to measure: interp, jit or both (side by side)");
+        var cpu = new Command("cpu", "Run the bundled cpubench guest in virtual time and print MIPS") { iterations, runs, coreOption };
         cpu.SetAction(parse => CliErrors.Guard("bench cpu", () =>
         {
             int n = parse.GetValue(iterations);
             int count = parse.GetValue(runs);
             if (n < 0) throw new UsageException("--iterations: must be positive");
             if (count < 1) throw new UsageException("--runs: must be at least 1");
+            string which = parse.GetValue(coreOption)!;
+            Guest.Processor.CpuCore[] cores = which == "both"
+                ? [Guest.Processor.CpuCore.Interpreter, Guest.Processor.CpuCore.Translator]
+                : [CoreOption.Parse(which)];
             int exit = 0;
             for (int i = 0; i < count; i++)
             {
-                var (outcome, output) = Bench.CpuBenchmark.RunCpubench(n);
-                Console.Write(output);
-                Console.WriteLine($"bench cpu: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS (guest status {outcome.GuestStatus?.ToString() ?? "none"})");
-                if (outcome.GuestStatus != 1) exit = 1;
+                // Both cores on the same image, one after the other, so the figures share the machine's load.
+                foreach (var core in cores)
+                {
+                    var profiler = new Bench.CompileTimer();
+                    var (outcome, output, stats) = Bench.CpuBenchmark.RunCpubench(n, core, 0, profiler);
+                    Console.Write(output);
+                    string name = core == Guest.Processor.CpuCore.Translator ? "jit" : "interp";
+                    Console.WriteLine($"bench cpu [{name}]: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F3} s = {outcome.Mips:F1} MIPS (guest status {outcome.GuestStatus?.ToString() ?? "none"})");
+                    if (core == Guest.Processor.CpuCore.Translator)
+                        Console.WriteLine($"bench cpu [jit]: {CoreOption.Describe(stats, outcome.Instructions, profiler.Elapsed)}");
+                    if (outcome.GuestStatus != 1) exit = 1;
+                }
             }
             return exit;
         }));

@@ -32,6 +32,7 @@ public sealed class MachineOptions
     {
         Description = "start where this recording ends (its machine, replayed to its last position; e.g. a Linux boot recorded once in virtual time with --until-output) instead of from an image",
     };
+    public Option<string> Core { get; } = CoreOption.Create();
     public Option<ulong> MaxInstructions { get; } = new("--max-instructions") { Description = "stop after this many instructions (0: no limit)", DefaultValueFactory = _ => 0UL };
 
     /// <param name="resumable">Whether the command can also start from a recording's end (<see cref="FromRecording"/>).</param>
@@ -45,6 +46,7 @@ public sealed class MachineOptions
         command.Options.Add(Rom);
         command.Options.Add(MaxInstructions);
         command.Options.Add(Disk);
+        command.Options.Add(Core);
         if (resumable) command.Options.Add(FromRecording);
     }
 
@@ -88,6 +90,14 @@ public sealed class MachineOptions
     /// file it opened (the caller owns it and serves the guest's requests from it).
     /// </summary>
     public PcMachine Build(ParseResult parse, out BootFiles? files, out RawDiskFile? disk)
+    {
+        var core = CoreOption.Parse(parse.GetValue(Core));
+        var machine = BuildMachine(parse, out files, out disk);
+        machine.Cpu.Core = core;
+        return machine;
+    }
+
+    private PcMachine BuildMachine(ParseResult parse, out BootFiles? files, out RawDiskFile? disk)
     {
         files = null;
         disk = null;

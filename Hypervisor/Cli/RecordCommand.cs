@@ -70,6 +70,8 @@ public static class RecordCommand
             long bytes = new FileInfo(path).Length;
             string stored = snapshotter is null ? "" : $", {snapshotter.Count} snapshots ({snapshotter.PagesWritten} pages)";
             Console.Error.WriteLine($"vmft record: {outcome.Instructions} instructions in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Mips:F1} MIPS), {bytes} bytes written to {path}{stored}");
+            if (machine.Cpu.Core == Guest.Processor.CpuCore.Translator)
+                Console.Error.WriteLine($"vmft record: {CoreOption.Describe(machine.Cpu.Translation, outcome.Instructions)}");
             // Ctrl-A x ends the recording there; it is complete and replays like any other.
             return quit.IsCancellationRequested ? RunCommand.Quit(userBackend) : RunCommand.Report(machine, outcome);
         }));

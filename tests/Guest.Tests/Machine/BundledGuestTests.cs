@@ -2,6 +2,7 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Guest.Processor;
 
 namespace VmFt.Guest.Tests.Machine;
 
@@ -10,9 +11,11 @@ public class BundledGuestTests
 {
     /// <summary>Runs a bundled guest to its debug exit (or the limit), feeding <paramref name="input"/> on COM1 once it asks for it.</summary>
     internal static (MachineExitReason Reason, int? Status, string Serial, PcMachine Machine) RunGuest(
-        string name, string input = "", string cmdline = "", ulong limit = 2_000_000_000)
+        string name, string input = "", string cmdline = "", ulong limit = 2_000_000_000,
+        CpuCore core = CpuCore.Interpreter, List<ulong>? stateHashes = null)
     {
         var machine = new PcMachine(new MachineConfiguration());
+        machine.Cpu.Core = core;
         var serial = new StringBuilder();
         machine.SerialOutput = b => serial.Append((char)b);
         machine.LoadMultiboot(BundledImages.Get(name), name, new MultibootOptions { CommandLine = cmdline });
@@ -23,6 +26,7 @@ public class BundledGuestTests
             if (fed < pending.Length) fed += machine.SerialInput(pending.AsSpan(fed));
             ulong stop = Math.Min(limit, machine.Cpu.Position + 100_000);
             var reason = machine.RunUntil(stop);
+            stateHashes?.Add(machine.StateHash());
             if (reason == MachineExitReason.Idle)
             {
                 if (!machine.SkipIdleTime()) return (reason, machine.ExitStatus, serial.ToString(), machine);

@@ -21,8 +21,22 @@ internal sealed class CpuTestHarness : ICpuBus
 
     public uint PortRead(ushort port, int size) => size switch { 1 => 0xFF, 2 => 0xFFFF, _ => 0xFFFF_FFFF };
     public void PortWrite(ushort port, int size, uint value) => PortWrites.Add((port, size, value));
-    public ulong ReadTimeStampCounter(ulong position) => Tsc + position;
-    public byte AcknowledgeInterrupt() => NextVector;
+    public ulong ReadTimeStampCounter(ulong position)
+    {
+        if (RaiseLineOnTscRead?.Invoke(position) == true) Cpu.InterruptLine = true;
+        return Tsc + position;
+    }
+
+    /// <summary>A device that raises INTR during the instruction that reads the TSC, at the positions this picks.</summary>
+    public Func<ulong, bool>? RaiseLineOnTscRead { get; set; }
+    /// <summary>Drop INTR when the CPU acknowledges it (an edge-like source), so one raise is one interrupt.</summary>
+    public bool LowerLineOnAcknowledge { get; set; }
+
+    public byte AcknowledgeInterrupt()
+    {
+        if (LowerLineOnAcknowledge) Cpu.InterruptLine = false;
+        return NextVector;
+    }
 
     /// <summary>Real mode, CS:IP = 0000:<paramref name="origin"/>, code copied there.</summary>
     public void LoadReal(uint origin, params byte[] code)

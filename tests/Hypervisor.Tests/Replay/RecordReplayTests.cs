@@ -2,6 +2,7 @@ using System.Text;
 using VmFt.Guest.Images;
 using VmFt.Guest.Loaders;
 using VmFt.Guest.Machine;
+using VmFt.Guest.Processor;
 using VmFt.Hypervisor.Determinism;
 using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Replay;
@@ -38,16 +39,17 @@ public class RecordReplayTests
         public override void Flush() { }
     }
 
-    private static PcMachine Boot(string guest, string cmdline = "")
+    private static PcMachine Boot(string guest, string cmdline = "", CpuCore core = CpuCore.Interpreter)
     {
         var machine = new PcMachine(new MachineConfiguration { RamSize = 16u << 20 });
+        machine.Cpu.Core = core;
         machine.LoadMultiboot(BundledImages.Get(guest), guest, new MultibootOptions { CommandLine = cmdline });
         return machine;
     }
 
-    private static (EventList Log, RunOutcome Outcome, PcMachine Machine) Record(string guest, ClockMode clock, string cmdline = "", ISerialBackend? serial = null, ulong limit = 400_000_000)
+    private static (EventList Log, RunOutcome Outcome, PcMachine Machine) Record(string guest, ClockMode clock, string cmdline = "", ISerialBackend? serial = null, ulong limit = 400_000_000, CpuCore core = CpuCore.Interpreter)
     {
-        var machine = Boot(guest, cmdline);
+        var machine = Boot(guest, cmdline, core);
         var log = new EventList();
         var outcome = new LiveRunner(machine, clock, serial, log) { CheckpointInterval = 2_000_000, SliceInstructions = 50_000 }.Run(limit);
         return (log, outcome, machine);
@@ -62,6 +64,30 @@ public class RecordReplayTests
         { "cpubench", "iterations=20", ClockMode.Virtual },
         { "cpubench", "iterations=20", ClockMode.Realtime },
     };
+
+    public static TheoryData<string, string, CpuCore, CpuCore> CrossCore => new()
+    {
+        { "selftest", "", CpuCore.Interpreter, CpuCore.Translator },
+        { "selftest", "", CpuCore.Translator, CpuCore.Interpreter },
+        { "cpubench", "iterations=20", CpuCore.Interpreter, CpuCore.Translator },
+        { "cpubench", "iterations=20", CpuCore.Translator, CpuCore.Interpreter },
+    };
+
+    /// <summary>Realtime clock: time samples land at whatever positions the host's clock put them, and the other core must meet each exactly.</summary>
+    [Theory]
+    [MemberData(nameof(CrossCore))]
+    public void A_recording_made_under_one_core_replays_under_the_other(string guest, string cmdline, CpuCore recordCore, CpuCore replayCore)
+    {
+        var (log, outcome, recorded) = Record(guest, ClockMode.Realtime, cmdline, core: recordCore);
+        Assert.Equal(MachineExitReason.DebugExit, outcome.Reason);
+        var replayer = new Replayer(Boot(guest, cmdline, replayCore));
+        replayer.Feed(log.Events);
+        var result = replayer.Result;
+        Assert.Equal(recorded.Cpu.Position, result.Position);
+        Assert.Equal(recorded.StateHash(), result.StateHash);
+        Assert.Equal(log.Events.OfType<CheckpointEvent>().Count(), result.CheckpointsVerified);
+        Assert.True(log.Events.Count(e => e is TimeSetEvent) > 2, "too few time samples to test positions");
+    }
 
     [Theory]
     [MemberData(nameof(Guests))]

@@ -1,0 +1,377 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using Iced.Intel;
+
+namespace VmFt.Guest.Processor;
+
+// Compiles a block to a DynamicMethod, so RyuJIT turns it into native code. Each instruction does
+// what one turn of the interpreter's loop does for it, minus the fetch: it records where it starts
+// (for precise faults), advances EIP, calls its handler, retires (position + 1), and, unless it is
+// the last, checks what would make the loop stop before the next one: an interrupt it now has to
+// take, a stop request, or the code page gone from under it (a store into the block's own bytes,
+// a DMA write, a TLB flush). A fault unwinds out of the block to Run, exactly as from the loop.
+public sealed unsafe partial class Cpu
+{
+    /// <summary>Forms that end a block: control transfers and everything that changes what the next instruction means.</summary>
+    private static readonly bool[] EndsBlock = BuildEndsBlock();
+
+    private static bool[] BuildEndsBlock()
+    {
+        var table = new bool[Enum.GetValues<Code>().Length];
+        foreach (Code code in Enum.GetValues<Code>())
+        {
+            string name = code.ToString();
+            table[(int)code] = code == Code.INVALID
+                || code.FlowControl() != Iced.Intel.FlowControl.Next
+                || code.Mnemonic() is Mnemonic.Sti or Mnemonic.Popf or Mnemonic.Popfd or Mnemonic.Hlt
+                    or Mnemonic.In or Mnemonic.Out or Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd
+                    or Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd
+                    or Mnemonic.Lds or Mnemonic.Les or Mnemonic.Lss or Mnemonic.Lfs or Mnemonic.Lgs
+                    or Mnemonic.Lmsw or Mnemonic.Clts or Mnemonic.Invlpg or Mnemonic.Invd or Mnemonic.Wbinvd
+                    or Mnemonic.Lgdt or Mnemonic.Lidt or Mnemonic.Lldt or Mnemonic.Ltr or Mnemonic.Wrmsr
+                    or Mnemonic.Rsm or Mnemonic.Wait or Mnemonic.Loadall
+                // MOV to a segment, control or debug register; POP of a segment register.
+                || name.StartsWith("Mov_Sreg", StringComparison.Ordinal)
+                || name.StartsWith("Mov_cr", StringComparison.Ordinal) || name.StartsWith("Mov_dr", StringComparison.Ordinal)
+                || name.StartsWith("Mov_tr", StringComparison.Ordinal)
+                || (name.StartsWith("Pop", StringComparison.Ordinal) && (name.EndsWith("_ES", StringComparison.Ordinal)
+                    || name.EndsWith("_SS", StringComparison.Ordinal) || name.EndsWith("_DS", StringComparison.Ordinal)
+                    || name.EndsWith("_FS", StringComparison.Ordinal) || name.EndsWith("_GS", StringComparison.Ordinal)));
+        }
+        return table;
+    }
+
+    private static readonly FieldInfo FieldEip = Field(nameof(_eip));
+    private static readonly FieldInfo FieldStartEip = Field(nameof(_startEip));
+    private static readonly FieldInfo FieldStartEsp = Field(nameof(_startEsp));
+    private static readonly FieldInfo FieldStartFlags = Field(nameof(_startFlags));
+    private static readonly FieldInfo FieldFlags = Field(nameof(_flags));
+    private static readonly FieldInfo FieldRegisters = Field(nameof(R));
+    private static readonly FieldInfo FieldPosition = Field(nameof(_position));
+    private static readonly FieldInfo FieldFetchPage = Field(nameof(_fetchPage));
+    private static readonly FieldInfo FieldStopRequested = Field(nameof(_stopRequested));
+    private static readonly FieldInfo FieldInterruptLine = Field(nameof(_interruptLine));
+    private static readonly MethodInfo ConditionMethod = typeof(Cpu).GetMethod(nameof(Condition), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo JumpNearMethod = typeof(Cpu).GetMethod(nameof(JumpNear), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo AddWithFlags32 = Method(nameof(AddWithFlags));
+    private static readonly MethodInfo SubWithFlags32 = Method(nameof(SubWithFlags));
+    private static readonly MethodInfo LogicFlags32 = Method(nameof(LogicFlags));
+    private static readonly Type[] HandlerParameters = [typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
+
+    private static MethodInfo Method(string name)
+        => typeof(Cpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!.MakeGenericMethod(typeof(W32));
+
+    private static FieldInfo Field(string name)
+        => typeof(Cpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+           ?? throw new InvalidOperationException($"Cpu has no field {name}");
+
+    private static BlockCode CompileBlock(TranslatedBlock block, out int ilBytes, out int inlined)
+    {
+        var method = new DynamicMethod("block", typeof(void), [typeof(Cpu), typeof(DecodedInstruction[])], typeof(Cpu), skipVisibility: true);
+        var il = method.GetILGenerator();
+        var entryEip = il.DeclareLocal(typeof(uint));
+        var page = il.DeclareLocal(typeof(DecodedPage));
+        var exit = il.DefineLabel();
+
+        // entryEip = cpu._eip; page = cpu._fetchPage
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldEip);
+        il.Emit(OpCodes.Stloc, entryEip);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldFetchPage);
+        il.Emit(OpCodes.Stloc, page);
+
+        var regs = il.DeclareLocal(typeof(uint[]));
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldRegisters);
+        il.Emit(OpCodes.Stloc, regs);
+
+        uint offset = 0;
+        int pending = 0; // inline instructions retired but not yet added to _position
+        inlined = 0;
+        for (int i = 0; i < block.Count; i++)
+        {
+            ref DecodedInstruction d = ref block.Instructions[i];
+            uint next = offset + d.Length;
+            bool last = i == block.Count - 1;
+
+            if (TryEmitInline(il, regs, ref d))
+            {
+                // Cannot fault and touches neither memory nor devices: no restart state, no exit check.
+                pending++;
+                inlined++;
+                if (last)
+                {
+                    EmitRetire(il, pending);
+                    il.Emit(OpCodes.Ldarg_0);
+                    EmitEntryPlus(il, entryEip, next);
+                    il.Emit(OpCodes.Stfld, FieldEip);
+                }
+                offset = next;
+                continue;
+            }
+            EmitRetire(il, pending);
+            pending = 0;
+
+            if (last && TryEmitJcc(il, regs, entryEip, offset, next, ref d))
+            {
+                inlined++;
+                break;
+            }
+
+            // The restart state a fault restores: _startEip, _startEsp, _startFlags.
+            EmitRestartState(il, regs, entryEip, offset);
+
+            // _eip = the next instruction (no wrap: the caller checked the block fits the segment)
+            il.Emit(OpCodes.Ldarg_0);
+            EmitEntryPlus(il, entryEip, next);
+            il.Emit(OpCodes.Stfld, FieldEip);
+
+            // handler(cpu, ref instructions[i])
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldc_I4, i);
+            il.Emit(OpCodes.Ldelema, typeof(DecodedInstruction));
+            il.Emit(OpCodes.Ldc_I8, (long)(nint)d.Handler);
+            il.Emit(OpCodes.Conv_I);
+            il.EmitCalli(OpCodes.Calli, CallingConventions.Standard, typeof(void), HandlerParameters, null);
+            EmitRetire(il, 1);
+
+            if (!last)
+            {
+                // Leave where the loop would not go straight on to the next instruction.
+                var goOn = il.DefineLabel();
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldFetchPage);
+                il.Emit(OpCodes.Ldloc, page);
+                il.Emit(OpCodes.Bne_Un, exit);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldStopRequested);
+                il.Emit(OpCodes.Brtrue, exit);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldInterruptLine);
+                il.Emit(OpCodes.Brfalse, goOn);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldFlags);
+                il.Emit(OpCodes.Ldc_I4, (int)IF);
+                il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Brtrue, exit);
+                il.MarkLabel(goOn);
+            }
+            offset = next;
+        }
+        il.MarkLabel(exit);
+        il.Emit(OpCodes.Ret);
+        ilBytes = il.ILOffset;
+        return method.CreateDelegate<BlockCode>();
+    }
+
+    private static void EmitRestartState(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset)
+    {
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, offset);
+        il.Emit(OpCodes.Stfld, FieldStartEip);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldloc, regs);
+        il.Emit(OpCodes.Ldc_I4, ESP);
+        il.Emit(OpCodes.Ldelem_U4);
+        il.Emit(OpCodes.Stfld, FieldStartEsp);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldFlags);
+        il.Emit(OpCodes.Stfld, FieldStartFlags);
+    }
+
+    /// <summary>
+    /// Jcc ending the block, as its handler does it: EIP moves on; if the condition holds, JumpNear
+    /// (which may raise #GP past the CS limit, so only that path records the restart state); then it retires.
+    /// </summary>
+    private static bool TryEmitJcc(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d)
+    {
+        var code = (Code)d.Code;
+        if (!code.IsJccShortOrNear() || Handlers[(int)code] == null) return false; // unregistered forms raise #UD
+        int cc = (int)code.ConditionCode() - 1; // Iced counts from None = 0; x86 from O = 0
+        var notTaken = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, next);
+        il.Emit(OpCodes.Stfld, FieldEip);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldc_I4, cc);
+        il.Emit(OpCodes.Call, ConditionMethod);
+        il.Emit(OpCodes.Brfalse, notTaken);
+        EmitRestartState(il, regs, entryEip, offset);
+        il.Emit(OpCodes.Ldarg_0);
+        EmitEntryPlus(il, entryEip, next);
+        il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+        il.Emit(OpCodes.Add);
+        il.Emit(d.OpSize32 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Call, JumpNearMethod);
+        il.MarkLabel(notTaken);
+        EmitRetire(il, 1);
+        return true;
+    }
+
+    private static void EmitRetire(ILGenerator il, int count)
+    {
+        if (count == 0) return;
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, FieldPosition);
+        il.Emit(OpCodes.Ldc_I4, count);
+        il.Emit(OpCodes.Conv_U8);
+        il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Stfld, FieldPosition);
+    }
+
+    private enum InlineForm : byte { None, Alu, Mov, Inc, Dec, Lea }
+
+    private enum AluKind : byte { Add, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test }
+
+    /// <summary>Forms compiled inline when their operands are registers: (form, ALU operation, second operand is the immediate).</summary>
+    private static readonly (InlineForm Form, AluKind Op, bool Immediate)[] InlineForms = BuildInlineForms();
+
+    private static (InlineForm, AluKind, bool)[] BuildInlineForms()
+    {
+        var table = new (InlineForm, AluKind, bool)[Enum.GetValues<Code>().Length];
+        foreach (var op in Enum.GetValues<AluKind>())
+        {
+            foreach (string shape in new[] { "rm32_r32", "r32_rm32", "EAX_imm32", "rm32_imm32", "rm32_imm8" })
+                if (Enum.TryParse<Code>($"{op}_{shape}", out var code))
+                    table[(int)code] = (InlineForm.Alu, op, shape.Contains("imm", StringComparison.Ordinal));
+        }
+        table[(int)Code.Mov_r32_rm32] = (InlineForm.Mov, default, false);
+        table[(int)Code.Mov_rm32_r32] = (InlineForm.Mov, default, false);
+        table[(int)Code.Mov_r32_imm32] = (InlineForm.Mov, default, true);
+        table[(int)Code.Mov_rm32_imm32] = (InlineForm.Mov, default, true);
+        table[(int)Code.Inc_r32] = (InlineForm.Inc, default, false);
+        table[(int)Code.Inc_rm32] = (InlineForm.Inc, default, false);
+        table[(int)Code.Dec_r32] = (InlineForm.Dec, default, false);
+        table[(int)Code.Dec_rm32] = (InlineForm.Dec, default, false);
+        table[(int)Code.Lea_r32_m] = (InlineForm.Lea, default, false);
+        return table;
+    }
+
+    /// <summary>
+    /// Emits a register-only form as inline IL calling the same flag helpers the handlers use (so the
+    /// flags are the interpreter's by construction); false for anything else, which calls its handler.
+    /// </summary>
+    private static bool TryEmitInline(ILGenerator il, LocalBuilder regs, ref DecodedInstruction d)
+    {
+        var (form, op, immediate) = InlineForms[d.Code];
+        if (form == InlineForm.None || (d.Flags & DecodedFlags.Lock) != 0) return false;
+        if (form == InlineForm.Lea)
+        {
+            if (!d.HasMemory || !d.AddrSize32 || d.R0 > 7) return false;
+            // R[R0] = R[base] + (R[index] << scale) + disp
+            il.Emit(OpCodes.Ldloc, regs);
+            il.Emit(OpCodes.Ldc_I4, (int)d.R0);
+            EmitReg(il, regs, d.Base);
+            EmitReg(il, regs, d.Index);
+            il.Emit(OpCodes.Ldc_I4, (int)d.Scale);
+            il.Emit(OpCodes.Shl);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldc_I4, (int)d.Disp);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stelem_I4);
+            return true;
+        }
+        if (d.HasMemory || d.R0 > 7 || (!immediate && form is InlineForm.Alu or InlineForm.Mov && d.R1 > 7)) return false;
+        switch (form)
+        {
+            case InlineForm.Mov:
+                il.Emit(OpCodes.Ldloc, regs);
+                il.Emit(OpCodes.Ldc_I4, (int)d.R0);
+                if (immediate) il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+                else EmitReg(il, regs, d.R1);
+                il.Emit(OpCodes.Stelem_I4);
+                return true;
+            case InlineForm.Inc:
+            case InlineForm.Dec:
+            {
+                // CF survives INC and DEC: carry = _flags & CF; R0 = op(R0, 1); _flags = (_flags & ~CF) | carry
+                var carry = il.DeclareLocal(typeof(uint));
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldFlags);
+                il.Emit(OpCodes.Ldc_I4, (int)CF);
+                il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Stloc, carry);
+                il.Emit(OpCodes.Ldloc, regs);
+                il.Emit(OpCodes.Ldc_I4, (int)d.R0);
+                il.Emit(OpCodes.Ldarg_0);
+                EmitReg(il, regs, d.R0);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Ldc_I4_0);
+                il.Emit(OpCodes.Call, form == InlineForm.Inc ? AddWithFlags32 : SubWithFlags32);
+                il.Emit(OpCodes.Stelem_I4);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, FieldFlags);
+                il.Emit(OpCodes.Ldc_I4, unchecked((int)~CF));
+                il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Ldloc, carry);
+                il.Emit(OpCodes.Or);
+                il.Emit(OpCodes.Stfld, FieldFlags);
+                return true;
+            }
+            case InlineForm.Alu:
+            {
+                bool writes = op is not (AluKind.Cmp or AluKind.Test);
+                if (writes)
+                {
+                    il.Emit(OpCodes.Ldloc, regs);
+                    il.Emit(OpCodes.Ldc_I4, (int)d.R0);
+                }
+                il.Emit(OpCodes.Ldarg_0);
+                if (op is AluKind.Add or AluKind.Adc or AluKind.Sub or AluKind.Sbb or AluKind.Cmp)
+                {
+                    EmitReg(il, regs, d.R0);
+                    EmitSecond(il, regs, ref d, immediate);
+                    if (op is AluKind.Adc or AluKind.Sbb)
+                    {
+                        il.Emit(OpCodes.Ldarg_0);
+                        il.Emit(OpCodes.Ldfld, FieldFlags);
+                        il.Emit(OpCodes.Ldc_I4, (int)CF);
+                        il.Emit(OpCodes.And);
+                    }
+                    else
+                    {
+                        il.Emit(OpCodes.Ldc_I4_0);
+                    }
+                    il.Emit(OpCodes.Call, op is AluKind.Add or AluKind.Adc ? AddWithFlags32 : SubWithFlags32);
+                }
+                else
+                {
+                    EmitReg(il, regs, d.R0);
+                    EmitSecond(il, regs, ref d, immediate);
+                    il.Emit(op switch { AluKind.Or => OpCodes.Or, AluKind.Xor => OpCodes.Xor, _ => OpCodes.And });
+                    il.Emit(OpCodes.Call, LogicFlags32);
+                }
+                if (writes) il.Emit(OpCodes.Stelem_I4);
+                else il.Emit(OpCodes.Pop);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void EmitSecond(ILGenerator il, LocalBuilder regs, ref DecodedInstruction d, bool immediate)
+    {
+        if (immediate) il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+        else EmitReg(il, regs, d.R1);
+    }
+
+    private static void EmitReg(ILGenerator il, LocalBuilder regs, byte index)
+    {
+        il.Emit(OpCodes.Ldloc, regs);
+        il.Emit(OpCodes.Ldc_I4, (int)index);
+        il.Emit(OpCodes.Ldelem_U4);
+    }
+
+    private static void EmitEntryPlus(ILGenerator il, LocalBuilder entry, uint offset)
+    {
+        il.Emit(OpCodes.Ldloc, entry);
+        if (offset == 0) return;
+        il.Emit(OpCodes.Ldc_I4, (int)offset);
+        il.Emit(OpCodes.Add);
+    }
+}

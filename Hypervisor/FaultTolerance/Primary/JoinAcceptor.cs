@@ -81,8 +81,9 @@ public sealed class JoinAcceptor : IDisposable
         }
         catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
         {
+            // The handshake completed the pipe after its Reject: the socket closes once that is sent
+            // (disposing it here could reset the connection before the joiner reads why).
             PrimaryLog.JoinRefused(_log, _nodeId, pipe.RemoteEndPoint, e.Message);
-            await pipe.DisposeAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

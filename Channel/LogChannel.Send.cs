@@ -79,11 +79,9 @@ public sealed partial class LogChannel
             throw new InvalidOperationException("only the primary sends machine state");
         if (bytes.Length > _options.MaxFrameBodyLength - FrameCodec.ValueLength)
             throw new ArgumentException($"{bytes.Length} state bytes exceed the frame limit of {_options.MaxFrameBodyLength}; split them", nameof(bytes));
-        return SendAsync(Frame.State(kind, bytes), cancellationToken, () =>
-        {
-            lock (_gate)
-                if (_hasSent) throw new InvalidOperationException("machine state after log data");
-        });
+        lock (_gate)
+            if (_hasSent) throw new InvalidOperationException("machine state after log data");
+        return SendAsync(Frame.State(kind, bytes), cancellationToken, null);
     }
 
     /// <summary>Acknowledges every log event up to <paramref name="sequence"/> as received: the backup has it (backup only).</summary>

@@ -81,7 +81,9 @@ public sealed class PrimaryJoin
         _next = 0;
         while (_next < _round.Count) await SendPagesAsync(cancellationToken).ConfigureAwait(false);
         int lastRound = _round.Count;
+        var hashing = Stopwatch.StartNew();
         var final = node.AttachBackup((uint)Rounds);
+        var hashTime = hashing.Elapsed;
         Attached = true;
         var bytes = JoinState.EncodeFinal(final);
         try
@@ -96,7 +98,7 @@ public sealed class PrimaryJoin
         {
             // Attached all the same: the channel's end is a lost backup, for the host to contend over.
         }
-        return new JoinFigures(_clock.Elapsed, pause.Elapsed, Rounds, PagesCopied, lastRound, final.Position);
+        return new JoinFigures(_clock.Elapsed, pause.Elapsed, hashTime, Rounds, PagesCopied, lastRound, final.Position);
     }
 
     private async ValueTask SendPagesAsync(CancellationToken cancellationToken)
@@ -120,10 +122,12 @@ public sealed class PrimaryJoin
 }
 
 /// <summary>What one join cost: the time to a complete replica and the guest's pause, the rounds and pages copied.</summary>
+/// <param name="Pause">The guest stood still: the last pages, the checkpoint, CPU and devices.</param>
+/// <param name="Checkpoint">The part of the pause that hashed the state for the checkpoint the log starts with (all of RAM, as every checkpoint does).</param>
 /// <param name="LastRoundPages">Pages copied with the guest stood still.</param>
 /// <param name="Position">Where the joined backup's log starts.</param>
-public sealed record JoinFigures(TimeSpan Total, TimeSpan Pause, int Rounds, long Pages, int LastRoundPages, ulong Position)
+public sealed record JoinFigures(TimeSpan Total, TimeSpan Pause, TimeSpan Checkpoint, int Rounds, long Pages, int LastRoundPages, ulong Position)
 {
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"join_ms={Total.TotalMilliseconds:F1} pause_ms={Pause.TotalMilliseconds:F2} rounds={Rounds} pages={Pages} stop_copy_pages={LastRoundPages} instruction={Position}");
+        $"join_ms={Total.TotalMilliseconds:F1} pause_ms={Pause.TotalMilliseconds:F2} checkpoint_ms={Checkpoint.TotalMilliseconds:F2} rounds={Rounds} pages={Pages} stop_copy_pages={LastRoundPages} instruction={Position}");
 }

@@ -121,9 +121,8 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             }
 
             // Idle with client input the serial port can take: feed it at once. Waiting for the
-            // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms). A copy to
-            // a joining backup goes on between the steps, without waiting.
-            if (node.IdleUntil != 0 && !node.InputReady && !node.DiskReady && _join is null)
+            // timer here would pace input at one FIFO-full per tick (16 bytes per 10 ms).
+            if (node.IdleUntil != 0 && !node.InputReady && !node.DiskReady)
             {
                 // Idle: wait for the timer, input or an ack (each one wakes this loop).
                 var wait = TimeSpan.FromMilliseconds(20);
@@ -154,7 +153,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 continue;
             }
             PrimaryLog.JoinStarted(_log, node.NodeId, peer);
-            _join = new PrimaryJoin(joining, peer, node.Machine);
+            _join = new PrimaryJoin(joining, peer, node.Machine, wake, cancellationToken);
         }
         if (_join is null || haveBackup) return false;
         var join = _join;
@@ -166,7 +165,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         JoinFigures figures;
         try
         {
-            if (!await join.PreCopyAsync(cancellationToken).ConfigureAwait(false)) return false;
+            if (!join.PreCopyDone()) return false;
             // Once attached the backup may hold the state: if the channel fails after that, this
             // node contends for the next generation like for any backup it loses.
             figures = await join.StopAndCopyAsync(node, cancellationToken).ConfigureAwait(false);
@@ -182,6 +181,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         return true;
     }
 
+    // A join's copy task may still be sending into the closed channel: it ends with it.
     private void Abandon(PrimaryJoin join, string reason)
     {
         PrimaryLog.JoinAbandoned(_log, node.NodeId, join.Peer, reason);

@@ -7,12 +7,13 @@ namespace VmFt.Hypervisor.FaultTolerance.Primary;
 
 /// <summary>
 /// A live copy of a running primary's machine to one joining backup. Pre-copy: all of RAM, then
-/// round after round the pages the guest wrote during the round before, a little between the
-/// guest's steps, so the guest keeps running (and its output is released as before: the joiner
-/// holds nothing back). Once a round is small enough, or stops shrinking, or the rounds run out,
-/// stop-and-copy: between two steps the last written pages, the CPU, the devices and where the log
-/// goes on (<see cref="PrimaryNode.AttachBackup"/>), and from then on the backup counts for the
-/// output rule.
+/// round after round the pages the guest wrote during the round before, sent by a task of its own
+/// while the guest keeps running (and its output is released as before: the joiner holds nothing
+/// back); a slow joiner slows the copy, never the guest. A page read while the guest writes it is
+/// noted as written and comes again, so a torn copy never survives. Once a round is small enough,
+/// or stops shrinking, or the rounds run out, stop-and-copy: between two steps the last written
+/// pages, the CPU, the devices and where the log goes on (<see cref="PrimaryNode.AttachBackup"/>),
+/// and from then on the backup counts for the output rule.
 /// </summary>
 public sealed class PrimaryJoin
 {
@@ -22,23 +23,26 @@ public sealed class PrimaryJoin
     /// <summary>Pre-copy rounds at most (a guest that writes faster than the copy never converges).</summary>
     public const int MaxRounds = 8;
 
-    // Host time spent copying before the guest gets its next step.
-    private static readonly TimeSpan CopySlice = TimeSpan.FromMilliseconds(2);
-
     private readonly PcMachine _machine;
+    private readonly WakeSignal? _wake;
+    private readonly CancellationToken _token;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private List<int> _round;
-    private int _next;
+    private List<int> _round = [];
+    private Task<ChannelClosedException?> _sending = Task.FromResult<ChannelClosedException?>(null);
+    private long _pagesCopied;
 
-    public PrimaryJoin(LogChannel channel, EndPoint? peer, PcMachine machine)
+    /// <param name="wake">Set when a round has been sent, so an idle host looks again at once.</param>
+    public PrimaryJoin(LogChannel channel, EndPoint? peer, PcMachine machine, WakeSignal? wake = null, CancellationToken token = default)
     {
         Channel = channel;
         Peer = peer;
         _machine = machine;
-        _machine.RestartWrittenPages();
+        _wake = wake;
+        _token = token;
         int count = machine.Memory.Ram.Length / MachineSnapshot.PageSize;
-        _round = new List<int>(count);
-        for (int i = 0; i < count; i++) _round.Add(i);
+        var all = new List<int>(count);
+        for (int i = 0; i < count; i++) all.Add(i);
+        StartRound(all);
     }
 
     public LogChannel Channel { get; }
@@ -46,41 +50,62 @@ public sealed class PrimaryJoin
 
     /// <summary>Rounds so far (the first copies all of RAM); the stop-and-copy is not counted.</summary>
     public int Rounds { get; private set; } = 1;
-    public long PagesCopied { get; private set; }
+
+    /// <summary>Pages sent so far (read between the guest's steps, once a round is over).</summary>
+    public long PagesCopied => Interlocked.Read(ref _pagesCopied);
 
     /// <summary>The node counts the backup from here (<see cref="PrimaryNode.AttachBackup"/> was called).</summary>
     public bool Attached { get; private set; }
 
     /// <summary>
-    /// Copies for a moment while the guest runs; true once the pre-copy is over and
-    /// <see cref="StopAndCopyAsync"/> must follow before the guest's next step.
+    /// Between two steps of the guest: true once the pre-copy is over, and
+    /// <see cref="StopAndCopyAsync"/> must follow before the next step. Starts the next round when
+    /// one has been sent.
     /// </summary>
-    public async ValueTask<bool> PreCopyAsync(CancellationToken cancellationToken)
+    /// <exception cref="ChannelClosedException">The channel ended during the copy.</exception>
+    public bool PreCopyDone()
     {
-        var until = _clock.Elapsed + CopySlice;
-        while (_next < _round.Count)
-        {
-            await SendPagesAsync(cancellationToken).ConfigureAwait(false);
-            if (_clock.Elapsed >= until) return false;
-        }
+        if (!_sending.IsCompleted) return false;
+        if (_sending.Result is { } closed) throw closed;
         var written = WrittenPages();
         if (written.Count <= StopCopyPages || Rounds >= MaxRounds || written.Count > _round.Count * 3 / 4)
             return true;
-        _machine.RestartWrittenPages();
-        _round = written;
-        _next = 0;
         Rounds++;
+        StartRound(written);
         return false;
+    }
+
+    // Written-page tracking starts anew on the guest's thread, before any page of the round is read.
+    private void StartRound(List<int> pages)
+    {
+        _machine.RestartWrittenPages();
+        _round = pages;
+        _sending = Task.Run(async () =>
+        {
+            try
+            {
+                await SendPagesAsync(pages, _token).ConfigureAwait(false);
+                return null;
+            }
+            catch (ChannelClosedException e)
+            {
+                return e;
+            }
+            finally
+            {
+                _wake?.Set();
+            }
+        }, _token);
     }
 
     /// <summary>With the guest stood still: the pages written since the last round, then the rest of the state. Returns the figures.</summary>
     public async Task<JoinFigures> StopAndCopyAsync(PrimaryNode node, CancellationToken cancellationToken)
     {
+        if (!_sending.IsCompleted) throw new InvalidOperationException("the pre-copy is still sending");
         var pause = Stopwatch.StartNew();
-        _round = WrittenPages();
-        _next = 0;
-        while (_next < _round.Count) await SendPagesAsync(cancellationToken).ConfigureAwait(false);
-        int lastRound = _round.Count;
+        var last = WrittenPages();
+        await SendPagesAsync(last, cancellationToken).ConfigureAwait(false);
+        int lastRound = last.Count;
         var hashing = Stopwatch.StartNew();
         var final = node.AttachBackup((uint)Rounds);
         var hashTime = hashing.Elapsed;
@@ -101,13 +126,15 @@ public sealed class PrimaryJoin
         return new JoinFigures(_clock.Elapsed, pause.Elapsed, hashTime, Rounds, PagesCopied, lastRound, final.Position);
     }
 
-    private async ValueTask SendPagesAsync(CancellationToken cancellationToken)
+    private async Task SendPagesAsync(List<int> pages, CancellationToken cancellationToken)
     {
-        int n = Math.Min(JoinState.PagesPerFrame, _round.Count - _next);
-        var body = JoinState.EncodePages(_machine.Memory.Ram, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_round).Slice(_next, n));
-        _next += n;
-        PagesCopied += n;
-        await Channel.SendStateAsync(JoinState.PagesKind, body, cancellationToken).ConfigureAwait(false);
+        for (int at = 0; at < pages.Count; at += JoinState.PagesPerFrame)
+        {
+            int n = Math.Min(JoinState.PagesPerFrame, pages.Count - at);
+            var body = JoinState.EncodePages(_machine.Memory.Ram, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages).Slice(at, n));
+            Interlocked.Add(ref _pagesCopied, n);
+            await Channel.SendStateAsync(JoinState.PagesKind, body, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private List<int> WrittenPages()

@@ -53,13 +53,13 @@ public class LiveJoinTests(ITestOutputHelper log)
         var receiving = BackupJoin.ReceiveAsync(backupChannel, backupMachine, cts.Token);
 
         // The guest runs between the pieces of the copy, and pages it never touches change too (as
-        // a guest's DMA or a busy kernel would): after every piece more of them than a
-        // stop-and-copy takes, so that however fast the copy goes it needs a second round.
-        var join = new PrimaryJoin(primaryChannel, null, machine);
+        // a guest's DMA or a busy kernel would): between two looks at the copy more of them than
+        // a stop-and-copy takes, so that however fast the copy goes it needs a second round.
+        var join = new PrimaryJoin(primaryChannel, null, machine, token: cts.Token);
         var random = new Random(7);
         var written = new HashSet<int>();
         int calls = 0;
-        while (!await join.PreCopyAsync(cts.Token))
+        do
         {
             calls++;
             for (int i = 0; i < 3; i++) Assert.True(node.Step());
@@ -69,7 +69,9 @@ public class LiveJoinTests(ITestOutputHelper log)
                 written.Add(page);
                 machine.Memory.Load((uint)page * 4096, BitConverter.GetBytes(random.NextInt64()));
             }
+            await Task.Yield();
         }
+        while (!join.PreCopyDone());
         var figures = await join.StopAndCopyAsync(node, cts.Token);
         log.WriteLine($"{figures}; {calls} pre-copy calls, {written.Count} pages written from outside");
         Assert.True(join.Attached);
@@ -109,12 +111,12 @@ public class LiveJoinTests(ITestOutputHelper log)
         await using var backupChannel = await LogChannel.ConnectAsync(b, Options(ChannelRole.Backup), cancellationToken: cts.Token);
         await using var primaryChannel = await accepting;
         var receiving = BackupJoin.ReceiveAsync(backupChannel, Boot(8 << 20), cts.Token);
-        var join = new PrimaryJoin(primaryChannel, null, machine);
+        var join = new PrimaryJoin(primaryChannel, null, machine, token: cts.Token);
         var copying = Task.Run(async () =>
         {
             try
             {
-                while (!await join.PreCopyAsync(cts.Token)) { }
+                while (!join.PreCopyDone()) await Task.Delay(1);
             }
             catch (ChannelClosedException) { }
         });

@@ -26,8 +26,13 @@ public static class JoinState
 
     private const int PageSize = MachineSnapshot.PageSize;
 
-    /// <summary>Pages per frame: a frame body stays under the channel's 1 MiB default limit.</summary>
-    public const int PagesPerFrame = 240;
+    /// <summary>
+    /// Pages per frame: 64 KiB and a little, under the runtime's large-object threshold (85,000
+    /// bytes), so the buffers of a copy of hundreds of MiB, on both nodes, are ordinary short-lived
+    /// objects and never drive full collections (frames of 1 MiB made the joiner stall for longer
+    /// than the peer timeout).
+    /// </summary>
+    public const int PagesPerFrame = 16;
 
     /// <summary>Largest piece of the final state in one frame.</summary>
     public const int FinalPieceBytes = 512 << 10;

@@ -17,4 +17,8 @@ public enum ChannelCloseCode : byte
     PeerTimeout = 11,
     TransportFailed = 12,
     WrongMachine = 13,
+    /// <summary>A backup asked to join a primary that has one already (or is copying its state to one).</summary>
+    BackupAttached = 14,
+    /// <summary>A joining backup could not take the primary's state (it does not fit this node's machine).</summary>
+    JoinFailed = 15,
 }

@@ -7,5 +7,6 @@ public static class ChannelProtocol
     public const ulong Magic = 0x4E41484354464D56;
 
     /// <summary>Wire protocol version; bump it when a frame layout or the handshake changes.</summary>
-    public const ushort Version = 2;
+    /// <remarks>3: the State frame (a live copy of the machine for a backup that joins a running primary).</remarks>
+    public const ushort Version = 3;
 }

@@ -14,6 +14,9 @@ public sealed partial class LogChannel
     /// <summary>Log data received (backup side), in order; completes when the channel ends, so a backup can drain it.</summary>
     public System.Threading.Channels.ChannelReader<LogSegment> ReceivedLog => _received.Reader;
 
+    /// <summary>Machine state received (a joining backup), in order, all of it before the first <see cref="ReceivedLog"/> segment; completes when the channel ends.</summary>
+    public System.Threading.Channels.ChannelReader<StateSegment> ReceivedState => _receivedState.Reader;
+
     /// <summary>The position the peer reported in its latest heartbeat.</summary>
     public ulong PeerPosition => Volatile.Read(ref _peerPosition);
 
@@ -88,6 +91,14 @@ public sealed partial class LogChannel
                     _lastReceivedSequence = frame.Value;
                 }
                 _received.Writer.TryWrite(new LogSegment(frame.Value, frame.Payload.ToArray()));
+                return true;
+
+            case FrameType.State:
+                if (LocalRole != ChannelRole.Backup)
+                    return Violation(ChannelCloseCode.ProtocolError, $"machine state sent to the {LocalRole}, which only sends it");
+                lock (_gate)
+                    if (_hasReceived) return Violation(ChannelCloseCode.ProtocolError, "machine state after log data");
+                _receivedState.Writer.TryWrite(new StateSegment(frame.Value, frame.Payload.ToArray()));
                 return true;
 
             case FrameType.Ack:

@@ -68,6 +68,23 @@ public sealed partial class LogChannel
         }).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Sends a piece of the machine's state to a joining backup (primary only, before any log data):
+    /// <paramref name="kind"/> and the bytes mean what the two nodes agree; the channel only carries
+    /// them, in order. The transport's back-pressure paces it, not the log's send window: state is
+    /// never acknowledged.
+    /// </summary>
+    public ValueTask SendStateAsync(ulong kind, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        if (LocalRole != ChannelRole.Primary)
+            throw new InvalidOperationException("only the primary sends machine state");
+        if (bytes.Length > _options.MaxFrameBodyLength - FrameCodec.ValueLength)
+            throw new ArgumentException($"{bytes.Length} state bytes exceed the frame limit of {_options.MaxFrameBodyLength}; split them", nameof(bytes));
+        lock (_gate)
+            if (_hasSent) throw new InvalidOperationException("machine state after log data");
+        return SendAsync(Frame.State(kind, bytes), cancellationToken, null);
+    }
+
     /// <summary>Acknowledges every log event up to <paramref name="sequence"/> as received: the backup has it (backup only).</summary>
     public ValueTask SendAckAsync(ulong sequence, CancellationToken cancellationToken = default)
     {

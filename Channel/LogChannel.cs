@@ -21,6 +21,8 @@ public sealed partial class LogChannel : IAsyncDisposable
     private readonly TaskCompletionSource<ChannelClosure> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<LogSegment> _received =
         System.Threading.Channels.Channel.CreateUnbounded<LogSegment>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly Channel<StateSegment> _receivedState =
+        System.Threading.Channels.Channel.CreateUnbounded<StateSegment>(new UnboundedChannelOptions { SingleWriter = true });
     private Task _readLoop = Task.CompletedTask;
     private Task _heartbeatLoop = Task.CompletedTask;
     private Task _watchdogLoop = Task.CompletedTask;
@@ -84,8 +86,11 @@ public sealed partial class LogChannel : IAsyncDisposable
     /// Shuts the channel down: a Goodbye goes to the peer, then the transport is completed.
     /// Idempotent; the first reason recorded wins.
     /// </summary>
-    public Task CloseAsync(string reason = "closing") =>
-        ShutdownAsync(new ChannelClosure(ChannelCloseReason.LocalClose, ChannelCloseCode.Normal, reason), sendGoodbye: true);
+    public Task CloseAsync(string reason = "closing") => CloseAsync(ChannelCloseCode.Normal, reason);
+
+    /// <summary>Shuts the channel down with <paramref name="code"/> in the Goodbye (a refusal after the handshake, say).</summary>
+    public Task CloseAsync(ChannelCloseCode code, string reason) =>
+        ShutdownAsync(new ChannelClosure(ChannelCloseReason.LocalClose, code, reason), sendGoodbye: true);
 
     public async ValueTask DisposeAsync()
     {
@@ -107,6 +112,7 @@ public sealed partial class LogChannel : IAsyncDisposable
         _closed.TrySetResult(closure);
         SignalProgress();
         _received.Writer.TryComplete();
+        _receivedState.Writer.TryComplete();
 
         bool saidGoodbye = false;
         if (sendGoodbye && await _writeLock.WaitAsync(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false))

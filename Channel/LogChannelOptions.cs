@@ -42,6 +42,21 @@ public sealed class LogChannelOptions
     /// <summary>Clock for heartbeats and failure detection; tests may substitute their own.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The same options for <paramref name="role"/> (a backup that went live accepts joining backups as a primary).</summary>
+    public LogChannelOptions WithRole(ChannelRole role) => new()
+    {
+        VmId = VmId,
+        Machine = Machine,
+        LocalRole = role,
+        SharedSecret = SharedSecret,
+        HeartbeatInterval = HeartbeatInterval,
+        PeerTimeout = PeerTimeout,
+        HandshakeTimeout = HandshakeTimeout,
+        SendWindowBytes = SendWindowBytes,
+        MaxFrameBodyLength = MaxFrameBodyLength,
+        TimeProvider = TimeProvider,
+    };
+
     internal void Validate()
     {
         if (SharedSecret is null || SharedSecret.Length == 0)

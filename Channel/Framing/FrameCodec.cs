@@ -45,7 +45,7 @@ public static class FrameCodec
         {
             if (length < ValueLength)
                 ThrowProtocol($"{type} frame of {length} bytes is shorter than its 8-byte sequence");
-            if (type != FrameType.LogData && length != ValueLength)
+            if (type is not (FrameType.LogData or FrameType.State) && length != ValueLength)
                 ThrowProtocol($"{type} frame must be 8 bytes, got {length}");
         }
 
@@ -97,7 +97,7 @@ public static class FrameCodec
     public static long EncodedLength(in Frame frame) =>
         HeaderLength + (Frame.HasValue(frame.Type) ? ValueLength : 0) + frame.Payload.Length;
 
-    private static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Goodbye;
+    private static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.State;
 
     [DoesNotReturn]
     private static void ThrowProtocol(string reason) => throw new ChannelProtocolException(reason);

@@ -17,4 +17,9 @@ public enum FrameType : byte
     Heartbeat = 6,
     /// <summary>Orderly close: reason code + UTF-8 text.</summary>
     Goodbye = 7,
+    /// <summary>
+    /// uint64 kind + opaque machine state, primary to a joining backup, all before its first
+    /// LogData: the live copy the log then continues from (protocol version 3).
+    /// </summary>
+    State = 8,
 }

@@ -358,6 +358,19 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         Cpu.MarkWritablePagesWritten();
     }
 
+    /// <summary>
+    /// Starts a new round of a live copy of RAM: from here on <see cref="PhysicalMemory.WasWritten"/>
+    /// tells the pages written since (with every page the CPU may store to without asking, as for a
+    /// snapshot). Changes no guest state. Snapshots forget their clean base, whose unwritten pages
+    /// no longer mean equal pages: the next one compares instead.
+    /// </summary>
+    public void RestartWrittenPages()
+    {
+        _cleanBase = null;
+        Memory.ClearWritten();
+        Cpu.MarkWritablePagesWritten();
+    }
+
     /// <summary>CPU and device state (everything but RAM) as <see cref="Processor.Cpu.SaveState"/> and <see cref="SaveDeviceState"/> write them.</summary>
     public (byte[] Cpu, byte[] Devices) SaveStateBytes()
     {

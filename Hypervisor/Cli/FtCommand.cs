@@ -17,7 +17,8 @@ public static class FtCommand
         var initrd = new Option<string?>("--initrd") { Description = "an initial RAM disk for a Linux kernel" };
         var disk = new Option<string?>("--disk") { Description = "a raw disk image both nodes share (only the live one touches it); FILE,readonly for a read-only disk" };
         var arbiter = new Option<string?>("--arbiter") { Description = "etcd://HOST:PORT[,HOST:PORT...]: the nodes ask this etcd cluster (default: a file arbiter in a fresh directory)" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording, disk };
+        var respawn = new Option<bool>("--respawn") { Description = "after every failover, start a backup that joins the node now live (a live copy of its machine), so the next failure is survived too" };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording, disk, respawn };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string? img = parse.GetValue(image);
@@ -65,7 +66,7 @@ public static class FtCommand
                     throw new UsageException($"--arbiter {e.Message}");
                 }
             }
-            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}"), Arbiter = etcd };
+            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}"), Arbiter = etcd, Respawn = parse.GetValue(respawn) };
             string address;
             try
             {
@@ -78,8 +79,8 @@ public static class FtCommand
             }
             Console.Out.WriteLine($"ft: clients connect to {address} (Ctrl-C stops all)");
             Console.Out.Flush();
-            // Runs until Ctrl-C, or until every node has ended (the guest exited or both failed).
-            while (!cts.IsCancellationRequested && !(cluster.Primary!.HasExited && cluster.Backup!.HasExited))
+            // Runs until Ctrl-C, or until every node has ended (the guest exited or all failed).
+            while (!cts.IsCancellationRequested && !(cluster.Primary!.HasExited && cluster.Backup!.HasExited && cluster.Replacements.All(r => r.HasExited)))
                 cts.Token.WaitHandle.WaitOne(200);
             return 0;
         }));

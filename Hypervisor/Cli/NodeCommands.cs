@@ -67,31 +67,36 @@ public static class NodeCommands
     public static Command CreatePrimary()
     {
         var shared = new Shared();
-        var backup = new Option<string>("--backup") { Description = "HOST:PORT of the backup's logging channel", Required = true };
+        var backup = new Option<string?>("--backup") { Description = "HOST:PORT of the backup's logging channel (without it the primary starts alone; give --listen for a backup to join)" };
+        var listen = new Option<string?>("--listen") { Description = "HOST:PORT where backups join this primary while it has none (vmft backup --join)" };
         var statsMs = new Option<int>("--stats-ms") { Description = "print an 'ft stats:' line (log bytes, backup lag, output hold so far) this often; 0: never", DefaultValueFactory = _ => 0 };
         var checkpoints = new Option<ulong>("--checkpoint-interval")
         {
             Description = "instructions between state-hash checkpoints in the log (the backup checks each one)",
             DefaultValueFactory = _ => PrimaryNode.DefaultCheckpointInterval,
         };
-        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, statsMs, checkpoints };
+        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, listen, statsMs, checkpoints };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("primary", () =>
         {
             ulong checkpointInterval = parse.GetValue(checkpoints);
             if (checkpointInterval == 0) throw new UsageException("--checkpoint-interval: must be at least 1");
-            var (machine, relayListener, arbiterSpec, vmId, disk) = Common(parse, shared);
-            using var diskFile = disk;
-            var backupEnd = EndPointParser.Parse(parse.GetValue(backup)!, "--backup");
-            string id = parse.GetValue(shared.NodeId) ?? "primary";
-            var options = shared.ChannelOptions(parse, ChannelRole.Primary, machine);
+            if (parse.GetValue(backup) is null && parse.GetValue(listen) is null)
+                throw new UsageException("--backup or --listen: a primary needs a backup to connect to, or a port where one joins it");
+            var backupEnd = parse.GetValue(backup) is { } b ? EndPointParser.Parse(b, "--backup") : null;
+            var listenEnd = parse.GetValue(listen) is { } l ? EndPointParser.Parse(l, "--listen") : null;
             int every = parse.GetValue(statsMs);
             if (every < 0) throw new UsageException($"--stats-ms {every}: must not be negative");
+            var (machine, relayListener, arbiterSpec, vmId, disk) = Common(parse, shared);
+            using var diskFile = disk;
+            string id = parse.GetValue(shared.NodeId) ?? "primary";
+            var options = shared.ChannelOptions(parse, ChannelRole.Primary, machine);
+            var joinListener = listenEnd is null ? null : Listen(listenEnd, "--listen", relayListener);
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
-            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk,
+            return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk, joinListener,
                 diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
         }));
         return command;
@@ -100,37 +105,31 @@ public static class NodeCommands
     public static Command CreateBackup()
     {
         var shared = new Shared();
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT where the primary's logging channel connects", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT where the primary's logging channel connects (and, once this node is live, where backups join it)", Required = true };
+        var join = new Option<string?>("--join") { Description = "HOST:PORT where a running primary takes joining backups (its --listen): copy its machine live and become its backup" };
         var maxLag = new Option<ulong>("--max-lag-instructions")
         {
             Description = "how far the backup's replay may trail what it acknowledges, in instructions (bounds the replay a failover must do first)",
             DefaultValueFactory = _ => 50_000_000,
         };
-        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen, maxLag };
+        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen, join, maxLag };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("backup", () =>
         {
             ulong lag = parse.GetValue(maxLag);
             if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
+            var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
+            var joinEnd = parse.GetValue(join) is { } j ? EndPointParser.Parse(j, "--join") : null;
+            if (joinEnd is not null && shared.NonSharedDisk(parse)) throw new UsageException("--join with --disk FILE,nonshared: a joining backup copies the machine but not the disk; a backup of its own disk cannot join yet");
             var (machine, relayListener, arbiterSpec, vmId, disk) = Common(parse, shared);
             using var diskFile = disk;
-            var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             string id = parse.GetValue(shared.NodeId) ?? "backup";
             var options = shared.ChannelOptions(parse, ChannelRole.Backup, machine);
-            TcpChannelListener logListener;
-            try
-            {
-                logListener = TcpChannelListener.Start(listenEnd);
-            }
-            catch (System.Net.Sockets.SocketException e)
-            {
-                relayListener.Dispose();
-                throw new UsageException($"--listen {listenEnd}: cannot listen: {e.Message}");
-            }
+            var logListener = Listen(listenEnd, "--listen", relayListener);
             using var cts = StopOnCtrlC();
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
-            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk,
+            return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk, joinEnd,
                 diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
         }));
         return command;
@@ -186,6 +185,19 @@ public static class NodeCommands
         catch (System.Net.Sockets.SocketException e)
         {
             throw new UsageException($"--relay-port {relayEnd}: cannot listen: {e.Message}");
+        }
+    }
+
+    private static TcpChannelListener Listen(System.Net.IPEndPoint at, string option, TcpChannelListener relayListener)
+    {
+        try
+        {
+            return TcpChannelListener.Start(at);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            relayListener.Dispose();
+            throw new UsageException($"{option} {at}: cannot listen: {e.Message}");
         }
     }
 

@@ -10,6 +10,20 @@ public sealed class OutputStream
     private readonly List<byte> _retained = [];
     private ulong _retainedStart;
 
+    public OutputStream()
+    {
+    }
+
+    /// <summary>A stream that starts at <paramref name="start"/> with <paramref name="retained"/> (a backup that joined: what the client may not have yet).</summary>
+    public OutputStream(ulong start, ReadOnlySpan<byte> retained)
+    {
+        _retainedStart = start;
+        _retained.AddRange(retained);
+    }
+
+    /// <summary>The first offset still kept: the client is known to have everything before it.</summary>
+    public ulong Start => _retainedStart;
+
     /// <summary>When set, every byte ever appended is also kept here (checkers, the simulator).</summary>
     public List<byte>? History { get; init; }
 

@@ -21,6 +21,9 @@ public sealed class Replayer(PcMachine machine)
         set => _cursor.CheckpointVerified = value;
     }
 
+    /// <summary>The log goes on at <paramref name="nextSequence"/> from the machine's state (a backup that joined a running primary).</summary>
+    public void StartAt(ulong nextSequence) => _cursor.MoveTo(nextSequence);
+
     /// <summary>Replays <paramref name="events"/> in order; the sequence must start at 1 (or continue where the last call ended) without gaps.</summary>
     public void Feed(IEnumerable<LogEvent> events)
     {

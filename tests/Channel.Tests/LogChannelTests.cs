@@ -46,6 +46,48 @@ public class LogChannelTests
     }
 
     [Fact]
+    public async Task Machine_state_arrives_in_order_before_the_log_and_only_from_the_primary()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _p = primary;
+        await using var _b = backup;
+
+        await primary.SendStateAsync(1, new byte[] { 1, 2 });
+        await primary.SendStateAsync(3, new byte[] { 3 });
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await backup.SendStateAsync(1, new byte[] { 0 }));
+        await primary.SendLogAsync(7, new byte[] { 4 });
+        // State after log data would start the copy anew on a backup that already replays: never.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await primary.SendStateAsync(1, new byte[] { 5 }));
+
+        var first = await backup.ReceivedState.ReadAsync().AsTask().WaitAsync(Patience);
+        var second = await backup.ReceivedState.ReadAsync().AsTask().WaitAsync(Patience);
+        Assert.Equal(1ul, first.Kind);
+        Assert.Equal(new byte[] { 1, 2 }, first.Bytes.ToArray());
+        Assert.Equal(3ul, second.Kind);
+        Assert.Equal(new byte[] { 3 }, second.Bytes.ToArray());
+        var log = await backup.ReceivedLog.ReadAsync().AsTask().WaitAsync(Patience);
+        Assert.Equal(7ul, log.LastSequence);
+        Assert.False(backup.ReceivedState.TryRead(out _));
+        Assert.True(backup.IsOpen);
+    }
+
+    [Fact]
+    public async Task A_close_code_reaches_the_peer_with_its_reason()
+    {
+        var (primary, backup) = await OpenPairAsync();
+        await using var _b = backup;
+        await primary.CloseAsync(ChannelCloseCode.BackupAttached, "a backup is attached already");
+        await using var _p = primary;
+
+        var closure = await backup.Completion.WaitAsync(Patience);
+        Assert.Equal(ChannelCloseReason.PeerGoodbye, closure.Reason);
+        Assert.Equal(ChannelCloseCode.BackupAttached, closure.Code);
+        Assert.Equal("a backup is attached already", closure.Message);
+        // The backup's state reader ends too, so a joiner waiting for state learns the channel closed.
+        Assert.False(await backup.ReceivedState.WaitToReadAsync().AsTask().WaitAsync(Patience));
+    }
+
+    [Fact]
     public async Task Heartbeats_carry_positions_both_ways()
     {
         var (primary, backup) = await OpenPairAsync();

@@ -19,6 +19,7 @@ public static class FuzzTargets
         ("multiboot", () => new MultibootTarget()),
         ("linux", () => new LinuxTarget()),
         ("conformance", () => new ConformanceTarget()),
+        ("join-state", () => new JoinStateTarget()),
     ];
 
     public static IEnumerable<string> Names => Factories.Select(f => f.Name);

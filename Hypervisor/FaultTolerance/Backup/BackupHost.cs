@@ -28,12 +28,15 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
     public ulong ReplaySliceInstructions { get; init; } = 200_000;
 
+    /// <summary>Where backups join this node once it went live (null: none can).</summary>
+    public JoinAcceptor? Joins { get; init; }
+
     /// <summary>Set once the node went live.</summary>
     public PrimaryNode? Live { get; private set; }
 
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
     {
-        ulong lastAck = 0;
+        ulong lastAck = node.Acknowledge(); // a joined backup starts where the primary's log goes on: nothing to acknowledge yet
         _ = Task.Run(async () =>
         {
             // Wake the loop when log arrives or the channel ends.
@@ -127,7 +130,8 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
         live.ContinueAlone(contested); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;
         BackupLog.Live(_log, node.NodeId, contested, live.InputEnd, failover.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture));
-        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, logging);
+        Joins?.Start(cancellationToken);
+        var host = new PrimaryHost(live, null, relay, wake, arbiter, vmId, logging) { Joins = Joins };
         return await host.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 }

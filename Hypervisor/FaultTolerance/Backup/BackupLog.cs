@@ -46,4 +46,17 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
         Message = "{NodeId}: live as generation {Generation} (input offset {InputEnd}), {Milliseconds} ms after the loss was detected; announcing to the relay")]
     public static partial void Live(ILogger logger, string nodeId, ulong generation, ulong inputEnd, string milliseconds);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Information, Message = "{NodeId}: joining the primary at {Primary}")]
+    public static partial void Joining(ILogger logger, string nodeId, EndPoint primary);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Error, Message = "vmft backup: joining the primary at {Primary} refused: {Reason}")]
+    public static partial void JoinRefused(ILogger logger, EndPoint primary, string reason);
+
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Information,
+        Message = "{NodeId}: joined the primary at {Primary} (generation {Generation}): {Pages} pages in {Rounds} pre-copy rounds and a stop-and-copy, {Milliseconds} ms; state hash {Hash} at instruction {Position} matches")]
+    public static partial void Joined(ILogger logger, string nodeId, EndPoint primary, ulong generation, long pages, uint rounds, string milliseconds, string hash, ulong position);
+
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Error, Message = "vmft backup: joining the primary at {Primary} failed: {Reason}")]
+    public static partial void JoinFailed(ILogger logger, EndPoint primary, string reason);
 }

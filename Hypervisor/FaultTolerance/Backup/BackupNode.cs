@@ -56,6 +56,19 @@ public sealed class BackupNode
         machine.SerialOutput = _output.Append; // produced again, but never sent: the primary sent it
     }
 
+    /// <summary>
+    /// A backup that joined a running primary: <paramref name="machine"/> holds the primary's state
+    /// as <paramref name="joined"/> describes it, and the log goes on from there.
+    /// </summary>
+    public BackupNode(string nodeId, PcMachine machine, JoinFinal joined)
+        : this(nodeId, machine, new OutputStream(joined.OutputStart, joined.Output))
+    {
+        _replayer.StartAt(joined.FirstSequence);
+        _highestReceived = _acknowledged = Replayed = joined.FirstSequence - 1;
+        _inputEnd = joined.InputEnd;
+        PrimaryGeneration = joined.Generation;
+    }
+
     /// <summary>Takes a batch of log events from the channel. Events must continue the sequence; a gap is refused whole.</summary>
     public void OnLog(IReadOnlyList<LogEvent> events)
     {

@@ -23,18 +23,30 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     /// <summary>When set (and a backup is attached): log <see cref="FtStatistics.Sample"/> this often.</summary>
     public TimeSpan? StatsInterval { get; init; }
 
+    /// <summary>
+    /// Where backups join this node while it runs alone (after its backup was lost, or from the
+    /// start); null: none can.
+    /// </summary>
+    public JoinAcceptor? Joins { get; init; }
+
+    // The logging channel to the backup this node counts for the output rule (the first, or one that joined).
+    private LogChannel? _channel = channel;
+    private readonly LogChannel? _first = channel;
+    private PrimaryJoin? _join;
+
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
     {
-        bool haveBackup = channel is not null;
+        bool haveBackup = _channel is not null;
         ulong lastAck = 0;
         var sampleClock = Stopwatch.StartNew();
-        if (channel is not null) _ = WakeOnAcksAsync(channel, cancellationToken);
+        if (_channel is not null) _ = WakeOnAcksAsync(_channel, cancellationToken);
+        if (Joins is not null) Joins.Wake = wake;
         while (!cancellationToken.IsCancellationRequested)
         {
             if (haveBackup && StatsInterval is { } every && sampleClock.Elapsed >= every)
             {
                 sampleClock.Restart();
-                PrimaryLog.Stats(_log, Statistics.Sample(node.Machine, channel));
+                PrimaryLog.Stats(_log, Statistics.Sample(node.Machine, _channel));
             }
             if (relay.TakeNewConnection())
             {
@@ -45,15 +57,15 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
 
             if (haveBackup)
             {
-                if (channel!.AcknowledgedSequence is { } ack && ack > lastAck)
+                if (_channel!.AcknowledgedSequence is { } ack && ack > lastAck)
                 {
                     lastAck = ack;
                     node.OnAck(ack);
                     Statistics.Acked(ack, node.Machine.Cpu.Position);
                 }
-                if (channel.Completion.IsCompleted)
+                if (_channel.Completion.IsCompleted)
                 {
-                    var closure = channel.Completion.Result;
+                    var closure = _channel.Completion.Result;
                     if (!PeerLoss.MustContend(closure)) return NodeExit.Stopped; // this node closed it
                     haveBackup = false;
                     PrimaryLog.BackupLost(_log, node.NodeId, closure);
@@ -66,7 +78,14 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     }
                     PrimaryLog.ContinuingAlone(_log, node.NodeId, contested);
                     node.ContinueAlone(contested);
+                    if (_channel != _first) _ = _channel.DisposeAsync().AsTask(); // a joined one is this host's own
                 }
+            }
+            if (await ServeJoinsAsync(haveBackup, cancellationToken).ConfigureAwait(false))
+            {
+                haveBackup = true;
+                lastAck = 0;
+                _ = WakeOnAcksAsync(_channel!, cancellationToken);
             }
 
             bool running = node.Step();
@@ -75,7 +94,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             {
                 try
                 {
-                    long bytes = await LogBlocks.SendAsync(channel!, log, cancellationToken).ConfigureAwait(false);
+                    long bytes = await LogBlocks.SendAsync(_channel!, log, cancellationToken).ConfigureAwait(false);
                     Statistics.Shipped(log, bytes);
                 }
                 catch (ChannelClosedException)
@@ -88,15 +107,16 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             if (!running)
             {
                 // The guest exited: release the last output (the backup must have it first), then stop.
-                if (haveBackup && node.Acked < node.LogEnd && !channel!.Completion.IsCompleted)
+                if (haveBackup && node.Acked < node.LogEnd && !_channel!.Completion.IsCompleted)
                 {
                     await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 PrimaryLog.GuestExited(_log, node.NodeId, node.Exited);
-                if (channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
+                if (_channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false); // let the relay take the last output
-                if (channel is not null) await channel.CloseAsync("guest exited").ConfigureAwait(false);
+                if (_channel is not null) await _channel.CloseAsync("guest exited").ConfigureAwait(false);
+                if (_join is not null) await _join.Channel.CloseAsync("guest exited").ConfigureAwait(false);
                 return NodeExit.GuestExited;
             }
 
@@ -110,8 +130,70 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }
-        if (channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
+        if (_channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
         return NodeExit.Stopped;
+    }
+
+    /// <summary>
+    /// Between two steps of a node without a backup: takes joining backups (one at a time; others
+    /// are refused), copies a little of the machine to the one joining, and once the copy is
+    /// complete makes it this node's backup. True when a backup was attached just now.
+    /// </summary>
+    private async Task<bool> ServeJoinsAsync(bool haveBackup, CancellationToken cancellationToken)
+    {
+        if (Joins is null) return false;
+        while (Joins.TryTake(out var joining, out var peer))
+        {
+            if (haveBackup || _join is not null || node.Exited is not null)
+            {
+                string reason = haveBackup ? "a backup is attached already"
+                    : _join is not null ? $"another backup is joining (from {_join.Peer})" : "the guest has exited";
+                PrimaryLog.JoinRefused(_log, node.NodeId, peer, reason);
+                _ = RefuseAsync(joining, reason);
+                continue;
+            }
+            PrimaryLog.JoinStarted(_log, node.NodeId, peer);
+            _join = new PrimaryJoin(joining, peer, node.Machine, wake, cancellationToken);
+        }
+        if (_join is null || haveBackup) return false;
+        var join = _join;
+        if (join.Channel.Completion.IsCompleted)
+        {
+            Abandon(join, join.Channel.Completion.Result.ToString());
+            return false;
+        }
+        JoinFigures figures;
+        try
+        {
+            if (!join.PreCopyDone()) return false;
+            // Once attached the backup may hold the state: if the channel fails after that, this
+            // node contends for the next generation like for any backup it loses.
+            figures = await join.StopAndCopyAsync(node, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e) when (!join.Attached)
+        {
+            Abandon(join, e.Message);
+            return false;
+        }
+        _join = null;
+        _channel = join.Channel;
+        PrimaryLog.Joined(_log, node.NodeId, join.Peer, node.Generation, figures);
+        return true;
+    }
+
+    // A join's copy task may still be sending into the closed channel: it ends with it.
+    private void Abandon(PrimaryJoin join, string reason)
+    {
+        PrimaryLog.JoinAbandoned(_log, node.NodeId, join.Peer, reason);
+        _join = null;
+        _ = join.Channel.DisposeAsync().AsTask();
+    }
+
+    /// <summary>Tells a joining backup why not, then drops its channel.</summary>
+    private static async Task RefuseAsync(LogChannel joining, string reason)
+    {
+        await joining.CloseAsync(ChannelCloseCode.BackupAttached, reason).ConfigureAwait(false);
+        await joining.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Wakes the loop on every new acknowledgement (held output can go) and when the channel ends.</summary>

@@ -50,4 +50,23 @@ internal static partial class PrimaryLog
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "{NodeId}: the relay connected again: announcing this node")]
     public static partial void RelayReconnected(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "{NodeId}: accepting joining backups on {Address}")]
+    public static partial void AcceptingJoins(ILogger logger, string nodeId, EndPoint address);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "{NodeId}: refused a joining backup from {Peer}: {Reason}")]
+    public static partial void JoinRefused(ILogger logger, string nodeId, EndPoint? peer, string reason);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "{NodeId}: a backup joins from {Peer}: copying the machine while the guest runs")]
+    public static partial void JoinStarted(ILogger logger, string nodeId, EndPoint? peer);
+
+    /// <summary>The join's figures (<see cref="JoinFigures"/>); from here the backup counts for the output rule.</summary>
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Information, Message = "{NodeId}: backup joined from {Peer} (generation {Generation}): {Figures}")]
+    public static partial void Joined(ILogger logger, string nodeId, EndPoint? peer, ulong generation, JoinFigures figures);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "{NodeId}: the backup joining from {Peer} is gone ({Reason}): serving on alone")]
+    public static partial void JoinAbandoned(ILogger logger, string nodeId, EndPoint? peer, string reason);
+
+    [LoggerMessage(EventId = 1018, Level = LogLevel.Information, Message = "{NodeId}: started alone (no backup yet)")]
+    public static partial void StartedAlone(ILogger logger, string nodeId);
 }

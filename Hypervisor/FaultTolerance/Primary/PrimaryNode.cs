@@ -191,6 +191,27 @@ public sealed class PrimaryNode : IEventSink
         Release();
     }
 
+    /// <summary>
+    /// A backup joins this node, which runs alone, between two steps (the guest stands still): a
+    /// checkpoint here is the first event of its log, and from now on output waits for its acks.
+    /// Returns what the backup needs beside RAM.
+    /// </summary>
+    /// <param name="rounds">Pre-copy rounds it took (for the backup's report).</param>
+    public JoinFinal AttachBackup(uint rounds)
+    {
+        if (!Alone) throw new InvalidOperationException("a backup is attached already");
+        if (Exited is not null) throw new InvalidOperationException("the guest has exited");
+        _outgoingLog.Clear(); // log of the time alone: its effects are in the state
+        ulong first = _recorder.NextSequence;
+        _recorder.MaybeCheckpoint(force: true);
+        ulong hash = ((CheckpointEvent)_outgoingLog[^1]).StateHash;
+        var (cpu, devices) = _machine.SaveStateBytes();
+        Alone = false;
+        _acked = first - 1;
+        return new JoinFinal(_machine.Cpu.Position, first, Generation, _pendingInputStart, hash, rounds,
+            _output.Start, _output.Slice(_output.Start, _output.End), cpu, devices);
+    }
+
     public void OnRelay(RelayToNode message)
     {
         switch (message)

@@ -21,7 +21,10 @@ public sealed partial class FtProcesses : IDisposable
     /// <summary>The primary (or, after <see cref="StartSoloAsync"/>, the guest running alone).</summary>
     public ChildProcess? Primary { get; private set; }
     public ChildProcess? Relay { get; private set; }
-    public IReadOnlyList<ChildProcess> Children => _children;
+    public IReadOnlyList<ChildProcess> Children
+    {
+        get { lock (_children) return [.. _children]; }
+    }
     public string ArbiterDirectory { get; } = Directory.CreateTempSubdirectory("vmft-arbiter-").FullName;
 
     /// <summary>Every line a child prints, as it arrives (on the threads that read the children's output).</summary>
@@ -61,6 +64,7 @@ public sealed partial class FtProcesses : IDisposable
     public async Task<string> StartAsync(IReadOnlyList<string> machineArgs, IReadOnlyList<string> nodeArgs, TimeSpan timeout, bool untilServing = false)
     {
         string arb = Arbiter ?? ArbiterDirectory;
+        (_machineArgs, _nodeArgs) = (machineArgs, nodeArgs);
         Backup = Start("backup", ["backup", .. machineArgs, "--listen", "127.0.0.1:0", "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. BackupArgs]);
         string backupPorts = await Backup.WaitForLineAsync(l => BackupListening().Match(l) is { Success: true } m ? $"{m.Groups[1].Value} {m.Groups[2].Value}" : null,
             timeout, "listening").ConfigureAwait(false);
@@ -68,9 +72,12 @@ public sealed partial class FtProcesses : IDisposable
         var backupLog = IPEndPoint.Parse(backupPorts.Split(' ')[1]);
         var primaryLog = LogRoute?.Invoke(backupLog) ?? backupLog;
 
-        Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
+        // With respawn the primary takes joining backups too, for when it is the one left alone.
+        string[] joins = Respawn ? ["--listen", "127.0.0.1:0"] : [];
+        Primary = Start("primary", ["primary", .. machineArgs, "--backup", primaryLog.ToString(), .. joins, "--relay-port", "127.0.0.1:0", "--arbiter", arb, .. nodeArgs, .. PrimaryArgs]);
         var primaryRelay = IPEndPoint.Parse(await Primary.WaitForLineAsync(l => PrimaryListening().Match(l) is { Success: true } m ? m.Groups[1].Value : null,
             timeout, "listening").ConfigureAwait(false));
+        if (Respawn) SeatPair(new Seat(Primary, primaryRelay, JoinAddressOf(Primary)), new Seat(Backup, backupRelay, Task.FromResult(backupLog)));
         var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelay) ?? primaryRelay;
 
         Relay = Start("relay", ["relay", "--listen", "127.0.0.1:0", "--nodes", $"{relayToPrimary},{backupRelay}"]);
@@ -138,8 +145,12 @@ public sealed partial class FtProcesses : IDisposable
 
     private ChildProcess Start(string name, IEnumerable<string> args)
     {
-        var child = new ChildProcess(name, StartInfo(args), Clock ?? (() => _started.Elapsed.TotalMilliseconds), Line);
-        _children.Add(child);
+        var child = new ChildProcess(name, StartInfo(args), Clock ?? (() => _started.Elapsed.TotalMilliseconds), l =>
+        {
+            Line?.Invoke(l);
+            ObserveForRespawn(l);
+        });
+        lock (_children) _children.Add(child);
         return child;
     }
 
@@ -155,7 +166,9 @@ public sealed partial class FtProcesses : IDisposable
 
     public void Dispose()
     {
-        foreach (var c in _children) c.Dispose();
+        List<ChildProcess> children;
+        lock (_children) children = [.. _children];
+        foreach (var c in children) c.Dispose();
         try
         {
             Directory.Delete(ArbiterDirectory, recursive: true);

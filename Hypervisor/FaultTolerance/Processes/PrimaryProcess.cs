@@ -12,42 +12,54 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 
 /// <summary>
 /// <c>vmft primary</c> once its options are bound: connects the logging channel to the backup
-/// (retrying while it starts), serves the relay's connections, and runs the primary host until the
-/// guest exits, the node halts or it is stopped. Status lines are logged (<see cref="PrimaryLog"/>;
-/// the logging channel's own under the category VmFt.Channel).
+/// (retrying while it starts), or with no backup starts alone; serves the relay's connections and,
+/// given a join listener, backups that join it; and runs the primary host until the guest exits,
+/// the node halts or it is stopped. Status lines are logged (<see cref="PrimaryLog"/>; the logging
+/// channel's own under the category VmFt.Channel).
 /// </summary>
 public static class PrimaryProcess
 {
     /// <summary>How long the primary keeps trying to reach a backup that is not listening yet.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint backup, LogChannelOptions options,
+    /// <param name="backup">The backup's logging channel; null: start alone (a backup joins later on <paramref name="joinListener"/>).</param>
+    public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint? backup, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval,
-        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, bool diskShared = true)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, TcpChannelListener? joinListener = null,
+        bool diskShared = true)
     {
         using var _ = relayListener;
+        using var joins = joinListener is null ? null : new JoinAcceptor(joinListener, options, id, logging);
         var log = logging.CreateLogger(PrimaryLog.Category);
         var wake = new WakeSignal();
         var relay = new RelayEndpoint(id, wake, log);
         PrimaryLog.RelayPort(log, id, relayListener.LocalEndPoint);
-        LogChannel channel;
-        try
+        LogChannel? channel = null;
+        if (backup is not null)
         {
-            channel = await ConnectWithRetryAsync(backup, options, logging.CreateLogger(NodeProcess.ChannelCategory), token).ConfigureAwait(false);
+            try
+            {
+                channel = await ConnectWithRetryAsync(backup, options, logging.CreateLogger(NodeProcess.ChannelCategory), token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
+            {
+                PrimaryLog.ChannelRefused(log, backup, e.Message);
+                return NodeExit.ChannelFailed;
+            }
+            catch (TimeoutException e)
+            {
+                PrimaryLog.NoBackup(log, e.Message);
+                return NodeExit.ChannelFailed;
+            }
+            PrimaryLog.ChannelUp(log, id, backup);
         }
-        catch (Exception e) when (e is ChannelRejectedException or ChannelProtocolException or IOException)
+        else
         {
-            PrimaryLog.ChannelRefused(log, backup, e.Message);
-            return NodeExit.ChannelFailed;
+            PrimaryLog.StartedAlone(log, id);
         }
-        catch (TimeoutException e)
-        {
-            PrimaryLog.NoBackup(log, e.Message);
-            return NodeExit.ChannelFailed;
-        }
-        PrimaryLog.ChannelUp(log, id, backup);
+        joins?.Start(token);
         NodeProcess.AcceptRelays(relayListener, relay, token);
-        await using (channel.ConfigureAwait(false))
+        try
         {
             var node = new PrimaryNode(id, 0, machine, new OutputStream(), 1, 0, checkpointInterval)
             {
@@ -55,14 +67,21 @@ public static class PrimaryProcess
                 Disk = disk is null || machine.Disk is null ? null : new Storage.DiskService(machine.Disk, disk),
                 DiskShared = diskShared,
             };
-            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval };
+            if (channel is null) node.ContinueAlone(0);
+            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval, Joins = joins };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) PrimaryLog.Halted(log, node.Generation + 1);
             return exit;
         }
+        finally
+        {
+            if (channel is not null) await channel.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
-    private static async Task<LogChannel> ConnectWithRetryAsync(EndPoint backup, LogChannelOptions options, ILogger channelLog, CancellationToken token)
+    /// <summary>Opens the logging channel to <paramref name="peer"/> as the connecting side, retrying while nothing listens there yet.</summary>
+    /// <exception cref="TimeoutException">Nothing answered within <see cref="ConnectTimeout"/>.</exception>
+    public static async Task<LogChannel> ConnectWithRetryAsync(EndPoint peer, LogChannelOptions options, ILogger channelLog, CancellationToken token)
     {
         var deadline = DateTime.UtcNow + ConnectTimeout;
         while (true)
@@ -70,11 +89,11 @@ public static class PrimaryProcess
             SocketDuplexPipe pipe;
             try
             {
-                pipe = await TcpChannelConnector.ConnectAsync(backup, cancellationToken: token).ConfigureAwait(false);
+                pipe = await TcpChannelConnector.ConnectAsync(peer, cancellationToken: token).ConfigureAwait(false);
             }
             catch (System.Net.Sockets.SocketException)
             {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"no backup answers at {backup}");
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"nothing answers at {peer}");
                 await Task.Delay(100, token).ConfigureAwait(false);
                 continue;
             }

@@ -22,6 +22,8 @@ public class FrameCodecTests
         { FrameType.Heartbeat, 123_456_789_012, [] },
         { FrameType.Goodbye, 0, [1] },
         { FrameType.Goodbye, 0, [] },
+        { FrameType.State, 3, [9, 8, 7] },
+        { FrameType.State, 1, [] },
     };
 
     private static byte[] Encode(params Frame[] frames)
@@ -138,7 +140,7 @@ public class FrameCodecTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(8)]
+    [InlineData(9)]
     [InlineData(0x7F)]
     [InlineData(0xFF)]
     public void Unknown_frame_type_is_an_error(byte type)

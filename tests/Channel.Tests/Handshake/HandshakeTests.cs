@@ -192,11 +192,11 @@ public class HandshakeTests
     public void Hello_layout_is_magic_version_role_vm_id_machine_nonce()
     {
         var nonce = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
-        var bytes = new HelloMessage(ChannelProtocol.Magic, 2, ChannelRole.Backup, VmId, 0x1122_3344_5566_7788, nonce).ToBytes();
+        var bytes = new HelloMessage(ChannelProtocol.Magic, 3, ChannelRole.Backup, VmId, 0x1122_3344_5566_7788, nonce).ToBytes();
 
         Assert.Equal(67, bytes.Length);
         Assert.Equal("VMFTCHAN", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
-        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)));
+        Assert.Equal(3, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)));
         Assert.Equal((byte)ChannelRole.Backup, bytes[10]);
         Assert.Equal(VmId, new Guid(bytes.AsSpan(11, 16)));
         Assert.Equal(0x1122_3344_5566_7788UL, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(27)));

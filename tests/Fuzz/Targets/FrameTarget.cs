@@ -48,6 +48,7 @@ public sealed class FrameTarget : FuzzTarget
         yield return ("hello", Encode(Frame.Body(FrameType.Hello, hello)));
         yield return ("log-ack-heartbeat", Encode(Frame.LogData(7, new byte[] { 1, 2, 3, 4, 5 }), Frame.Ack(7), Frame.Heartbeat(1000)));
         yield return ("reject", Encode(Frame.Body(FrameType.Reject, CloseMessage.Encode(ChannelCloseCode.WrongVmId, "wrong vm"))));
+        yield return ("state-then-log", Encode(Frame.State(1, new byte[] { 1, 0, 0 }), Frame.State(3, new byte[] { 1 }), Frame.LogData(9, new byte[] { 6 })));
         yield return ("goodbye", Encode(Frame.Body(FrameType.Goodbye, CloseMessage.Encode(ChannelCloseCode.Unspecified, "bye")), Frame.Body(FrameType.HelloAck, new byte[32])));
     }
 

@@ -83,3 +83,12 @@ public sealed record DiskCompletionEvent(ulong Sequence, ulong Position, ulong R
 {
     public override LogEventKind Kind => LogEventKind.DiskCompletion;
 }
+
+/// <summary>
+/// The network delivered <paramref name="Frame"/> (an Ethernet frame without its checksum) to the
+/// guest's virtio-net card. The log carries the bytes, so a replay needs no network.
+/// </summary>
+public sealed record NetReceiveEvent(ulong Sequence, ulong Position, byte[] Frame) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.NetReceive;
+}

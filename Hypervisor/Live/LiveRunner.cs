@@ -108,10 +108,11 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
         if (waitNs > 0) WaitForInput(TimeSpan.FromTicks((long)(waitNs / 100)));
     }
 
-    /// <summary>Waits for serial input or a network frame, or until <paramref name="wait"/> passes.</summary>
+    /// <summary>Waits for serial input or a network frame the guest has a buffer for, or until <paramref name="wait"/> passes.</summary>
     private void WaitForInput(TimeSpan wait)
     {
-        if (Network is not { } net)
+        // A frame the guest has no buffer for cannot wake it: only its own progress posts buffers.
+        if (Network is not { } net || !net.Device.CanReceive)
         {
             if (serial is not null) serial.WaitForInput(wait);
             else Thread.Sleep(wait);

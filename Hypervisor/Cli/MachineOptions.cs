@@ -64,8 +64,8 @@ public sealed class MachineOptions
             string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
             switch (key)
             {
-                case "ifname" when value.Length > 0:
-                    name = value;
+                case "ifname" when eq > 0:
+                    name = value.Length > 0 ? value : throw new UsageException($"--net: '{text}' names no interface (tap,ifname=NAME)");
                     break;
                 case "mac":
                     card = new NetworkConfiguration(ParseMac(value, text));

@@ -94,16 +94,21 @@ internal sealed class ConsoleTranscript
 
     public ConsoleTranscript(Process process)
     {
-        process.OutputDataReceived += (_, e) =>
+        // Read as it comes, not by lines: a shell prompt ends without one.
+        var reader = process.StandardOutput;
+        new Thread(() =>
         {
-            if (e.Data is null) return;
-            lock (_lock)
+            var buffer = new char[4096];
+            int n;
+            while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
             {
-                _text.Append(e.Data).Append('\n');
-                Monitor.PulseAll(_lock);
+                lock (_lock)
+                {
+                    _text.Append(buffer, 0, n);
+                    Monitor.PulseAll(_lock);
+                }
             }
-        };
-        process.BeginOutputReadLine();
+        }) { IsBackground = true }.Start();
     }
 
     public string Text

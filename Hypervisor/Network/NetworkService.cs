@@ -31,8 +31,11 @@ public sealed class NetworkService
     public VirtioNet Device => _device;
     public INetworkBackend Backend => _backend;
 
+    /// <summary>Frames handed to the guest: also the next one's index in the log (a solo run numbers them itself).</summary>
     public ulong FramesIn { get; private set; }
     public ulong FramesOut { get; private set; }
+    /// <summary>Frames from the backend too long for the card, dropped before they reached the log.</summary>
+    public ulong Oversized { get; private set; }
     public ulong BytesIn { get; private set; }
     public ulong BytesOut { get; private set; }
 
@@ -45,7 +48,13 @@ public sealed class NetworkService
         int delivered = 0;
         while (delivered < MaxFramesPerService && _device.CanReceive && _backend.TryReceive(out var frame))
         {
-            recorder.NetReceive(frame);
+            // Longer than any frame the card or the log takes (a TAP whose MTU was raised): the network's loss.
+            if (frame.Length > VirtioNet.MaxFrameLength)
+            {
+                Oversized++;
+                continue;
+            }
+            recorder.NetReceive(FramesIn, frame);
             FramesIn++;
             BytesIn += (ulong)frame.Length;
             delivered++;

@@ -21,7 +21,7 @@ namespace VmFt.ReplayLog.Format;
 /// SnapshotState varint length + CPU bytes, varint length + device bytes, varint RAM pages;
 /// SnapshotPages varint first page, varint page count, u8 encoding, varint length + data;
 /// DiskRead varint request id, u8 status, varint length + data; DiskCompletion varint request id, u8 status;
-/// NetReceive varint length + frame.
+/// NetReceive varint frame index, varint length + frame.
 /// </summary>
 public static class LogBlockCodec
 {
@@ -70,7 +70,7 @@ public static class LogBlockCodec
                 + 1 + LengthPrefixed(Checked(sp.Data.Length, MaxSnapshotPagesLength, "snapshot page data")),
             DiskReadEvent d => VarInt.SizeOf(d.RequestId) + 1 + LengthPrefixed(Checked(d.Data.Length, MaxDiskReadLength, "disk read data")),
             DiskCompletionEvent d => VarInt.SizeOf(d.RequestId) + 1,
-            NetReceiveEvent n => LengthPrefixed(Checked(n.Frame.Length, MaxNetFrameLength, "network frame")),
+            NetReceiveEvent n => VarInt.SizeOf(n.FrameIndex) + LengthPrefixed(Checked(n.Frame.Length, MaxNetFrameLength, "network frame")),
             _ => throw new ArgumentException($"event type {e.GetType().Name} has no encoding", nameof(e)),
         };
     }
@@ -206,7 +206,7 @@ public static class LogBlockCodec
                 LogEventKind.DiskRead => new DiskReadEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte(),
                     reader.ReadSpan(reader.ReadLength(MaxDiskReadLength, "disk read data")).ToArray()),
                 LogEventKind.DiskCompletion => new DiskCompletionEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte()),
-                LogEventKind.NetReceive => new NetReceiveEvent(sequence, position, reader.ReadSpan(reader.ReadLength(MaxNetFrameLength, "network frame")).ToArray()),
+                LogEventKind.NetReceive => new NetReceiveEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadSpan(reader.ReadLength(MaxNetFrameLength, "network frame")).ToArray()),
                 _ => throw new LogFormatException(LogFormatError.UnknownEventKind, at, $"unknown event kind {kind}"),
             };
             previous = position;
@@ -324,6 +324,7 @@ public static class LogBlockCodec
                 span[at++] = d.Status;
                 break;
             case NetReceiveEvent n:
+                at += VarInt.Write(span[at..], n.FrameIndex);
                 at += WriteLengthPrefixed(span[at..], n.Frame);
                 break;
         }

@@ -54,6 +54,7 @@ public sealed class LinuxNetworkTests(ITestOutputHelper output)
                 int pinged = console.WaitFor("-42\r\n", at, Step);
                 string ping = console.Text[at..pinged];
                 at = pinged;
+                Assert.True(ping.Contains("eth0: <"), $"the guest has no eth0: an initramfs from before virtio_net? Run {LinuxGuestImage.BuildCommand} again.\n{ping}");
                 Assert.Contains($"inet {GuestAddress}/24", ping);
                 Assert.Contains("3 packets transmitted, 3 packets received, 0% packet loss", ping);
                 Assert.Contains("PING-0-42", ping);

@@ -21,4 +21,7 @@ public sealed record MachineConfiguration
 
     /// <summary>The virtio-blk disk at PCI 00:03.0, or null for a machine without one (its devices are then exactly as before disks existed).</summary>
     public DiskConfiguration? Disk { get; init; }
+
+    /// <summary>The virtio-net card at PCI 00:04.0, or null for a machine without one.</summary>
+    public NetworkConfiguration? Network { get; init; }
 }

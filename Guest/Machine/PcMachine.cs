@@ -11,7 +11,8 @@ namespace VmFt.Guest.Machine;
 
 /// <summary>
 /// The PC: CPU, RAM, port bus and the devices a guest expects (PICs, PIT, two UARTs, CMOS RTC,
-/// debug exit and console, port 0x92, 8042, PCI bus 0 with an i440FX host bridge and a PIIX3 ISA bridge).
+/// debug exit and console, port 0x92, 8042, PCI bus 0 with an i440FX host bridge and a PIIX3 ISA bridge;
+/// as configured, a virtio-blk disk and a virtio-net card).
 /// <para>
 /// It is deterministic. Guest time is anchored at (position, nanoseconds) points and runs at
 /// <see cref="MachineConfiguration.NanosecondsPerInstruction"/> in between; the only ways time moves
@@ -41,6 +42,16 @@ public sealed class PcMachine : ICpuBus, IGuestClock
     public PciHost Pci { get; }
     /// <summary>The virtio-blk disk at 00:03.0, when the configuration has one.</summary>
     public VirtioBlock? Disk { get; }
+
+    /// <summary>The virtio-net card at 00:04.0, when the configuration has one.</summary>
+    public VirtioNet? Network { get; }
+
+    /// <summary>The network card's slot, its ISA IRQ (through PIRQA) and where its BAR 0 goes (after the disk's).</summary>
+    public const int NetworkSlot = 4, NetworkIrq = 10;
+    public const uint NetworkBarAddress = DiskBarAddress + VirtioPciFunction.BarSize;
+
+    /// <summary>Frames the guest sends on its network card, in its transmit order.</summary>
+    public Action<byte[]>? NetworkOutput { get; set; }
 
     /// <summary>Where the machine's own firmware places the disk's BAR 0 (above any RAM size, clear of the ROM at the top).</summary>
     public const uint DiskBarAddress = 0xFEB0_0000;
@@ -101,6 +112,15 @@ public sealed class PcMachine : ICpuBus, IGuestClock
             Disk.WriteConfig(PciFunction.InterruptLineOffset, 1, DiskIrq);
             Disk.WriteConfig(PciFunction.BarOffset, 4, DiskBarAddress);
         }
+        if (config.Network is { } network)
+        {
+            // Slot 4's INTA# is PIRQA; routed, level-triggered and assigned as for the disk.
+            Network = new VirtioNet(Memory, level => RoutePirq(isaBridge, (NetworkSlot + 0) & 3, level), network, frame => NetworkOutput?.Invoke(frame));
+            pci.Attach(NetworkSlot, 0, Network);
+            isaBridge.WriteConfig(0x60 + 0, 1, NetworkIrq);
+            Network.WriteConfig(PciFunction.InterruptLineOffset, 1, NetworkIrq);
+            Network.WriteConfig(PciFunction.BarOffset, 4, NetworkBarAddress);
+        }
         var post = new PostCodePort();
         var fpuError = new FpuErrorLatch(level => Pic.SetIrq(13, level), level => Cpu.IgnoreNumericError = level);
         Cpu.FerrChanged = fpuError.FerrChanged;
@@ -119,6 +139,7 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         post.Register(Ports);
         fpuError.Register(Ports);
         if (Disk is not null) Pic.Write(0x4D1, 1, Pic.Read(0x4D1, 1) | 1u << (DiskIrq - 8));
+        if (Network is not null) Pic.Write(0x4D1, 1, Pic.Read(0x4D1, 1) | 1u << (NetworkIrq - 8));
 
         _timed = [Pit, Com1, Com2, Rtc];
         // The tags name each device's state in snapshots and recordings: never rename or reuse one.
@@ -129,6 +150,7 @@ public sealed class PcMachine : ICpuBus, IGuestClock
         ];
         // After "pci": the disk's BAR mapping follows its configuration space, loaded there.
         if (Disk is not null) devices = [.. devices, ("vblk", Disk.State)];
+        if (Network is not null) devices = [.. devices, ("vnet", Network.State)];
         _devices = new DeviceStateSet(devices);
     }
 

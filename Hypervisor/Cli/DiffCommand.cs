@@ -171,6 +171,7 @@ public static class DiffCommand
             GuestExitEvent x => $"guest exit ({(MachineExitReason)x.Reason}{(x.Status >= 0 ? $", status {x.Status}" : "")})",
             DiskReadEvent d => $"disk read of request {d.RequestId} (status {d.Status}, {d.Data.Length} bytes)",
             DiskCompletionEvent d => $"disk completion of request {d.RequestId} (status {d.Status})",
+            NetReceiveEvent n => $"network frame of {n.Frame.Length} bytes received",
             _ => e.Kind.ToString(),
         };
         return $"#{e.Sequence} at {e.Position}: {what}";

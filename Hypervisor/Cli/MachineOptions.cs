@@ -28,6 +28,10 @@ public sealed class MachineOptions
     public Option<string> Clock { get; } = new("--clock") { Description = "virtual (time follows the instruction count: reproducible) or realtime (time follows the host clock)", DefaultValueFactory = _ => "realtime" };
     public Option<string?> Rom { get; } = new("--rom") { Description = "a ROM image mapped below 1 MiB and at 4 GiB, started at the reset vector" };
     public Option<string?> Disk { get; } = new("--disk") { Description = "a raw disk image as the guest's virtio-blk disk (/dev/vda); FILE,readonly for a read-only disk; on FT nodes FILE,nonshared when each node has its own copy" };
+    public Option<string?> Net { get; } = new("--net")
+    {
+        Description = "a virtio-net card (eth0) on a TAP interface: tap,ifname=NAME[,mac=52:54:00:12:34:56] (needs CAP_NET_ADMIN, or a persistent TAP owned by the user)",
+    };
     public Option<string?> FromRecording { get; } = new("--from-recording")
     {
         Description = "start where this recording ends (its machine, replayed to its last position; e.g. a Linux boot recorded once in virtual time with --until-output) instead of from an image",
@@ -36,7 +40,8 @@ public sealed class MachineOptions
     public Option<ulong> MaxInstructions { get; } = new("--max-instructions") { Description = "stop after this many instructions (0: no limit)", DefaultValueFactory = _ => 0UL };
 
     /// <param name="resumable">Whether the command can also start from a recording's end (<see cref="FromRecording"/>).</param>
-    public void AddTo(Command command, bool resumable = false)
+    /// <param name="network">Whether the command runs the guest alone, so that it can plug a card into a TAP itself (<see cref="Net"/>).</param>
+    public void AddTo(Command command, bool resumable = false, bool network = false)
     {
         command.Arguments.Add(Image);
         command.Options.Add(Mem);
@@ -48,6 +53,57 @@ public sealed class MachineOptions
         command.Options.Add(Disk);
         command.Options.Add(Core);
         if (resumable) command.Options.Add(FromRecording);
+        if (network) command.Options.Add(Net);
+    }
+
+    /// <summary>Parses <c>tap,ifname=NAME[,mac=XX:XX:XX:XX:XX:XX]</c>.</summary>
+    public static (string InterfaceName, NetworkConfiguration Card) ParseNet(string text)
+    {
+        var parts = text.Split(',');
+        if (parts[0] != "tap") throw new UsageException($"--net: '{parts[0]}' in '{text}' is not a network backend (tap,ifname=NAME[,mac=ADDRESS])");
+        string? name = null;
+        var card = NetworkConfiguration.Default;
+        foreach (string part in parts.Skip(1))
+        {
+            int eq = part.IndexOf('=');
+            string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
+            switch (key)
+            {
+                case "ifname" when eq > 0:
+                    name = value.Length > 0 ? value : throw new UsageException($"--net: '{text}' names no interface (tap,ifname=NAME)");
+                    break;
+                case "mac":
+                    card = new NetworkConfiguration(ParseMac(value, text));
+                    break;
+                default:
+                    throw new UsageException($"--net: '{part}' in '{text}' is not an option of a TAP network (ifname=NAME, mac=ADDRESS)");
+            }
+        }
+        if (name is null) throw new UsageException($"--net: '{text}' names no interface (tap,ifname=NAME)");
+        return (name, card);
+    }
+
+    private static ulong ParseMac(string value, string text)
+    {
+        var bytes = value.Split(':');
+        ulong mac = 0;
+        if (bytes.Length != 6 || bytes.Any(b => b.Length != 2 || !byte.TryParse(b, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
+            throw new UsageException($"--net: '{value}' in '{text}' is not a MAC address (six hex bytes: 52:54:00:12:34:56)");
+        foreach (string b in bytes) mac = mac << 8 | byte.Parse(b, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        if ((mac >> 40 & 1) != 0) throw new UsageException($"--net: '{value}' in '{text}' is a multicast address; a card needs a unicast one (first byte even)");
+        return mac;
+    }
+
+    /// <summary>
+    /// Plugs the card of a machine <see cref="Build(ParseResult, out BootFiles?, out RawDiskFile?)"/> made into the TAP
+    /// <see cref="Net"/> names, or null without <c>--net</c>; the caller owns the service's backend.
+    /// </summary>
+    public Network.NetworkService? OpenNetwork(ParseResult parse, PcMachine machine)
+    {
+        if (parse.GetResult(Net) is null || parse.GetValue(Net) is not { } spec) return null;
+        var (name, _) = ParseNet(spec);
+        if (machine.Network is null) throw new UsageException("--net: the recording's machine has no network card to plug in");
+        return new Network.NetworkService(machine, Network.TapDevice.Open(name, $"--net {spec}"));
     }
 
     /// <summary>
@@ -116,6 +172,7 @@ public sealed class MachineOptions
         if (image is null && rom is null)
             throw new UsageException("no image: give a Multiboot kernel file, a bundled guest name (" + string.Join(", ", BundledImages.Names) + ") or --rom FILE");
         uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
+        var network = parse.GetResult(Net) is not null && parse.GetValue(Net) is { } netSpec ? ParseNet(netSpec).Card : null;
         if (parse.GetValue(Disk) is { } diskSpec)
         {
             var spec = ParseDisk(diskSpec);
@@ -126,6 +183,7 @@ public sealed class MachineOptions
         {
             RamSize = ram,
             Disk = disk is null ? null : new DiskConfiguration((ulong)disk.Length / DiskConfiguration.SectorSize, disk.ReadOnly),
+            Network = network,
         });
         try
         {

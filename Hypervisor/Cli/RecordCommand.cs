@@ -20,7 +20,7 @@ public static class RecordCommand
         var checkpoints = new Option<ulong>("--checkpoint-interval") { Description = "instructions between state-hash checkpoints", DefaultValueFactory = _ => 50_000_000UL };
         var snapshots = new Option<ulong>("--snapshot-interval") { Description = "instructions between snapshots stored in the recording, so that a debugger starts near any position (0: none)", DefaultValueFactory = _ => 100_000_000UL };
         var command = new Command("record", "Run a guest alone and record every nondeterministic event to a file");
-        options.AddTo(command);
+        options.AddTo(command, network: true);
         command.Options.Add(output);
         command.Options.Add(serial);
         command.Options.Add(noImage);
@@ -36,6 +36,8 @@ public static class RecordCommand
             string path = parse.GetValue(output)!;
             var machine = options.Build(parse, out var files, out var diskFile);
             using var disk = diskFile;
+            var network = options.OpenNetwork(parse, machine);
+            using var tap = network?.Backend;
             var header = RecordedMachine.HeaderFor(machine, clock, files!.ImageName, files.Image, files.CommandLine, !parse.GetValue(noImage),
                 files.InitrdName, files.Initrd, disk?.Name);
             using var logging = CliLogging.Create(parse, statusOnStdout: false); // stdout is the guest's console
@@ -62,6 +64,7 @@ public static class RecordCommand
                 CheckpointInterval = parse.GetValue(checkpoints),
                 Snapshots = snapshotter,
                 Disk = disk is null ? null : new DiskService(machine.Disk!, disk),
+                Network = network,
             };
             var quit = RunCommand.QuitToken(userBackend);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(quit, reached.Token);

@@ -24,7 +24,7 @@ public static class RunCommand
         var serial = new Option<string>("--serial") { Description = "stdio (a terminal in raw mode: Ctrl-A x quits, Ctrl-A h helps), stdio,line (the terminal's own line editing and echo, for line-protocol guests such as kvstore), or tcp:HOST:PORT[,wait] (listen for one client; wait: start the guest only once it is connected)", DefaultValueFactory = _ => "stdio" };
         var tracePorts = new Option<string[]>("--trace-port") { Description = "print every write to this port on stderr (repeatable)", AllowMultipleArgumentsPerToken = false };
         var command = new Command("run", "Run a guest image alone (no fault tolerance)");
-        options.AddTo(command, resumable: true);
+        options.AddTo(command, resumable: true, network: true);
         command.Options.Add(serial);
         command.Options.Add(tracePorts);
         command.SetAction(parse => CliErrors.Guard("run", () =>
@@ -35,6 +35,8 @@ public static class RunCommand
             using var backend = OpenSerial(parse.GetValue(serial)!, logging);
             var machine = options.Build(parse, out var diskFile);
             using var disk = diskFile;
+            var network = options.OpenNetwork(parse, machine);
+            using var tap = network?.Backend;
             var machineLog = logging.CreateLogger(ShellLog.MachineCategory);
             machine.Log = line => ShellLog.MachineDiagnostic(machineLog, line);
             if (traced.Count > 0)
@@ -44,7 +46,7 @@ public static class RunCommand
                 };
             machine.DebugConsoleOutput = b => Console.Error.Write((char)b);
             var quit = QuitToken(backend);
-            var outcome = new LiveRunner(machine, clock, backend) { Disk = disk is null ? null : new DiskService(machine.Disk!, disk) }
+            var outcome = new LiveRunner(machine, clock, backend) { Disk = disk is null ? null : new DiskService(machine.Disk!, disk), Network = network }
                 .Run(parse.GetValue(options.MaxInstructions), quit);
             return quit.IsCancellationRequested ? Quit(backend) : Report(machine, outcome);
         }));

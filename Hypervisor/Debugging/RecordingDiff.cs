@@ -110,7 +110,7 @@ public static class RecordingDiff
             var recorded = e.Sequence >= 1 && e.Sequence <= (ulong)a.Events.Count ? a.Events[(int)e.Sequence - 1] : null;
             var inBracket = new List<LogEvent>();
             foreach (var x in a.Events)
-                if (x.Position >= lastGood && x.Position <= e.Position && x is TimeSetEvent or SerialInputEvent or DiskReadEvent or DiskCompletionEvent or GuestExitEvent) inBracket.Add(x);
+                if (x.Position >= lastGood && x.Position <= e.Position && x is TimeSetEvent or SerialInputEvent or DiskReadEvent or DiskCompletionEvent or NetReceiveEvent or GuestExitEvent) inBracket.Add(x);
             return new RecordingDiffResult
             {
                 Outcome = DiffOutcome.StateDiffers,
@@ -223,7 +223,7 @@ public static class RecordingDiff
         }
     }
 
-    private static bool IsInput(LogEvent e) => e is TimeSetEvent or SerialInputEvent or DiskReadEvent or DiskCompletionEvent;
+    private static bool IsInput(LogEvent e) => e is TimeSetEvent or SerialInputEvent or DiskReadEvent or DiskCompletionEvent or NetReceiveEvent;
 
     private static bool SameInput(LogEvent x, LogEvent y) => x.Position == y.Position && (x, y) switch
     {
@@ -231,6 +231,7 @@ public static class RecordingDiff
         (SerialInputEvent p, SerialInputEvent q) => p.Data.AsSpan().SequenceEqual(q.Data),
         (DiskReadEvent p, DiskReadEvent q) => p.RequestId == q.RequestId && p.Status == q.Status && p.Data.AsSpan().SequenceEqual(q.Data),
         (DiskCompletionEvent p, DiskCompletionEvent q) => p.RequestId == q.RequestId && p.Status == q.Status,
+        (NetReceiveEvent p, NetReceiveEvent q) => p.Frame.AsSpan().SequenceEqual(q.Frame),
         _ => false,
     };
 

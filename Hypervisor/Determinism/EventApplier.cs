@@ -39,6 +39,12 @@ public static class EventApplier
             case DiskCompletionEvent d:
                 CompleteDisk(machine, d, d.RequestId, d.Status, []);
                 break;
+            case NetReceiveEvent n:
+                if (machine.Network is not { } card)
+                    throw new DivergenceException($"network frame #{n.Sequence} at position {n.Position}: this machine has no network card", n.Position, n.Sequence);
+                // Delivered or dropped, as the guest's buffers at this position decide: the same on both sides.
+                card.Receive(n.Frame);
+                break;
             // Checkpoints, output markers, beacons and exits record facts; they change nothing.
         }
     }

@@ -40,6 +40,9 @@ public sealed class Recorder(PcMachine machine, IEventSink? sink, ulong firstSeq
     public void DiskCompletion(ulong requestId, byte status) =>
         Record(new DiskCompletionEvent(_nextSequence, machine.Cpu.Position, requestId, status));
 
+    /// <summary>A frame arrived from the network for the guest's card (its bytes in the log, so a replay needs no network).</summary>
+    public void NetReceive(ulong frameIndex, byte[] frame) => Record(new NetReceiveEvent(_nextSequence, machine.Cpu.Position, frameIndex, frame));
+
     /// <summary>Writes a checkpoint if one is due (or <paramref name="force"/>d).</summary>
     public void MaybeCheckpoint(bool force = false)
     {

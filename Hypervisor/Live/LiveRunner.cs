@@ -29,6 +29,9 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
     /// <summary>The disk's host side, when the machine has a disk: its requests complete at slice boundaries.</summary>
     public Storage.DiskService? Disk { get; init; }
 
+    /// <summary>The network card's host side, when the machine has one plugged in: frames arrive between slices, sent ones go out after each.</summary>
+    public Network.NetworkService? Network { get; init; }
+
     private ulong _inputOffset;
 
     public RunOutcome Run(ulong maxInstructions, CancellationToken cancel = default)
@@ -48,12 +51,14 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             time.BeginSlice(always: true);
             FeedInput(recorder, input);
             Disk?.Service(recorder);
+            Network?.Service(recorder);
 
             ulong position = machine.Cpu.Position;
             if (position >= limit) return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: true);
             ulong stop = limit - position > SliceInstructions ? position + SliceInstructions : limit;
             var reason = machine.RunUntil(stop);
             serial?.Flush();
+            Network?.Flush();
             recorder.MaybeCheckpoint();
             if (reason == MachineExitReason.PositionReached || reason == MachineExitReason.Idle) Snapshots?.MaybeSnapshot(recorder);
             switch (reason)
@@ -62,7 +67,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
                     continue;
                 case MachineExitReason.Idle:
                     // A guest waiting for its disk gets the completion next, before time moves on.
-                    if (Disk is { HasWork: true }) continue;
+                    if (Disk is { HasWork: true } || Network is { HasWork: true }) continue;
                     if (!time.Idle()) WaitWhileIdle(time);
                     continue;
                 default:
@@ -89,7 +94,7 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
         if (time.Mode == ClockMode.Virtual)
         {
             // A virtual guest with no timer at all: only input can wake it.
-            serial?.WaitForInput(TimeSpan.FromMilliseconds(100));
+            WaitForInput(TimeSpan.FromMilliseconds(100));
             return;
         }
         ulong deadline = time.IdleUntil;
@@ -100,11 +105,32 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
         const ulong Millisecond = 1_000_000;
         ulong waitNs = deadline == ulong.MaxValue ? 100 * Millisecond
             : deadline > now ? Math.Min((deadline - now + Millisecond - 1) / Millisecond * Millisecond, 100 * Millisecond) : 0;
-        if (waitNs > 0)
+        if (waitNs > 0) WaitForInput(TimeSpan.FromTicks((long)(waitNs / 100)));
+    }
+
+    /// <summary>Waits for serial input or a network frame the guest has a buffer for, or until <paramref name="wait"/> passes.</summary>
+    private void WaitForInput(TimeSpan wait)
+    {
+        // A frame the guest has no buffer for cannot wake it: only its own progress posts buffers.
+        if (Network is not { } net || !net.Device.CanReceive)
         {
-            var wait = TimeSpan.FromTicks((long)(waitNs / 100));
             if (serial is not null) serial.WaitForInput(wait);
             else Thread.Sleep(wait);
+            return;
+        }
+        if (serial is null)
+        {
+            net.Backend.WaitForFrame(wait);
+            return;
+        }
+        // Two sources and no handle both can signal: take turns in short waits, which bounds the
+        // latency of either at a millisecond.
+        var step = TimeSpan.FromMilliseconds(0.5);
+        long end = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
+        while (!serial.InputReady && !serial.InputClosed && Stopwatch.GetTimestamp() < end)
+        {
+            if (net.Backend.WaitForFrame(step)) return;
+            serial.WaitForInput(step);
         }
     }
 

@@ -31,6 +31,7 @@ public static class RecordedMachine
             DiskSectors = c.Disk?.SectorCount,
             DiskReadOnly = c.Disk?.ReadOnly ?? false,
             DiskName = c.Disk is null ? null : diskName ?? "disk",
+            NetworkMac = c.Network?.MacBytes(),
         };
     }
 
@@ -68,6 +69,8 @@ public static class RecordedMachine
             TscHz = header.TscHz,
             // The disk's size and mode only: every byte the guest read from it is in the log.
             Disk = header.DiskSectors is { } sectors ? new DiskConfiguration(sectors, header.DiskReadOnly) : null,
+            // The card's address only: every frame the guest received is in the log.
+            Network = header.NetworkMac is { } mac ? NetworkConfiguration.FromBytes(mac) : null,
         });
         try
         {

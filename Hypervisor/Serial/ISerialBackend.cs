@@ -9,6 +9,9 @@ public interface ISerialBackend : IDisposable
     /// <summary>Waits until input arrives, the input side closes, or the timeout passes.</summary>
     void WaitForInput(TimeSpan timeout);
 
+    /// <summary>Whether input is waiting, so <see cref="TryRead"/> would return some (false when the backend cannot tell).</summary>
+    bool InputReady => false;
+
     /// <summary>True once no more input can ever arrive (end of file, client gone).</summary>
     bool InputClosed { get; }
 

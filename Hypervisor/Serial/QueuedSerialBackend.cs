@@ -26,6 +26,8 @@ public abstract class QueuedSerialBackend : ISerialBackend
         _arrived.Release();
     }
 
+    public bool InputReady => _current is not null || !_input.IsEmpty;
+
     public bool InputClosed => _closed && _current is null && _input.IsEmpty;
 
     public int TryRead(Span<byte> buffer)

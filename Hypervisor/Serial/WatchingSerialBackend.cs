@@ -15,6 +15,8 @@ public sealed class WatchingSerialBackend(ISerialBackend inner, string text, Act
 
     public bool InputClosed => inner.InputClosed;
 
+    public bool InputReady => inner.InputReady;
+
     public void Write(byte value)
     {
         inner.Write(value);

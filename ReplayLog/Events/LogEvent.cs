@@ -83,3 +83,14 @@ public sealed record DiskCompletionEvent(ulong Sequence, ulong Position, ulong R
 {
     public override LogEventKind Kind => LogEventKind.DiskCompletion;
 }
+
+/// <summary>
+/// The network delivered <paramref name="Frame"/> (an Ethernet frame without its checksum) to the
+/// guest's virtio-net card; <paramref name="FrameIndex"/> is its number in the network's stream of
+/// frames for this machine (from 0, as serial input has its offset), so whoever feeds the machine
+/// knows which frames are logged. The log carries the bytes, so a replay needs no network.
+/// </summary>
+public sealed record NetReceiveEvent(ulong Sequence, ulong Position, ulong FrameIndex, byte[] Frame) : LogEvent(Sequence, Position)
+{
+    public override LogEventKind Kind => LogEventKind.NetReceive;
+}

@@ -23,4 +23,6 @@ public enum LogEventKind : byte
     DiskRead = 9,
     /// <summary>A disk write or flush completed (or a read failed) at a position: request id and status (version 4).</summary>
     DiskCompletion = 10,
+    /// <summary>A network frame arrived for the guest's network card at a position: the frame's bytes (version 5).</summary>
+    NetReceive = 12,
 }

@@ -20,7 +20,8 @@ namespace VmFt.ReplayLog.Format;
 /// OutputMarker varint end; GuestExit u8 reason, zigzag varint status; PositionBeacon nothing;
 /// SnapshotState varint length + CPU bytes, varint length + device bytes, varint RAM pages;
 /// SnapshotPages varint first page, varint page count, u8 encoding, varint length + data;
-/// DiskRead varint request id, u8 status, varint length + data; DiskCompletion varint request id, u8 status.
+/// DiskRead varint request id, u8 status, varint length + data; DiskCompletion varint request id, u8 status;
+/// NetReceive varint frame index, varint length + frame.
 /// </summary>
 public static class LogBlockCodec
 {
@@ -45,6 +46,9 @@ public static class LogBlockCodec
     /// <summary>Largest <see cref="DiskReadEvent.Data"/>: the biggest read the virtio-blk device accepts.</summary>
     public const int MaxDiskReadLength = 256 * 1024;
 
+    /// <summary>Largest <see cref="NetReceiveEvent.Frame"/>: what a TAP device hands over in one read.</summary>
+    public const int MaxNetFrameLength = 65535;
+
     // Smallest encoded event: kind byte and a one-byte position delta.
     private const int MinEventSize = 2;
 
@@ -66,6 +70,7 @@ public static class LogBlockCodec
                 + 1 + LengthPrefixed(Checked(sp.Data.Length, MaxSnapshotPagesLength, "snapshot page data")),
             DiskReadEvent d => VarInt.SizeOf(d.RequestId) + 1 + LengthPrefixed(Checked(d.Data.Length, MaxDiskReadLength, "disk read data")),
             DiskCompletionEvent d => VarInt.SizeOf(d.RequestId) + 1,
+            NetReceiveEvent n => VarInt.SizeOf(n.FrameIndex) + LengthPrefixed(Checked(n.Frame.Length, MaxNetFrameLength, "network frame")),
             _ => throw new ArgumentException($"event type {e.GetType().Name} has no encoding", nameof(e)),
         };
     }
@@ -201,6 +206,7 @@ public static class LogBlockCodec
                 LogEventKind.DiskRead => new DiskReadEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte(),
                     reader.ReadSpan(reader.ReadLength(MaxDiskReadLength, "disk read data")).ToArray()),
                 LogEventKind.DiskCompletion => new DiskCompletionEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadByte()),
+                LogEventKind.NetReceive => new NetReceiveEvent(sequence, position, reader.ReadVarUInt64(), reader.ReadSpan(reader.ReadLength(MaxNetFrameLength, "network frame")).ToArray()),
                 _ => throw new LogFormatException(LogFormatError.UnknownEventKind, at, $"unknown event kind {kind}"),
             };
             previous = position;
@@ -316,6 +322,10 @@ public static class LogBlockCodec
             case DiskCompletionEvent d:
                 at += VarInt.Write(span[at..], d.RequestId);
                 span[at++] = d.Status;
+                break;
+            case NetReceiveEvent n:
+                at += VarInt.Write(span[at..], n.FrameIndex);
+                at += WriteLengthPrefixed(span[at..], n.Frame);
                 break;
         }
         return at;

@@ -21,7 +21,7 @@ public readonly record struct LogHeader(ushort Version, LogContentKind Kind)
     /// header, the recording header section, the block framing, an event's encoding, or a limit a
     /// reader enforces. Adding a new event kind is a change too (older readers reject it by kind).
     /// </summary>
-    public const ushort CurrentVersion = 4;
+    public const ushort CurrentVersion = 5;
 
     public const int Size = 16;
 

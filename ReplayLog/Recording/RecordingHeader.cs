@@ -53,5 +53,13 @@ public sealed record RecordingHeader
     /// <summary>The disk file's name when recorded (for people; a replay does not open it).</summary>
     public string? DiskName { get; init; }
 
+    /// <summary>
+    /// The virtio-net card's MAC address (6 bytes), or null when the machine had none. The frames it
+    /// received are in the log, so a replay needs no network.
+    /// </summary>
+    public byte[]? NetworkMac { get; init; }
+
+    public const int MacLength = 6;
+
     public static byte[] HashImage(ReadOnlySpan<byte> image) => SHA256.HashData(image);
 }

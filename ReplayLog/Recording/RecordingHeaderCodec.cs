@@ -17,9 +17,10 @@ namespace VmFt.ReplayLog.Recording;
 ///   (version 3) u8 initrd (0/1) [varint + UTF-8 initrd name, 32 bytes initrd SHA-256,
 ///                                u8 initrd embedded (0/1) [varint + initrd bytes]]
 ///   (version 4) u8 disk (0/1) [varint sectors, u8 read-only (0/1), varint + UTF-8 disk name]
+///   (version 5) u8 network card (0/1) [6 bytes MAC address]
 /// u32 CRC-32C over the length and the body
 /// A body that ends after the command line (versions 1 and 2) has no initrd; one that ends after
-/// the initrd (version 3) has no disk.
+/// the initrd (version 3) has no disk; one that ends after the disk (version 4) has no network card.
 /// </code>
 /// </summary>
 internal static class RecordingHeaderCodec
@@ -32,7 +33,8 @@ internal static class RecordingHeaderCodec
     private const int InitrdFixedLength = 1 + RecordingHeader.Sha256Length + 1;
     public const int MaxBodyLength = FixedLength + 3 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength + MaxCommandLineLength
         + InitrdFixedLength + 2 * VarInt.MaxLength + MaxImageNameLength + MaxImageLength
-        + 2 + 2 * VarInt.MaxLength + MaxImageNameLength;
+        + 2 + 2 * VarInt.MaxLength + MaxImageNameLength
+        + 1 + RecordingHeader.MacLength;
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
 
@@ -56,6 +58,8 @@ internal static class RecordingHeaderCodec
             throw new ArgumentException("disk details without a disk size", nameof(header));
         if (header.DiskName is { } diskName && Utf8.GetByteCount(diskName) > MaxImageNameLength)
             throw new ArgumentException($"the disk name exceeds {MaxImageNameLength} bytes", nameof(header));
+        if (header.NetworkMac is { Length: not RecordingHeader.MacLength })
+            throw new ArgumentException($"the network card's MAC address must be {RecordingHeader.MacLength} bytes", nameof(header));
         if (header.InitrdName is null)
         {
             if (header.InitrdSha256 is not null || header.Initrd is not null)
@@ -88,6 +92,7 @@ internal static class RecordingHeaderCodec
         byte[] diskName = Utf8.GetBytes(header.DiskName ?? "");
         body += 1;
         if (header.DiskSectors is { } sectors) body += VarInt.SizeOf(sectors) + 1 + VarInt.SizeOf((ulong)diskName.Length) + diskName.Length;
+        body += 1 + (header.NetworkMac is null ? 0 : RecordingHeader.MacLength);
 
         int total = 4 + body + 4;
         Span<byte> span = output.GetSpan(total)[..total];
@@ -117,6 +122,12 @@ internal static class RecordingHeaderCodec
             at += VarInt.Write(span[at..], diskSectors);
             span[at++] = header.DiskReadOnly ? (byte)1 : (byte)0;
             at += WriteBytes(span[at..], diskName);
+        }
+        span[at++] = header.NetworkMac is null ? (byte)0 : (byte)1;
+        if (header.NetworkMac is { } mac)
+        {
+            mac.CopyTo(span[at..]);
+            at += RecordingHeader.MacLength;
         }
         BinaryPrimitives.WriteUInt32LittleEndian(span[at..], Crc32C.Compute(span[..at]));
         output.Advance(total);
@@ -225,6 +236,14 @@ internal static class RecordingHeaderCodec
                 throw new LogFormatException(LogFormatError.Malformed, diskFlagAt, $"disk flag is {hasDisk}, not 0 or 1");
             }
         }
+        byte[]? networkMac = null;
+        if (r.Remaining != 0)
+        {
+            long netFlagAt = r.Offset;
+            byte hasNet = r.ReadByte();
+            if (hasNet == 1) networkMac = r.ReadSpan(RecordingHeader.MacLength).ToArray();
+            else if (hasNet != 0) throw new LogFormatException(LogFormatError.Malformed, netFlagAt, $"network card flag is {hasNet}, not 0 or 1");
+        }
         if (r.Remaining != 0)
             throw new LogFormatException(LogFormatError.Malformed, r.Offset, $"{r.Remaining} bytes left over at the end of the recording header");
 
@@ -245,6 +264,7 @@ internal static class RecordingHeaderCodec
             DiskSectors = diskSectors,
             DiskReadOnly = diskReadOnly,
             DiskName = diskName,
+            NetworkMac = networkMac,
         };
     }
 

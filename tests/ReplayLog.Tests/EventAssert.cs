@@ -15,6 +15,7 @@ internal static class EventAssert
             && x.PageCount == y.PageCount && x.Encoding == y.Encoding && x.Data.AsSpan().SequenceEqual(y.Data),
         (DiskReadEvent x, DiskReadEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.RequestId == y.RequestId
             && x.Status == y.Status && x.Data.AsSpan().SequenceEqual(y.Data),
+        (NetReceiveEvent x, NetReceiveEvent y) => x.Sequence == y.Sequence && x.Position == y.Position && x.FrameIndex == y.FrameIndex && x.Frame.AsSpan().SequenceEqual(y.Frame),
         _ => a.Equals(b),
     };
 

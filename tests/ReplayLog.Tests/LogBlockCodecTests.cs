@@ -34,7 +34,22 @@ public class LogBlockCodecTests
         new DiskReadEvent(1, ulong.MaxValue, ulong.MaxValue, 255, Enumerable.Range(0, LogBlockCodec.MaxDiskReadLength).Select(i => (byte)(i * 13)).ToArray()),
         new DiskCompletionEvent(1, 77, 0, 1),
         new DiskCompletionEvent(1, ulong.MaxValue, ulong.MaxValue, 255),
+        new NetReceiveEvent(1, 0, 0, []),
+        new NetReceiveEvent(1, ulong.MaxValue, ulong.MaxValue, Enumerable.Range(0, LogBlockCodec.MaxNetFrameLength).Select(i => (byte)(i * 11)).ToArray()),
     };
+
+    [Fact]
+    public void A_network_frame_longer_than_the_limit_is_refused()
+    {
+        var payload = new List<byte> { (byte)LogEventKind.NetReceive, 0, 7 };
+        payload.AddRange(VarIntBytes(LogBlockCodec.MaxNetFrameLength + 1));
+        byte[] block = TestLogs.CraftBlock(1, 1, payload.ToArray());
+        var buffer = new ReadOnlySequence<byte>(block);
+        var e = Assert.Throws<LogFormatException>(() => LogBlockCodec.TryReadBlock(ref buffer, 0, out _));
+        Assert.Contains("network frame", e.Message);
+        var tooLong = new NetReceiveEvent(1, 0, 0, new byte[LogBlockCodec.MaxNetFrameLength + 1]);
+        Assert.Throws<ArgumentException>(() => LogBlockCodec.WriteBlock([tooLong], new ArrayBufferWriter<byte>()));
+    }
 
     [Fact]
     public void A_disk_read_longer_than_the_limit_is_refused()

@@ -51,6 +51,20 @@ public class RecordingTests
         Assert.Equal(expected.DiskSectors, actual.DiskSectors);
         Assert.Equal(expected.DiskReadOnly, actual.DiskReadOnly);
         Assert.Equal(expected.DiskName, actual.DiskName);
+        Assert.Equal(expected.NetworkMac, actual.NetworkMac);
+    }
+
+    [Fact]
+    public async Task The_network_card_round_trips_with_and_without_a_disk()
+    {
+        byte[] mac = [0x52, 0x54, 0x00, 0xAB, 0xCD, 0xEF];
+        foreach (var header in new[] { Header(false) with { NetworkMac = mac }, Header(true) with { NetworkMac = mac, DiskSectors = 8, DiskName = "d" } })
+        {
+            byte[] bytes = await WriteAsync(header, RandomEvents.List(new Random(4), 20));
+            AssertSameHeader(header, RecordingReader.ReadAll(bytes).Header);
+        }
+        Assert.Null(RecordingReader.ReadAll(await WriteAsync(Header(false), [])).Header.NetworkMac);
+        await Assert.ThrowsAsync<ArgumentException>(() => WriteAsync(Header(false) with { NetworkMac = [1, 2, 3] }, []));
     }
 
     [Theory]
@@ -334,10 +348,11 @@ public class RecordingTests
         Assert.Contains("the embedded initrd does not match its SHA-256", ex.Message);
 
         byte[] flag = await WriteAsync(Header(false), []);
-        // The body ends with the initrd flag and the disk flag (both 0 here).
-        int diskFlagAt = LogHeader.Size + 4 + BitConverter.ToInt32(flag, LogHeader.Size) - 1;
+        // The body ends with the initrd flag, the disk flag and the network card flag (all 0 here).
+        int netFlagAt = LogHeader.Size + 4 + BitConverter.ToInt32(flag, LogHeader.Size) - 1;
+        int diskFlagAt = netFlagAt - 1;
         int flagAt = diskFlagAt - 1;
-        byte[] diskFlag = flag.ToArray();
+        byte[] diskFlag = flag.ToArray(), netFlag = flag.ToArray();
         flag[flagAt] = 2;
         RepairHeaderChecksum(flag);
         var bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(flag));
@@ -348,6 +363,11 @@ public class RecordingTests
         bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(diskFlag));
         Assert.Equal(diskFlagAt, bad.Offset);
         Assert.Contains("disk flag is 2, not 0 or 1", bad.Message);
+        netFlag[netFlagAt] = 2;
+        RepairHeaderChecksum(netFlag);
+        bad = Assert.Throws<LogFormatException>(() => RecordingReader.ReadAll(netFlag));
+        Assert.Equal(netFlagAt, bad.Offset);
+        Assert.Contains("network card flag is 2, not 0 or 1", bad.Message);
     }
 
     [Fact]

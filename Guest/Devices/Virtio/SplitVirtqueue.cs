@@ -70,6 +70,12 @@ public sealed class SplitVirtqueue
         return true;
     }
 
+    /// <summary>Whether the driver has made a chain available that the device has not taken (reads only avail.idx).</summary>
+    internal bool HasAvailable(GuestRam ram) => Enabled && ram.ReadU16(AvailableRing + 2, "avail.idx") != LastAvailable;
+
+    /// <summary>Puts back the chain the last <see cref="TryPop"/> took, unused: the next pop takes it again.</summary>
+    internal void Unpop() => LastAvailable--;
+
     /// <summary>Tells the driver (event index) which available index should make it notify next.</summary>
     internal void PublishAvailEvent(GuestRam ram, bool eventIndex)
     {

@@ -327,6 +327,24 @@ public abstract class VirtioPciFunction : PciFunction, IMmioDevice
         return false;
     }
 
+    /// <summary>Whether queue <paramref name="index"/> holds a chain the device has not taken (false before DRIVER_OK or after a rule was broken).</summary>
+    protected bool HasAvailableChain(int index)
+    {
+        if (!DriverReady || !_queues[index].Enabled) return false;
+        try
+        {
+            return _queues[index].HasAvailable(Ram);
+        }
+        catch (VirtioError e)
+        {
+            Fail(e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Gives back, unused, the chain the last <see cref="TryPopChain"/> on queue <paramref name="index"/> took.</summary>
+    protected void UnpopChain(int index) => _queues[index].Unpop();
+
     /// <summary>Returns chain <paramref name="head"/> on queue <paramref name="index"/> with <paramref name="written"/> bytes; interrupts if the driver wants it.</summary>
     protected void CompleteChain(int index, ushort head, uint written)
     {

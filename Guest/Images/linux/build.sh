@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Linux guest from Debian bookworm's packages: the unmodified i386 kernel
 # (linux-image-6.1.*-686, not -pae), its System.map, and a busybox initramfs whose /init mounts
-# proc, sys and devtmpfs, loads the kernel's virtio-pci and virtio-blk modules (and ext4's when a
-# disk appeared), prints "vmft-linux-ready" and starts a shell on the serial console.
+# proc, sys and devtmpfs, loads the kernel's virtio-pci, virtio-blk and virtio-net modules (and
+# ext4's when a disk appeared), brings up eth0 when a network card appeared (its address from
+# vmft.ip=ADDR/LEN on the kernel command line), prints "vmft-linux-ready" and starts a shell on
+# the serial console.
 #
 #   Guest/Images/linux/build.sh                  build what is missing, print the output folder
 #   Guest/Images/linux/build.sh --force          rebuild from freshly downloaded packages
@@ -118,13 +120,14 @@ for applet in $("$root/bin/busybox" --list 2>/dev/null || true); do
 done
 if [ ! -e "$root/bin/sh" ]; then
   # An i386 binary that this host cannot run: link the applets the init script names.
-  for applet in sh mount echo setsid cttyhack poweroff reboot halt ls cat insmod; do ln -s busybox "$root/bin/$applet"; done
+  for applet in sh mount echo setsid cttyhack poweroff reboot halt ls cat insmod ip sed httpd sha256sum; do ln -s busybox "$root/bin/$applet"; done
 fi
 # Debian builds virtio and ext4 as modules: the initramfs carries the same package's modules, in
 # the order /init loads them (each after the modules its depends= field names).
 virtio_modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
 ext4_modules="crc16 mbcache jbd2 crc32c_generic ext4"
-for m in $virtio_modules $ext4_modules; do
+net_modules="failover net_failover virtio_net"
+for m in $virtio_modules $ext4_modules $net_modules; do
   ko=$(find kernel/lib/modules -name "$m.ko" -o -name "$m.ko.xz" | head -n1)
   [ -n "$ko" ] || { log "no module $m in $kernel_pkg"; exit 1; }
   case "$ko" in
@@ -143,6 +146,14 @@ for m in $virtio_modules; do insmod /lib/modules/\$m.ko; done
 # ext4 (which also mounts ext2 and ext3) only when there is a disk to mount.
 if [ -e /dev/vda ]; then
   for m in $ext4_modules; do insmod /lib/modules/\$m.ko; done
+fi
+# The network card (virtio-net): eth0 up, with the address the command line gives (vmft.ip=).
+for m in $net_modules; do insmod /lib/modules/\$m.ko; done
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up
+  addr=\$(sed -n 's/.*vmft\.ip=\([^ ]*\).*/\1/p' /proc/cmdline)
+  if [ -n "\$addr" ]; then ip addr add "\$addr" dev eth0; fi
 fi
 echo vmft-linux-ready
 # A session on the console's real tty (ttyS0 here), so the shell gets job control;

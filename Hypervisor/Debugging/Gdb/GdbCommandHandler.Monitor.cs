@@ -117,6 +117,7 @@ public sealed partial class GdbCommandHandler
         PositionBeaconEvent => $"{e.Position,14}  position beacon",
         DiskReadEvent d => $"{e.Position,14}  disk read: request {d.RequestId}, status {d.Status}, {d.Data.Length} bytes",
         DiskCompletionEvent d => $"{e.Position,14}  disk completion: request {d.RequestId}, status {d.Status}",
+        NetReceiveEvent n => $"{e.Position,14}  network frame received, {n.Frame.Length} bytes",
         _ => $"{e.Position,14}  {e.Kind}",
     };
 

@@ -254,6 +254,7 @@ public sealed partial class DebugInterpreter
             PositionBeaconEvent => "beacon",
             DiskReadEvent d => $"disk read     request {d.RequestId}: status {d.Status}, {d.Data.Length} bytes",
             DiskCompletionEvent d => $"disk done     request {d.RequestId}: status {d.Status}",
+            NetReceiveEvent n => $"net receive   {n.Frame.Length} bytes",
             _ => e.Kind.ToString(),
         };
         return $"  #{e.Sequence,-6} @{e.Position,-12} {what}";

@@ -64,7 +64,8 @@ internal static class SeedRecordings
             new SnapshotStateEvent(6, 300, [1, 2, 3, 4], [5, 6], 1024),
             new SnapshotPagesEvent(7, 300, 0, 2, SnapshotPageEncoding.Deflate, TwoZeroPagesDeflated),
             new SnapshotPagesEvent(8, 300, 2, 1, SnapshotPageEncoding.Raw, new byte[SnapshotPageCodec.PageSize]),
-            new GuestExitEvent(9, 400, 1, -3),
+            new NetReceiveEvent(9, 350, 0, [.. Enumerable.Repeat((byte)0xFF, 6), 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06, .. new byte[46]]),
+            new GuestExitEvent(10, 400, 1, -3),
         ];
     }
 }

@@ -33,6 +33,10 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     private LogChannel? _channel = channel;
     private readonly LogChannel? _first = channel;
     private PrimaryJoin? _join;
+    private long? _exitDeadline; // after the guest exited: how long the relay gets to take the last output
+
+    /// <summary>How long a node whose guest exited waits for the relay to take its last output.</summary>
+    public static readonly TimeSpan RelayTakesLastOutput = TimeSpan.FromSeconds(30);
 
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
     {
@@ -112,9 +116,17 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
+                // The relay must have the last output before this node goes: a guest that ends
+                // quickly can end before the relay has even connected, and a fixed pause lost it then.
+                _exitDeadline ??= Environment.TickCount64 + (long)RelayTakesLastOutput.TotalMilliseconds;
+                if (!node.RelayHasAllOutput && Environment.TickCount64 < _exitDeadline)
+                {
+                    await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 PrimaryLog.GuestExited(_log, node.NodeId, node.Exited);
+                if (!node.RelayHasAllOutput) PrimaryLog.OutputNotTaken(_log, node.NodeId, node.RelayHas, node.Released, (long)RelayTakesLastOutput.TotalSeconds);
                 if (_channel is not null) PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false); // let the relay take the last output
                 if (_channel is not null) await _channel.CloseAsync("guest exited").ConfigureAwait(false);
                 if (_join is not null) await _join.Channel.CloseAsync("guest exited").ConfigureAwait(false);
                 return NodeExit.GuestExited;

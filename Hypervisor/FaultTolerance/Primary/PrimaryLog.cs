@@ -67,6 +67,9 @@ internal static partial class PrimaryLog
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "{NodeId}: the backup joining from {Peer} is gone ({Reason}): serving on alone")]
     public static partial void JoinAbandoned(ILogger logger, string nodeId, EndPoint? peer, string reason);
 
+    [LoggerMessage(EventId = 1019, Level = LogLevel.Warning, Message = "{NodeId}: the relay took {Taken} of the {Released} output bytes in the {Seconds} s after the guest exited: the rest is lost")]
+    public static partial void OutputNotTaken(ILogger logger, string nodeId, ulong taken, ulong released, long seconds);
+
     [LoggerMessage(EventId = 1018, Level = LogLevel.Information, Message = "{NodeId}: started alone (no backup yet)")]
     public static partial void StartedAlone(ILogger logger, string nodeId);
 }

@@ -116,6 +116,15 @@ public sealed class PrimaryNode : IEventSink
     internal bool PerformWritesBeforeAckForTesting { get; set; }
     public ulong LogEnd => _recorder.NextSequence - 1;
 
+    /// <summary>Output released to the relay so far.</summary>
+    public ulong Released => _released;
+
+    /// <summary>How much output the relay has confirmed it holds (for its client).</summary>
+    public ulong RelayHas => _output.Start;
+
+    /// <summary>The relay holds every byte released: a node whose guest exited may go.</summary>
+    public bool RelayHasAllOutput => _output.Start >= _released;
+
     /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
     /// <param name="checkpointInterval">
     /// Instructions between state-hash checkpoints in the log. A checkpoint hashes all of RAM

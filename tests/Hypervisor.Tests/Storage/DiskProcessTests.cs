@@ -17,6 +17,25 @@ namespace VmFt.Hypervisor.Tests.Storage;
 /// </summary>
 public class DiskProcessTests(ITestOutputHelper log)
 {
+    /// <summary>The disk guest's output through the relay, up to its verdict line (30 s at most).</summary>
+    private static string ReadUntilTheEnd(string relayAddress)
+    {
+        using var client = new TcpClient();
+        client.Connect(EndPointParser.Parse(relayAddress, "relay"));
+        var stream = client.GetStream();
+        stream.ReadTimeout = 30_000;
+        var transcript = new StringBuilder();
+        var buffer = new byte[4096];
+        var clock = Stopwatch.StartNew();
+        while (!transcript.ToString().Contains("disk: all ok\n") && !transcript.ToString().Contains("FAILED") && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            int n = stream.Read(buffer);
+            if (n <= 0) break;
+            transcript.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        return transcript.ToString();
+    }
+
     [Fact]
     public async Task TheDiskGuestRunsUnderFtOnASharedFile()
     {
@@ -30,20 +49,7 @@ public class DiskProcessTests(ITestOutputHelper log)
             using (var cluster = new FtProcesses { StartInfo = VmftProcess.StartInfo, Line = l => { lock (output) output.AppendLine($"[{l.Child}] {l.Text}"); } })
             {
                 string address = await cluster.StartAsync(["disk", "--disk", disk], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
-                using var client = new TcpClient();
-                client.Connect(EndPointParser.Parse(address, "relay"));
-                var stream = client.GetStream();
-                stream.ReadTimeout = 30_000;
-                var transcript = new StringBuilder();
-                var buffer = new byte[4096];
-                var clock = Stopwatch.StartNew();
-                while (!transcript.ToString().Contains("disk: all ok\n") && !transcript.ToString().Contains("FAILED") && clock.Elapsed < TimeSpan.FromSeconds(30))
-                {
-                    int n = stream.Read(buffer);
-                    if (n <= 0) break;
-                    transcript.Append(Encoding.ASCII.GetString(buffer, 0, n));
-                }
-                string got = transcript.ToString();
+                string got = ReadUntilTheEnd(address);
                 lock (output) log.WriteLine(output.ToString());
                 Assert.Contains($"disk: read 0-7 fnv 0x{expectedHash:x8}\n", got);
                 Assert.Contains("disk: all ok\n", got);
@@ -84,21 +90,9 @@ public class DiskProcessTests(ITestOutputHelper log)
             })
             {
                 string address = await cluster.StartAsync(["disk"], ["--heartbeat-ms", "200", "--timeout-ms", "2000"], TimeSpan.FromSeconds(60));
-                using var client = new TcpClient();
-                client.Connect(EndPointParser.Parse(address, "relay"));
-                var stream = client.GetStream();
-                stream.ReadTimeout = 30_000;
-                var transcript = new StringBuilder();
-                var buffer = new byte[4096];
-                var clock = Stopwatch.StartNew();
-                while (!transcript.ToString().Contains("disk: all ok\n") && !transcript.ToString().Contains("FAILED") && clock.Elapsed < TimeSpan.FromSeconds(30))
-                {
-                    int n = stream.Read(buffer);
-                    if (n <= 0) break;
-                    transcript.Append(Encoding.ASCII.GetString(buffer, 0, n));
-                }
+                string got = ReadUntilTheEnd(address);
                 lock (output) log.WriteLine(output.ToString());
-                Assert.Contains("disk: all ok\n", transcript.ToString());
+                Assert.Contains("disk: all ok\n", got);
                 var wait = Stopwatch.StartNew();
                 while (!(cluster.Primary!.HasExited && cluster.Backup!.HasExited) && wait.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
                 Assert.True(cluster.Backup!.HasExited, "the backup did not end with the primary's guest");

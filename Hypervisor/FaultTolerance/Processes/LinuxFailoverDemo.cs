@@ -26,6 +26,10 @@ public static class LinuxFailoverDemo
     /// <summary>The session: a few commands, the busy loop the primary dies in, a few more after it.</summary>
     public static IReadOnlyList<string> Session(int loopIterations) =>
     [
+        // Kernel messages off the console first: they come when the guest's timers say, not when
+        // the client types, so a run and its reference could not agree on where they fall (a
+        // reference that idled long in virtual time printed a clocksource warning mid-loop).
+        "dmesg -n 1",
         "echo hello from $(uname -s) $((6*7))",
         "cat /proc/cmdline",
         $"i=0; while [ $i -lt {loopIterations} ]; do i=$((i+1)); [ $((i % {Math.Max(1, loopIterations / 10)})) -eq 0 ] && echo step $i; done; echo loop done $i",
@@ -34,7 +38,7 @@ public static class LinuxFailoverDemo
     ];
 
     /// <summary>Index of the busy loop in <see cref="Session"/>.</summary>
-    public const int LoopCommand = 2;
+    public const int LoopCommand = 3;
 
     /// <summary>What a run saw: the client's transcript after the marker, and the reference one.</summary>
     public sealed record Outcome(int ExitCode, string? Transcript, string? Reference, bool Killed);

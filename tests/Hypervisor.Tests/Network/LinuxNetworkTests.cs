@@ -24,7 +24,7 @@ public sealed class LinuxNetworkTests(ITestOutputHelper output)
     private const int FileKiB = 1024;
     private static readonly TimeSpan Boot = TimeSpan.FromMinutes(15), Step = TimeSpan.FromMinutes(3);
 
-    [NamespaceFact]
+    [SlowNamespaceFact]
     public void TheGuestPingsServesAFileOverHttpAndTheRecordingReplaysWithoutTheTap()
     {
         var image = LinuxGuestImage.Default;

@@ -86,6 +86,19 @@ internal sealed class NamespaceFactAttribute : FactAttribute
     }
 }
 
+/// <summary>
+/// A namespace test that boots Linux in real time (several minutes on two cores): it runs when
+/// VMFT_SLOW_TESTS=1, so the default suite stays within its time budget; the skip says how.
+/// </summary>
+internal sealed class SlowNamespaceFactAttribute : FactAttribute
+{
+    public SlowNamespaceFactAttribute()
+    {
+        if (Environment.GetEnvironmentVariable("VMFT_SLOW_TESTS") != "1") Skip = "boots Linux in real time (minutes): run with VMFT_SLOW_TESTS=1";
+        else if (NetworkNamespace.Unavailable is { } why) Skip = why;
+    }
+}
+
 /// <summary>A child process's standard output as it arrives, waited on for text (the guest's console).</summary>
 internal sealed class ConsoleTranscript
 {

@@ -9,7 +9,7 @@ namespace VmFt.Hypervisor.Simulation;
 /// the script, how many lines the guest prints before it answers, the fields of the transcript
 /// that depend on when input reached the guest, and what the disk must hold at the end.
 /// </summary>
-public sealed partial class SimulatedWorkload
+public sealed partial record SimulatedWorkload
 {
     public required string Name { get; init; }
     public required string ImageName { get; init; }
@@ -71,19 +71,7 @@ public sealed partial class SimulatedWorkload
     };
 
     /// <summary>The journal with a disk of each node's own: the primary writes at once, the backup writes what its replay completes.</summary>
-    public static SimulatedWorkload JournalNonShared { get; } = new()
-    {
-        Name = "journal-nonshared",
-        ImageName = Journal.ImageName,
-        CommandLine = Journal.CommandLine,
-        DiskSectors = Journal.DiskSectors,
-        DiskShared = false,
-        Requests = Journal.Requests,
-        BannerLines = Journal.BannerLines,
-        Timing = Journal.Timing,
-        TimingBlank = Journal.TimingBlank,
-        DiskCheck = CheckJournal,
-    };
+    public static SimulatedWorkload JournalNonShared { get; } = Journal with { Name = "journal-nonshared", DiskShared = false };
 
     public static IReadOnlyList<SimulatedWorkload> All { get; } = [Kvstore, Journal, JournalNonShared];
 

@@ -13,4 +13,13 @@ public static class PeerLoss
 {
     /// <summary>Whether a node whose channel ended with <paramref name="closure"/> goes to the arbiter.</summary>
     public static bool MustContend(ChannelClosure closure) => closure.Reason != ChannelCloseReason.LocalClose;
+
+    /// <summary>
+    /// Whether the peer closed the channel in order (a Goodbye with the normal code), as a primary
+    /// does once its guest exited and the relay holds its last output. A backup that replayed to
+    /// the exit may then go; after any other end the primary may have died with output the relay
+    /// never got, and the backup contends and, winning, hands that output over itself.
+    /// </summary>
+    public static bool PrimaryFinished(ChannelClosure closure) =>
+        closure.Reason == ChannelCloseReason.PeerGoodbye && closure.Code == ChannelCloseCode.Normal;
 }

@@ -132,6 +132,13 @@ public static class FaultCatalogue
         Takeover = Takeover.Nobody,
     };
 
+    public static readonly FaultScenario RelayLate = new()
+    {
+        Name = "relay-late",
+        Summary = "the relay reaches the primary late (it starts after the nodes, or its first connection fails): a guest that ends before then must not take its last output with it",
+        Takeover = Takeover.Nobody,
+    };
+
     public static readonly FaultScenario EtcdMemberLoss = new()
     {
         Name = "etcd-member-loss",
@@ -153,7 +160,7 @@ public static class FaultCatalogue
     /// <summary>Every scenario, in the order reports list them.</summary>
     public static readonly IReadOnlyList<FaultScenario> All =
         [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
-         FreezePrimary, FreezeBackup, FreezeBoth, LaggingReader, EtcdMemberLoss, EtcdQuorumLoss];
+         FreezePrimary, FreezeBackup, FreezeBoth, LaggingReader, RelayLate, EtcdMemberLoss, EtcdQuorumLoss];
 
     /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>
     public static bool TryFind(string name, IEnumerable<FaultScenario> offered, out FaultScenario scenario)

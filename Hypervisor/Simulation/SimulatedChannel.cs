@@ -45,6 +45,13 @@ internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream
         outgoing.WriterDied();
     }
 
+    /// <summary>This node ends the channel in order (its guest exited): a Goodbye, then the end of its stream.</summary>
+    public void Close(int step, string reason)
+    {
+        if (Closure is not null) return;
+        End(step, new ChannelClosure(ChannelCloseReason.LocalClose, ChannelCloseCode.Normal, reason), goodbye: true);
+    }
+
     /// <summary>
     /// The frames (type, value, payload) that arrived by <paramref name="step"/>; afterwards
     /// <see cref="Closure"/> says whether, and how, the channel ended. With

@@ -45,6 +45,9 @@ public sealed class SimulatedCluster
     private int _nextLine;
     private int _lastProgressStep;
     private bool _availabilityLost;
+    // A node whose guest exited leaves once the host's rule lets it (MayLeave); the step it began to wait.
+    private bool _aLeft, _bLeft;
+    private int? _aExitWaitFrom, _bExitWaitFrom;
     // Each node's disk (one and the same when shared), the writes each node's guest issued (sector
     // and bytes), and every write that reached the shared disk with the node that performed it.
     private readonly MemoryDisk? _aDisk, _bDisk;
@@ -208,8 +211,10 @@ public sealed class SimulatedCluster
             bool backupCanTakeOver = _bAlive && !_bHalted && _bLive is null;
             if (!anyLive && !backupCanTakeOver)
             {
-                // The service has stopped: only a plan that kills both nodes may do that.
-                if (!plan.StopsTheService) AvailabilityLost(step, "no node is left to serve");
+                // The service has stopped: the guest ended it, or a plan that kills both nodes did.
+                // Nothing else may.
+                if (_aLeft || _bLeft) CheckOutputTakenAtExit(step);
+                else if (!plan.StopsTheService) AvailabilityLost(step, "no node is left to serve");
                 break;
             }
         }
@@ -274,13 +279,23 @@ public sealed class SimulatedCluster
             if (_arbiter.TryAcquire("vm", contested, "A"))
             {
                 _a.ContinueAlone(contested);
-                _failoverStep ??= step;
+                // A backup that replayed to the guest's exit leaves too, and the primary, still
+                // handing its last output to the relay, contends as for any lost peer: no failover.
+                if (_a.Exited is null) _failoverStep ??= step;
             }
             else
             {
                 _aHalted = true;
             }
             foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
+        }
+        // The host's order: a lost backup is contended for first (winning releases the held
+        // output), then a node whose guest exited looks whether it may go.
+        if (!_aHalted && _a.Exited is not null && MayLeave(_a, _channelA, ref _aExitWaitFrom, step))
+        {
+            _aLeft = true;
+            _aAlive = false;
+            _channelA.Close(step, "guest exited");
         }
     }
 
@@ -293,13 +308,32 @@ public sealed class SimulatedCluster
             _bLive.Step();
             _bLive.TakeLog();
             foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);
+            if (_bLive.Exited is not null && MayLeave(_bLive, null, ref _bExitWaitFrom, step))
+            {
+                _bLeft = true;
+                _bAlive = false;
+            }
             return;
         }
         _b.Step();
         ulong ack = _b.Acknowledge();
         if (ack > _lastAck) _channelB.Send(step, Frame.Ack(_lastAck = ack));
         else _channelB.Send(step, Frame.Heartbeat(_b.Machine.Cpu.Position));
+        if (_b.PrimaryExited && _options.BackupLeavesAtGuestExitForTesting)
+        {
+            _bLeft = true;
+            _bAlive = false;
+            _channelB.Close(step, "guest exited");
+            return;
+        }
         if (_channelB.Closure is not { } closure) return;
+        if (_b.PrimaryExited && PeerLoss.PrimaryFinished(closure))
+        {
+            // Replayed to the guest's exit, and the primary said it is done (BackupHost).
+            _bLeft = true;
+            _bAlive = false;
+            return;
+        }
         ulong generation = _b.PrimaryGeneration + 1;
         if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", generation, "B"))
         {
@@ -356,6 +390,29 @@ public sealed class SimulatedCluster
     }
 
     private int _repliesSeen;
+
+    /// <summary>
+    /// The host's rule for a node whose guest exited (PrimaryHost): its backup, while it has one,
+    /// first has the whole log; then the node stays until the relay confirms every byte released,
+    /// and gives up only at its ceiling.
+    /// </summary>
+    private bool MayLeave(PrimaryNode node, SimulatedChannel? channel, ref int? waitingFrom, int step)
+    {
+        if (channel is not null && !node.Alone && node.Acked < node.LogEnd && channel.Closure is null) return false;
+        waitingFrom ??= step;
+        if (_options.LeaveSoonAfterGuestExitForTesting) return step - waitingFrom >= 2;
+        return node.RelayHasAllOutput || step - waitingFrom >= _options.GuestExitPatience;
+    }
+
+    /// <summary>The guest ended the service: the client must have all the output it produced, exactly once.</summary>
+    private void CheckOutputTakenAtExit(int step)
+    {
+        var producer = _relay.LiveNode == "B" ? _bOutput.History! : _aOutput.History!;
+        if (_transcript.Length >= producer.Count) return;
+        string a = _aLeft ? "left" : !_aAlive ? "dead" : "halted";
+        string b = _bLeft ? "left" : !_bAlive ? "dead" : "halted";
+        _violations.Add($"step {step}: the guest exited and no node is left (A {a}, B {b}), but the client got only {_transcript.Length} of its {producer.Count} output bytes");
+    }
 
     /// <summary>
     /// Every byte the client got must be what the node that serves it now produced at that offset

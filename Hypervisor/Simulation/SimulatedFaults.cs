@@ -65,6 +65,15 @@ public static class SimulatedFaults
             Draw = (at, node, pick, timeout) => new Fault(FaultCatalogue.LaggingReader, at, 1 + pick.Next(3 * timeout), node),
             Strike = (c, f) => c.LagReader(f.Node, f.AtStep + f.Duration),
         },
+        new()
+        {
+            // The relay's link to the primary is down from the start and comes up at the drawn step.
+            Scenario = FaultCatalogue.RelayLate,
+            // Late, not absent: within three failure timeouts, well inside the client's patience.
+            Draw = (at, _, _, timeout) => new Fault(FaultCatalogue.RelayLate, Math.Min(at, 3 * timeout), 0, "A"),
+            Prepare = (c, f) => c.BreakRelayLink(f.Node),
+            Strike = (c, f) => c.ReconnectRelayLink(f.Node),
+        },
     ];
 
     /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>

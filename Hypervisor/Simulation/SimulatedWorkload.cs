@@ -73,7 +73,21 @@ public sealed partial record SimulatedWorkload
     /// <summary>The journal with a disk of each node's own: the primary writes at once, the backup writes what its replay completes.</summary>
     public static SimulatedWorkload JournalNonShared { get; } = Journal with { Name = "journal-nonshared", DiskShared = false };
 
-    public static IReadOnlyList<SimulatedWorkload> All { get; } = [Kvstore, Journal, JournalNonShared];
+    /// <summary>
+    /// The bundled disk guest's self-test alone: twelve lines, then the guest exits within a few
+    /// steps, without a request. What it shows is the end of a run: the node whose guest exited
+    /// must stay until the relay has its last output, however late the relay comes.
+    /// </summary>
+    public static SimulatedWorkload DiskSelfTest { get; } = new()
+    {
+        Name = "disk-selftest",
+        ImageName = "disk",
+        DiskSectors = 128,
+        Requests = [],
+        BannerLines = 12,
+    };
+
+    public static IReadOnlyList<SimulatedWorkload> All { get; } = [Kvstore, Journal, JournalNonShared, DiskSelfTest];
 
     public byte[] Image => BundledImages.Get(ImageName);
 

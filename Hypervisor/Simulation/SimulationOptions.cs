@@ -36,6 +36,15 @@ public sealed record SimulationOptions
     /// the re-sent input, with room for the longest pause the explorer draws (twice the timeout).
     /// </summary>
     public int AvailabilityBound { get; init; } = 120;
+    /// <summary>
+    /// Steps a node whose guest exited waits for the relay to confirm its last output before it
+    /// gives up and leaves anyway (the host's ceiling, 30 s in real time).
+    /// </summary>
+    public int GuestExitPatience { get; init; } = 300;
+    /// <summary>Test-only: a node whose guest exited leaves two steps later, relay or not, as the primary's host did before it waited for the relay (its last output could be lost).</summary>
+    public bool LeaveSoonAfterGuestExitForTesting { get; init; }
+    /// <summary>Test-only: a backup that replayed to the guest's exit leaves at once, as its host did before it waited for the primary to finish (a primary that then died took its undelivered output along).</summary>
+    public bool BackupLeavesAtGuestExitForTesting { get; init; }
     /// <summary>Test-only: a backup that wins the arbiter never goes live (the availability check must catch it).</summary>
     public bool DisableGoLiveForTesting { get; init; }
     /// <summary>Test-only: the primary releases output before the backup acknowledges (the checker must catch it).</summary>

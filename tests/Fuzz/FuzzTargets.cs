@@ -11,6 +11,7 @@ public static class FuzzTargets
     private static readonly (string Name, Func<FuzzTarget> Make)[] Factories =
     [
         ("recording", () => new RecordingTarget()),
+        ("recording-replay", () => new RecordingReplayTarget()),
         ("logstream", () => new LogStreamTarget()),
         ("frames", () => new FrameTarget()),
         ("handshake", () => new HandshakeTarget()),

@@ -62,14 +62,22 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             relay.TakeNewConnection(); // a backup has nothing to announce
             bool behind = node.Step(ReplaySliceInstructions);
             lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
-            if (node.PrimaryExited)
-            {
-                BackupLog.PrimaryGuestExited(_log, node.NodeId, node.Replayed);
-                return NodeExit.GuestExited;
-            }
+            // A backup that replayed to the guest's exit stays until the primary closes the channel
+            // in order: the primary does that once the relay holds its last output, and if it dies
+            // before, this node must hand that output over instead.
             if (channel.Completion.IsCompleted)
             {
                 var closure = channel.Completion.Result;
+                if (PeerLoss.PrimaryFinished(closure))
+                {
+                    Receive();
+                    node.Step();
+                    if (node.PrimaryExited)
+                    {
+                        BackupLog.PrimaryGuestExited(_log, node.NodeId, node.Replayed);
+                        return NodeExit.GuestExited;
+                    }
+                }
                 return PeerLoss.MustContend(closure) ? await FailOverAsync(closure, cancellationToken).ConfigureAwait(false) : NodeExit.Stopped;
             }
             if (!behind) await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
@@ -120,11 +128,9 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
         }
         BackupLog.WonArbiter(_log, node.NodeId, contested);
         node.Step();
-        if (node.PrimaryExited)
-        {
-            BackupLog.NothingToTakeOver(_log, node.NodeId);
-            return NodeExit.GuestExited;
-        }
+        // A guest that had exited still has output the dead primary may not have handed to the
+        // relay: this node goes live to do that (its host ends once the relay holds it all).
+        if (node.PrimaryExited) BackupLog.LiveToHandOverOutput(_log, node.NodeId);
         BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
         var live = node.GoLive(contested, SliceInstructions, ClockMode.Realtime, Disk);
         live.ContinueAlone(contested); // no new backup yet: redundancy is restored by a repair, not here

@@ -37,8 +37,8 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2009, Level = LogLevel.Information, Message = "{NodeId}: won the arbiter for generation {Generation}")]
     public static partial void WonArbiter(ILogger logger, string nodeId, ulong generation);
 
-    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest had exited; nothing to take over")]
-    public static partial void NothingToTakeOver(ILogger logger, string nodeId);
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{NodeId}: the primary's guest had exited; going live only to hand the relay the last output")]
+    public static partial void LiveToHandOverOutput(ILogger logger, string nodeId);
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "{NodeId}: drained the log to #{Sequence} at instruction {Position}")]
     public static partial void Drained(ILogger logger, string nodeId, ulong sequence, ulong position);

@@ -235,4 +235,52 @@ public class SimulatedFailoverTests
             Assert.NotNull(unfixed.FailoverStep);
         }
     }
+
+    [Fact]
+    public void A_node_whose_guest_exited_stays_until_the_relay_has_its_last_output()
+    {
+        // The disk process tests' empty transcripts now and then: the disk guest ends within
+        // milliseconds, and its primary left a fixed pause later, before the relay of a loaded
+        // machine had even connected. The relay here reaches the primary long after the exit.
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var options = ScheduleExplorer.Options(seed, new Random(seed), workload: SimulatedWorkload.DiskSelfTest);
+            var failureFree = new FtSimulation(options).Run(FaultPlan.None);
+            Assert.True(failureFree.Completed, string.Join("; ", failureFree.Violations));
+            var late = new FaultPlan(new Fault(FaultCatalogue.RelayLate, failureFree.Steps + 40, 0, "A"));
+
+            var result = new FtSimulation(options).Run(late);
+            Assert.Empty(result.Violations);
+            Assert.True(result.Completed);
+            Assert.Equal(failureFree.Transcript, result.Transcript);
+            Assert.Null(result.FailoverStep);
+
+            var unfixed = new FtSimulation(options with { LeaveSoonAfterGuestExitForTesting = true }).Run(late);
+            Assert.Contains(unfixed.Violations, v => v.Contains("the guest exited and no node is left (A left, B left), but the client got only 0 of"));
+        }
+    }
+
+    [Fact]
+    public void A_primary_that_dies_after_its_guest_exited_leaves_the_last_output_to_the_backup()
+    {
+        // The backup had replayed to the exit and gone, and the primary was still waiting for the
+        // relay: its death took the last output along. Now the backup stays until the primary
+        // says it is done, and otherwise goes live to hand the output over itself.
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var options = ScheduleExplorer.Options(seed, new Random(seed), workload: SimulatedWorkload.DiskSelfTest);
+            var failureFree = new FtSimulation(options).Run(FaultPlan.None);
+            var plan = new FaultPlan(
+                new Fault(FaultCatalogue.RelayLate, failureFree.Steps + 40, 0, "A"),
+                new Fault(FaultCatalogue.KillPrimary, failureFree.Steps + 20));
+
+            var result = new FtSimulation(options).Run(plan);
+            Assert.Empty(result.Violations);
+            Assert.Equal(failureFree.Transcript, result.Transcript);
+            Assert.Equal("B", result.LiveNodeAtEnd);
+
+            var unfixed = new FtSimulation(options with { BackupLeavesAtGuestExitForTesting = true }).Run(plan);
+            Assert.Contains(unfixed.Violations, v => v.Contains("the guest exited and no node is left (A dead, B left), but the client got only 0 of"));
+        }
+    }
 }

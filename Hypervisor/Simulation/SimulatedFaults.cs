@@ -65,6 +65,17 @@ public static class SimulatedFaults
             Draw = (at, node, pick, timeout) => new Fault(FaultCatalogue.LaggingReader, at, 1 + pick.Next(3 * timeout), node),
             Strike = (c, f) => c.LagReader(f.Node, f.AtStep + f.Duration),
         },
+        // The primary dies and every failover is followed by a new backup joining the node left
+        // serving; the plan's further faults (ScheduleExplorer.Plan) strike once it has joined.
+        new() { Scenario = FaultCatalogue.Repair, Prepare = (c, _) => c.RepairAfterFailover = true, Strike = (c, _) => c.CrashPrimary() },
+        new() { Scenario = FaultCatalogue.KillLoop, Prepare = (c, _) => c.RepairAfterFailover = true, Strike = (c, _) => c.CrashPrimary() },
+    ];
+
+    /// <summary>What may strike a pair whole again after a repair: every fault but those that end the service or repair themselves.</summary>
+    public static IReadOnlyList<FaultScenario> AfterRepair { get; } =
+    [
+        FaultCatalogue.KillPrimary, FaultCatalogue.KillBackup, FaultCatalogue.Partition, FaultCatalogue.PartitionOneWay, FaultCatalogue.Pause,
+        FaultCatalogue.RelayReset, FaultCatalogue.FreezePrimary, FaultCatalogue.FreezeBackup, FaultCatalogue.FreezeBoth, FaultCatalogue.LaggingReader,
     ];
 
     /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>

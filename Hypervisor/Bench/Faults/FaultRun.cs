@@ -355,7 +355,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         foreach (var j in timeline.Joins)
         {
             var kill = timeline.Kills.LastOrDefault(k => k.Ms < j.Ms);
-            result.Joins.Add(new JoinSample(j.Node, j.Generation, j.JoinMs, j.PauseMs, kill.Node is null ? null : j.Ms - kill.Ms));
+            // Redundancy is back when the joiner has its copy (its own line), which comes after the live node's.
+            var replica = timeline.Replicas.FirstOrDefault(x => x.Generation == j.Generation && x.Ms > kill.Ms);
+            double? restored = kill.Node is null || replica.Node is null ? null : replica.Ms - kill.Ms;
+            result.Joins.Add(new JoinSample(j.Node, j.Generation, j.JoinMs, j.PauseMs, restored));
         }
         if (result.Joins.Count > 0)
             result.Notes.Add($"{result.Joins.Count} backups joined: join {result.Joins.Min(j => j.JoinMs):F0}-{result.Joins.Max(j => j.JoinMs):F0} ms, " +

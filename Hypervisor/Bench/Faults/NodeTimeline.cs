@@ -44,6 +44,9 @@ public sealed partial class NodeTimeline
     /// <summary>A live node saying a backup joined it (from then on it counts for the output rule), with the join's figures.</summary>
     public List<(double Ms, string Node, ulong Generation, double JoinMs, double PauseMs)> Joins { get; } = [];
 
+    /// <summary>A joining backup saying its copy is restored and matches (a complete replica), with the generation it joined.</summary>
+    public List<(double Ms, string Node, ulong Generation)> Replicas { get; } = [];
+
     /// <summary>A node's name: the first pair's, or a backup started to replace a lost one (backup-2, backup-3...).</summary>
     private static bool IsNode(string who) => who == "primary" || who.StartsWith("backup", StringComparison.Ordinal);
 
@@ -93,6 +96,7 @@ public sealed partial class NodeTimeline
                 if (WonArbiter().Match(s) is { Success: true } won) t.ArbiterWinners.Add(new ArbiterWin(l.Who, ulong.Parse(won.Groups[1].Value, CultureInfo.InvariantCulture)));
                 if (s.Contains(": primary lost:", StringComparison.Ordinal)) t.PrimaryLosses.Add((l.Ms, l.Who));
                 if (LiveAs().Match(s) is { Success: true } liveAs) t.WentLive.Add((l.Ms, l.Who, ulong.Parse(liveAs.Groups[1].Value, CultureInfo.InvariantCulture)));
+                if (JoinedPrimary().Match(s) is { Success: true } replica) t.Replicas.Add((l.Ms, l.Who, ulong.Parse(replica.Groups[1].Value, CultureInfo.InvariantCulture)));
                 if (BackupJoined().Match(s) is { Success: true } joined)
                     t.Joins.Add((l.Ms, l.Who, ulong.Parse(joined.Groups[1].Value, CultureInfo.InvariantCulture),
                         double.Parse(joined.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(joined.Groups[3].Value, CultureInfo.InvariantCulture)));
@@ -152,6 +156,9 @@ public sealed partial class NodeTimeline
 
     [System.Text.RegularExpressions.GeneratedRegex(@": live as generation (\d+) ")]
     private static partial System.Text.RegularExpressions.Regex LiveAs();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@": joined the primary at \S+ \(generation (\d+)\): ")]
+    private static partial System.Text.RegularExpressions.Regex JoinedPrimary();
 
     [System.Text.RegularExpressions.GeneratedRegex(@": backup joined from \S+ \(generation (\d+)\): join_ms=(\S+) pause_ms=(\S+) ")]
     private static partial System.Text.RegularExpressions.Regex BackupJoined();

@@ -101,7 +101,8 @@ public static class ProcessFaults
     /// The repair scenarios: the node serving is killed and its backup goes live; the cluster's
     /// respawn (<see cref="FtProcesses.Respawn"/>, what <c>vmft ft --respawn</c> does) starts a new
     /// backup that joins it; once the live node says the backup joined (from there it counts for the
-    /// output rule), the next cycle kills the live node. A node that does not go live, or a join that
+    /// output rule) and the backup says its copy matches (a complete replica), the next cycle kills
+    /// the live node. A node that does not go live, or a join that
     /// fails or does not end in time, is a violation and ends the cycles: the run goes on to its
     /// drain and verdict, with its evidence.
     /// </summary>
@@ -136,7 +137,10 @@ public static class ProcessFaults
         {
             var replacements = run.Cluster.Replacements;
             var joiner = replacements.Count > earlier ? replacements[^1] : null;
-            if (run.Saw(serving.Name, ": backup joined from ", after: mark) && joiner is not null) return joiner;
+            // Complete once the joiner restored and checked the copy: the live node's "backup joined"
+            // says only that it sent the last of it (killed between the two, it leaves nobody to serve).
+            if (joiner is not null && run.Saw(serving.Name, ": backup joined from ", after: mark) && run.Saw(joiner.Name, ": joined the primary at ", after: mark))
+                return joiner;
             // Every way a join ends without a replica, each in the words of whoever saw it.
             string? why = run.Find("ft", " did not start", after: mark) ?? run.Find(serving.Name, " is gone (", after: mark)
                 ?? run.Find(serving.Name, "refused a joining backup", after: mark);

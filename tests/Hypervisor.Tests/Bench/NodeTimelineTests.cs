@@ -61,6 +61,7 @@ public class NodeTimelineTests
             new(125, "backup", "backup: live as generation 1 (input offset 9), 5 ms after the loss was detected; announcing to the relay"),
             new(130, "relay", "relay: following backup (generation 1), client has 77 output bytes"),
             new(900, "backup", "backup: backup joined from 127.0.0.1:9 (generation 1): join_ms=420.5 pause_ms=15.25 checkpoint_ms=13.00 rounds=1 pages=16397 stop_copy_pages=13 instruction=5"),
+            new(930, "backup-2", "backup-2: joined the primary at 127.0.0.1:7 (generation 1): 16397 pages in 1 pre-copy rounds and a stop-and-copy, 400.0 ms; state hash 0123456789abcdef at instruction 5 matches"),
             new(1000, NodeTimeline.Bench, "kill new primary backup"),
             new(1110, "backup-2", "backup-2: primary lost: TransportFailed"),
             new(1111, "backup-2", "backup-2: won the arbiter for generation 2"),
@@ -80,6 +81,7 @@ public class NodeTimelineTests
         Assert.Equal([("backup", 1UL), ("backup-2", 2UL), ("backup-3", 3UL)], t.WentLive.Select(w => (w.Node, w.Generation)));
         Assert.Equal([(77L, 1UL), (500L, 2UL)], t.Switches.Select(x => (x.Offset, x.Generation))); // a repeated announcement is no new switch
         Assert.Equal([(420.5, 15.25), (380.0, 20.5)], t.Joins.Select(j => (j.JoinMs, j.PauseMs)));
+        Assert.Equal([(930.0, "backup-2", 1UL)], t.Replicas);
         Assert.Equal(3, t.ArbiterWinners.Count);
         Assert.Empty(VerdictChecker.Check("", "", true, [], t.Live, t.ArbiterWinners));
     }

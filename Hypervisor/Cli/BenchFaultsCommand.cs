@@ -17,7 +17,7 @@ public static class BenchFaultsCommand
     public static Command Create()
     {
         var runs = new Option<int>("--runs") { Description = "runs of each scenario/workload pair", DefaultValueFactory = _ => 1 };
-        var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default): {string.Join(", ", ProcessFaults.Scenarios.Select(s => s.Name))}" };
+        var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default: all but {string.Join(", ", ProcessFaults.Injectors.Where(i => i.OutOfDefault).Select(i => i.Scenario.Name))}): {string.Join(", ", ProcessFaults.Scenarios.Select(s => s.Name))}" };
         var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
         var duration = new Option<double>("--duration") { Description = "seconds of client load (or idle time) per run", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "seconds of kvstore load before the measured load, left out of the latency figures (0: none)", DefaultValueFactory = _ => 1 };
@@ -88,7 +88,9 @@ public static class BenchFaultsCommand
     {
         if (scenarios is null && workloads is null) return [.. FaultBenchmark.DefaultMatrix()];
         var s = new List<FaultScenario>();
-        if (scenarios is null || scenarios.Trim() == "all") s.AddRange(ProcessFaults.Scenarios.Where(x => !x.NeedsEtcd || LocalEtcdCluster.Problem is null));
+        // No --scenario: every one but the long ones; all: every one.
+        if (scenarios is null || scenarios.Trim() == "all")
+            s.AddRange(ProcessFaults.Scenarios.Where(x => (!x.NeedsEtcd || LocalEtcdCluster.Problem is null) && (scenarios is not null || !ProcessFaults.For(x).OutOfDefault)));
         else
         {
             foreach (var part in scenarios.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

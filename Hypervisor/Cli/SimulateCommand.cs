@@ -48,6 +48,11 @@ public static class SimulateCommand
             string wanted = parse.GetValue(workload)!;
             var chosenWorkload = SimulatedWorkload.All.FirstOrDefault(w => w.Name == wanted)
                 ?? throw new UsageException($"--workload: '{wanted}' is not a workload ({workloads})");
+            if (ScheduleExplorer.RepairProblem(chosenWorkload) is { } noRepair)
+            {
+                if (scenarios.Count == 1 && scenarios[0].RepairCycles > 0) throw new UsageException($"--scenario {scenarios[0].Name}: {noRepair}");
+                if (scenarios.Count > 1) Console.Out.WriteLine($"simulate: {string.Join(", ", scenarios.Where(x => x.RepairCycles > 0).Select(x => x.Name))} left out: {noRepair}");
+            }
             int violations = ScheduleExplorer.Explore(count, parse.GetValue(seed), scenarios, Console.Out, parse.GetValue(broken),
                 chosenWorkload, parse.GetValue(brokenDisk));
             return violations == 0 ? 0 : 1;

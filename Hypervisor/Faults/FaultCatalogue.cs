@@ -55,6 +55,26 @@ public static class FaultCatalogue
         ExpectsFailover = true,
     };
 
+    public static readonly FaultScenario Repair = new()
+    {
+        Name = "repair",
+        Summary = "the primary dies, the backup goes live and a new backup joins it under load; then that primary dies too and the joined backup goes live (redundancy restored after a failover)",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+        NeedsRequests = true,
+        RepairCycles = 2,
+    };
+
+    public static readonly FaultScenario KillLoop = new()
+    {
+        Name = "kill-loop",
+        Summary = "ten kill-and-rejoin cycles in one run: each primary in turn dies once a backup has joined it, and that backup goes live",
+        ExpectsFailover = true,
+        Takeover = Takeover.BackupGoesLive,
+        NeedsRequests = true,
+        RepairCycles = 10,
+    };
+
     public static readonly FaultScenario Partition = new()
     {
         Name = "partition",
@@ -159,7 +179,7 @@ public static class FaultCatalogue
 
     /// <summary>Every scenario, in the order reports list them.</summary>
     public static readonly IReadOnlyList<FaultScenario> All =
-        [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
+        [Solo, Baseline, KillPrimary, KillBackup, KillBurst, KillNewPrimary, Repair, KillLoop, Partition, PartitionOneWay, Delay, Throttle, Pause, SlowBackup, RelayReset,
          FreezePrimary, FreezeBackup, FreezeBoth, LaggingReader, RelayLate, EtcdMemberLoss, EtcdQuorumLoss];
 
     /// <summary>The scenario of that name (or one of its former names) among <paramref name="offered"/>.</summary>

@@ -28,8 +28,15 @@ public sealed class FaultScenario
     /// <summary>What the verdict requires of who carries on.</summary>
     public Takeover Takeover { get; init; }
 
-    /// <summary>It needs a client that sends requests (a burst of replies must be streaming when it strikes).</summary>
+    /// <summary>It needs a client that sends requests (a burst of replies must be streaming when it strikes, or load must go on across failovers).</summary>
     public bool NeedsRequests { get; init; }
+
+    /// <summary>
+    /// Kill-and-rejoin cycles in one run (0: none): the node serving is killed, its backup goes live,
+    /// and a new backup joins that node while the load goes on (as <c>vmft ft --respawn</c> does);
+    /// the next kill comes once the joined backup is a complete replica.
+    /// </summary>
+    public int RepairCycles { get; init; }
 
     /// <summary>The nodes' arbiter is an etcd cluster the run starts (and the fault strikes it).</summary>
     public bool NeedsEtcd { get; init; }

@@ -13,8 +13,16 @@ public sealed class FaultPlan
 
     public static FaultPlan None { get; } = new();
 
+    /// <summary>
+    /// Further faults of a repair plan, one after the other: each strikes its <see cref="Fault.AtStep"/>
+    /// steps after the pair is whole again (a backup joined the node left serving and has its copy)
+    /// and the fault before it is over.
+    /// </summary>
+    public IReadOnlyList<Fault> AfterRepair { get; init; } = [];
+
     /// <summary>No node is left to serve: the client must have a prefix of the failure-free transcript.</summary>
     public bool StopsTheService => Faults.Any(f => !f.Scenario.ServiceContinues);
 
-    public override string ToString() => Faults.Count == 0 ? "no fault" : string.Join(", ", Faults);
+    public override string ToString() => (Faults.Count == 0 ? "no fault" : string.Join(", ", Faults)) +
+        (AfterRepair.Count == 0 ? "" : $", then once whole: {string.Join(", ", AfterRepair.Select(f => f.ToString().Replace("@", "@+")))}");
 }

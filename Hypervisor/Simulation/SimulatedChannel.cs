@@ -15,10 +15,11 @@ namespace VmFt.Hypervisor.Simulation;
 /// per step this node runs and, as the real channel's does, counts bytes waiting unread in the
 /// socket as hearing the peer.
 /// </summary>
-internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming, int timeout, bool watchdogIgnoresUnreadBytes = false)
+/// <param name="start">The step the channel comes up (a backup that joins later gets a channel of its own then).</param>
+internal sealed class SimulatedChannel(SimulatedStream outgoing, SimulatedStream incoming, int timeout, bool watchdogIgnoresUnreadBytes = false, int start = 0)
 {
     private readonly List<byte> _pending = [];
-    private readonly FailureDetector _detector = new(period: 1, timeout, start: 0);
+    private readonly FailureDetector _detector = new(period: 1, timeout, start);
     private int _readerLagsUntil;
 
     /// <summary>

@@ -25,18 +25,24 @@ public sealed class SimulatedCluster
     private readonly InMemoryArbiter _arbiter = new();
     private readonly RelayCore _relay = new();
     private readonly StringBuilder _transcript = new();
+    // Two seats, A (the primary) and B (the backup, or the primary it became), which injectors name.
+    // A repair seats the node left serving at A and a new backup, joined from it, at B; each node
+    // has a name of its own (A, B, then C, D...), which is how the relay knows it.
+    private readonly Func<PcMachine> _boot;
+    private readonly Random _random;
+    private string _aName = "A", _bName = "B";
     private readonly OutputStream _aOutput = new() { History = [] };
     private readonly OutputStream _bOutput = new() { History = [] };
-    private readonly PrimaryNode _a;
-    private readonly BackupNode _b;
-    private readonly SimulatedStream _aToB, _bToA;
-    private readonly SimulatedChannel _channelA, _channelB;
-    private readonly SimulatedLink<NodeToRelay> _aToRelay, _bToRelay;
-    private readonly SimulatedLink<RelayToNode> _relayToA, _relayToB;
+    private PrimaryNode _a;
+    private BackupNode? _b;
+    private SimulatedStream _aToB, _bToA;
+    private SimulatedChannel _channelA, _channelB;
+    private SimulatedLink<NodeToRelay> _aToRelay, _bToRelay;
+    private SimulatedLink<RelayToNode> _relayToA, _relayToB;
     private readonly List<string> _violations = [];
     private PrimaryNode? _bLive;
     private bool _aAlive = true, _bAlive = true, _aHalted, _bHalted;
-    private bool _outputRuleBroken;
+    private readonly HashSet<ulong> _outputRuleBroken = []; // generations in which it was seen broken (once each is enough)
     private ulong _backupHasOutput; // the output the backup's log reproduces: the most the client may have from a primary with a backup
     private ulong _lastAck;
     private int _aFrozenUntil, _bFrozenUntil;
@@ -57,7 +63,11 @@ public sealed class SimulatedCluster
     internal SimulatedCluster(SimulationOptions options, Func<PcMachine> boot)
     {
         _options = options;
-        var random = new Random(options.Seed);
+        _boot = boot;
+        var random = _random = new Random(options.Seed);
+        _repairs = new Random(options.Seed ^ 0x4E70);
+        _lineage["A"] = (null, 0, _aOutput.History!);
+        _lineage["B"] = (null, 0, _bOutput.History!);
         _relay.ClientOutput += data => _transcript.Append(Encoding.ASCII.GetString(data.Span));
         var aMachine = boot();
         var bMachine = boot();
@@ -92,6 +102,12 @@ public sealed class SimulatedCluster
 
     /// <summary>The backup dies right after it goes live (the second half of kill-new-primary).</summary>
     public bool CrashNewPrimaryWhenLive { get; set; }
+
+    /// <summary>
+    /// After every failover a new backup joins the node left serving (<see cref="Repair"/>), as
+    /// <c>vmft ft --respawn</c> starts one; the plan's further faults strike once it has.
+    /// </summary>
+    public bool RepairAfterFailover { get; set; }
 
     /// <summary>The primary's process dies: it stops, and messages it sent may or may not arrive.</summary>
     public void CrashPrimary()
@@ -167,18 +183,27 @@ public sealed class SimulatedCluster
         string[] lines = _options.ClientLines;
         int expectedReplies = _options.ExpectedReplyLines;
         int step;
+        // The plan's faults, then each further one once the pair is whole again after a repair.
+        var faults = new List<Fault>(plan.Faults);
+        int further = 0;
 
         foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(0, m);
 
         for (step = 1; step <= _options.MaxSteps; step++)
         {
+            if (further < plan.AfterRepair.Count && _rejoins > 0 && Whole && faults.TrueForAll(f => step > f.AtStep + f.Duration))
+            {
+                var next = plan.AfterRepair[further++];
+                faults.Add(next with { AtStep = step + next.AtStep });
+            }
             // Faults scheduled for this step (and the ends of the ones that last).
-            foreach (var fault in plan.Faults)
+            foreach (var fault in faults)
             {
                 var injector = SimulatedFaults.For(fault.Scenario);
                 if (step == fault.AtStep) injector.Strike(this, fault);
                 else if (fault.Duration > 0 && step == fault.AtStep + fault.Duration) injector.End?.Invoke(this, fault);
             }
+            if (RepairAfterFailover) Repair(step);
 
             Deliver(step);
 
@@ -194,11 +219,11 @@ public sealed class SimulatedCluster
 
             foreach (var (node, message) in _relay.TakeNodeMessages())
             {
-                if (node is "A" or RelayCore.Broadcast) _relayToA.Send(step, message);
-                if (node is "B" or RelayCore.Broadcast) _relayToB.Send(step, message);
+                if (node == _aName || node == RelayCore.Broadcast) _relayToA.Send(step, message);
+                if (node == _bName || node == RelayCore.Broadcast) _relayToB.Send(step, message);
             }
 
-            if (_liveAgainStep is null && _failoverStep is not null && _relay.LiveNode == "B") _liveAgainStep = step;
+            if (_liveAgainStep is null && _failoverStep is not null && _relay.LiveNode is { } liveNow && liveNow != "A") _liveAgainStep = step;
             CheckAvailability(step, plan);
 
             // Invariant: at most one node acts as the only live node.
@@ -222,7 +247,12 @@ public sealed class SimulatedCluster
         CheckDelivered();
         CheckDisk();
         return new SimulationResult(_transcript.ToString(), CountLines(_transcript) >= expectedReplies, _relay.LiveNode,
-            Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations, _channelB.Closure?.ToString());
+            Math.Min(step, _options.MaxSteps), _failoverStep, _liveAgainStep, _violations, _channelB.Closure?.ToString())
+        {
+            Failovers = _failovers,
+            Rejoins = _rejoins,
+            Generation = _relay.Generation,
+        };
     }
 
     private bool Frozen(string node, int step) => step < (node == "A" ? _aFrozenUntil : _bFrozenUntil);
@@ -238,7 +268,13 @@ public sealed class SimulatedCluster
         if (!Frozen("B", step))
             foreach (var (type, value, payload) in _channelB.Receive(step, Waking("B", step)))
             {
-                if (!_bAlive || _bHalted || _bLive is not null || type != FrameType.LogData) continue;
+                if (!_bAlive || _bHalted || _bLive is not null) continue;
+                if (type == FrameType.State && _joining is not null)
+                {
+                    TakeState(step, value, payload);
+                    continue;
+                }
+                if (type != FrameType.LogData || _b is null) continue;
                 var events = LogBlocks.Decode(new LogSegment(value, payload));
                 _b.OnLog(events);
                 foreach (var e in events)
@@ -246,11 +282,13 @@ public sealed class SimulatedCluster
             }
         foreach (var m in _aToRelay.Deliver(step)) _relay.OnNode(m);
         // The output rule itself: while A has a backup, the client never has output that the
-        // backup could not produce again if A died now.
-        if (_relay.LiveNode == "A" && !_a.Alone && _relay.OutputDelivered > _backupHasOutput && !_outputRuleBroken)
+        // backup could not produce again if A died now (in every generation: a backup that joined
+        // has the output up to its copy, then what its log reproduces).
+        if (_relay.LiveNode == _aName && !_a.Alone && _relay.OutputDelivered > _backupHasOutput && _outputRuleBroken.Add(_a.Generation))
         {
-            _outputRuleBroken = true; // once is enough: the run goes on to show what the client sees
-            _violations.Add($"step {step}: output rule broken: the client has {_relay.OutputDelivered} output bytes, the backup's log covers {_backupHasOutput}");
+            // Once a generation is enough: the run goes on to show what the client sees.
+            _violations.Add($"step {step}: output rule broken{(_a.Generation > 0 ? $" in generation {_a.Generation} ({_aName}, its backup {_bName} joined)" : "")}: " +
+                $"the client has {_relay.OutputDelivered} output bytes, the backup's log covers {_backupHasOutput}");
         }
         foreach (var m in _bToRelay.Deliver(step)) _relay.OnNode(m);
         if (!Frozen("A", step))
@@ -260,28 +298,42 @@ public sealed class SimulatedCluster
         {
             if (!_bAlive || _bHalted) continue;
             if (_bLive is not null) _bLive.OnRelay(m);
-            else _b.OnRelay(m);
+            else _b?.OnRelay(m);
         }
     }
 
-    /// <summary>Node A: the original primary.</summary>
+    /// <summary>Seat A: the original primary, or after a repair the node left serving.</summary>
     private void StepPrimary(int step)
     {
         if (!_aAlive || _aHalted || Frozen("A", step)) return;
+        if (_joining is { Attached: false }) CopyForJoin(step);
         _a.Step();
         var log = _a.TakeLog();
+        // Alone, the log has nobody to go to: what it did is in the state a joining backup is copied.
+        if (_a.Alone) log.Clear();
         if (log.Count == 0) _channelA.Send(step, Frame.Heartbeat(_a.Machine.Cpu.Position));
         foreach (var (last, bytes) in LogBlocks.Encode(log)) _channelA.Send(step, Frame.LogData(last, bytes));
         foreach (var m in _a.TakeRelayMessages()) _aToRelay.Send(step, m);
+        if (_a.Alone && _joining is not null && _channelA.Closure is not null)
+        {
+            // The joiner is gone before it counted: serve on alone, ready for the next.
+            _joining = null;
+            _bHalted = true;
+        }
         if (!_a.Alone && _channelA.Closure is { } closure && PeerLoss.MustContend(closure))
         {
             ulong contested = _a.Generation + 1;
-            if (_arbiter.TryAcquire("vm", contested, "A"))
+            if (_arbiter.TryAcquire("vm", contested, _aName))
             {
                 _a.ContinueAlone(contested);
                 // A backup that replayed to the guest's exit leaves too, and the primary, still
                 // handing its last output to the relay, contends as for any lost peer: no failover.
-                if (_a.Exited is null) _failoverStep ??= step;
+                if (_a.Exited is null)
+                {
+                    _failoverStep ??= step;
+                    _failovers++;
+                }
+                _joining = null; // a joiner lost after it counted: the next one starts afresh
             }
             else
             {
@@ -299,7 +351,7 @@ public sealed class SimulatedCluster
         }
     }
 
-    /// <summary>Node B: the backup, or the primary it became.</summary>
+    /// <summary>Seat B: the backup (after a repair, the one that joined), or the primary it became.</summary>
     private void StepBackup(int step)
     {
         if (!_bAlive || _bHalted || Frozen("B", step)) return;
@@ -312,6 +364,18 @@ public sealed class SimulatedCluster
             {
                 _bLeft = true;
                 _bAlive = false;
+            }
+            return;
+        }
+        if (_b is null)
+        {
+            // Joining: the copy is still on its way (the channel's heartbeats go on meanwhile); a
+            // channel that ends before the copy is whole leaves nothing to serve from.
+            _channelB.Send(step, Frame.Heartbeat(0));
+            if (_channelB.Closure is not null)
+            {
+                _bHalted = true;
+                _joining = null;
             }
             return;
         }
@@ -335,7 +399,7 @@ public sealed class SimulatedCluster
             return;
         }
         ulong generation = _b.PrimaryGeneration + 1;
-        if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", generation, "B"))
+        if (!PeerLoss.MustContend(closure) || !_arbiter.TryAcquire("vm", generation, _bName))
         {
             _bHalted = true; // the primary won: the backup halts
             return;
@@ -346,8 +410,9 @@ public sealed class SimulatedCluster
             return;
         }
         _failoverStep ??= step;
+        _failovers++;
         _bLive = _b.GoLive(generation, _options.SliceInstructions, disk: _options.DiskShared ? _bDisk : null);
-        _bLive.ContinueAlone(generation); // no new backup in this simulation
+        _bLive.ContinueAlone(generation); // alone until a backup joins it (a repair)
         foreach (var m in _bLive.TakeRelayMessages()) _bToRelay.Send(step, m);
         if (CrashNewPrimaryWhenLive)
         {
@@ -384,7 +449,7 @@ public sealed class SimulatedCluster
     {
         _availabilityLost = true;
         string a = !_aAlive ? "dead" : _aHalted ? "halted" : _a.Alone ? "alone" : "primary";
-        string b = !_bAlive ? "dead" : _bHalted ? "halted" : _bLive is not null ? "live" : "backup";
+        string b = !_bAlive ? "dead" : _bHalted ? "halted" : _bLive is not null ? "live" : _b is null ? "joining" : "backup";
         _violations.Add($"step {step}: availability lost: {what} (A {a}, B {b}" +
             $"{(_channelB.Closure is { } c && _bAlive ? $"; B's channel ended: {c}" : "")})");
     }
@@ -407,11 +472,12 @@ public sealed class SimulatedCluster
     /// <summary>The guest ended the service: the client must have all the output it produced, exactly once.</summary>
     private void CheckOutputTakenAtExit(int step)
     {
-        var producer = _relay.LiveNode == "B" ? _bOutput.History! : _aOutput.History!;
-        if (_transcript.Length >= producer.Count) return;
+        var (_, start, produced) = _lineage[_relay.LiveNode ?? "A"];
+        ulong total = start + (ulong)produced.Count; // a joined node's own output starts where its copy did
+        if ((ulong)_transcript.Length >= total) return;
         string a = _aLeft ? "left" : !_aAlive ? "dead" : "halted";
         string b = _bLeft ? "left" : !_bAlive ? "dead" : "halted";
-        _violations.Add($"step {step}: the guest exited and no node is left (A {a}, B {b}), but the client got only {_transcript.Length} of its {producer.Count} output bytes");
+        _violations.Add($"step {step}: the guest exited and no node is left (A {a}, B {b}), but the client got only {_transcript.Length} of its {total} output bytes");
     }
 
     /// <summary>
@@ -421,18 +487,178 @@ public sealed class SimulatedCluster
     private void CheckDelivered()
     {
         string delivered = _transcript.ToString();
-        var producer = _relay.LiveNode == "B" ? _bOutput.History! : _aOutput.History!;
-        int common = Math.Min(delivered.Length, producer.Count);
-        for (int i = 0; i < common; i++)
+        // A node that joined produced only what came after its copy; before that, the node it was
+        // copied from (and so on back to the first pair) must have produced what the client got.
+        string? node = _relay.LiveNode ?? "A";
+        int upTo = delivered.Length;
+        bool last = true;
+        while (node is not null && _lineage.TryGetValue(node, out var from))
         {
-            if (delivered[i] != (char)producer[i])
+            var (parent, start, produced) = from;
+            int begin = (int)Math.Min(start, (ulong)upTo), end = Math.Min(upTo, begin + produced.Count);
+            for (int i = begin; i < end; i++)
             {
-                _violations.Add($"output byte {i}: the client got '{delivered[i]}', the live node {_relay.LiveNode} produced '{(char)producer[i]}'");
-                break;
+                if (delivered[i] != (char)produced[i - begin])
+                {
+                    _violations.Add($"output byte {i}: the client got '{delivered[i]}', {(last ? "the live node" : "the node copied from,")} {node} produced '{(char)produced[i - begin]}'");
+                    return;
+                }
             }
+            if (last && node != "A" && upTo > begin + produced.Count)
+            {
+                _violations.Add($"the client got {delivered.Length} output bytes, the live node {node} produced only up to {begin + produced.Count}");
+                return;
+            }
+            upTo = begin;
+            node = parent;
+            last = false;
         }
-        if (_relay.LiveNode == "B" && delivered.Length > producer.Count)
-            _violations.Add($"the client got {delivered.Length} output bytes, the live node produced only {producer.Count}");
+    }
+
+    // ---- repair: a new backup joins the node left serving ----
+
+    // Each node's output as it produced it: the node it was copied from, where its own output
+    // starts, and every byte from there (A and B from the start).
+    private readonly Dictionary<string, (string? From, ulong Start, List<byte> Produced)> _lineage = [];
+    private readonly Random _repairs; // its own draws, so a repair changes no other draw of the seed
+    private Joining? _joining;
+    private int _rejoins, _failovers, _joiners;
+    private int? _repairAt;
+
+    /// <summary>A backup joining: the live copy on its way, from either end.</summary>
+    private sealed class Joining(string node, PcMachine machine, int copyUntil)
+    {
+        public string Node { get; } = node;
+        public PcMachine Machine { get; } = machine;
+        public BackupJoin.Receiver Receiver { get; } = new(machine);
+        /// <summary>Every byte its replay (and, once live, its guest) produces.</summary>
+        public List<byte> Produced { get; } = [];
+        /// <summary>The step the running round of the pre-copy has been sent by.</summary>
+        public int CopyUntil { get; set; } = copyUntil;
+        public int Rounds { get; set; } = 1;
+        public int RoundPages { get; set; }
+        public bool Attached { get; set; }
+    }
+
+    /// <summary>A primary with a backup that has its copy, and nothing in between (the moment for a plan's further fault).</summary>
+    private bool Whole => _aAlive && !_aHalted && !_a.Alone && _b is not null && _bAlive && !_bHalted && _bLive is null && _joining is null;
+
+    /// <summary>
+    /// Once one node serves alone with its peer dead or halted, a while later (drawn) a new backup
+    /// starts joining it: the serving node takes seat A (B's node moves there if it is the one),
+    /// and the new one seat B, with a fresh channel and relay link. The copy itself goes as the real
+    /// join's does (<see cref="CopyForJoin"/>, <see cref="TakeState"/>).
+    /// </summary>
+    private void Repair(int step)
+    {
+        if (_joining is not null) return;
+        bool aServes = _aAlive && !_aHalted && _a.Alone && (!_bAlive || _bHalted);
+        bool bServes = _bAlive && !_bHalted && _bLive is not null && (!_aAlive || _aHalted);
+        if (!aServes && !bServes)
+        {
+            _repairAt = null;
+            return;
+        }
+        _repairAt ??= step + 1 + _repairs.Next(10);
+        if (step < _repairAt || (aServes ? _a : _bLive!).Exited is not null) return; // a guest that is done has nothing to copy
+        _repairAt = null;
+        if (bServes)
+        {
+            // The node that went live moves to seat A with everything of its own.
+            (_a, _aName, _aToRelay, _relayToA) = (_bLive!, _bName, _bToRelay, _relayToB);
+            _aAlive = true;
+            _aHalted = false;
+            _aFrozenUntil = _bFrozenUntil;
+            (_aLeft, _aExitWaitFrom) = (_bLeft, _bExitWaitFrom);
+        }
+        // Every joiner a name of its own (an abandoned one's too): C, D, ... Z, then N27, N28...
+        string name = _joiners < 24 ? ((char)('C' + _joiners)).ToString() : $"N{_joiners + 3}";
+        _joiners++;
+        _bName = name;
+        _b = null;
+        _bLive = null;
+        _bAlive = true;
+        _bHalted = false;
+        _bLeft = false;
+        _bExitWaitFrom = null;
+        _bFrozenUntil = 0;
+        _aToB = new(_random, _options.MaxLinkDelay);
+        _bToA = new(_random, _options.MaxLinkDelay);
+        _channelA = new(_aToB, _bToA, _options.FailureTimeout, _options.WatchdogIgnoresUnreadBytesForTesting, step);
+        _channelB = new(_bToA, _aToB, _options.FailureTimeout, _options.WatchdogIgnoresUnreadBytesForTesting, step);
+        _bToRelay = new(_random, _options.MaxRelayDelay);
+        _relayToB = new(_random, _options.MaxRelayDelay);
+        _lastAck = 0;
+        // Round one: all of RAM, sent while the guest runs on for a few steps (written pages noted).
+        _joining = new Joining(name, _boot(), step + 1 + _repairs.Next(8));
+        _a.Machine.RestartWrittenPages();
+        var all = Enumerable.Range(0, _a.Machine.Memory.Ram.Length / MachineSnapshot.PageSize).ToList();
+        SendPages(step, all);
+    }
+
+    private void SendPages(int step, List<int> pages)
+    {
+        _joining!.RoundPages = pages.Count;
+        foreach (var (body, _) in PrimaryJoin.PageBodies(_a.Machine, pages)) _channelA.Send(step, Frame.State(JoinState.PagesKind, body));
+    }
+
+    /// <summary>
+    /// The live node's side, between two of its steps: once a round has been sent, the next round
+    /// of written pages, or (by the real join's rule) the stop-and-copy: the last pages, the
+    /// checkpoint, CPU and devices; from here the backup counts for the output rule.
+    /// </summary>
+    private void CopyForJoin(int step)
+    {
+        var j = _joining!;
+        if (step < j.CopyUntil) return;
+        var written = PrimaryJoin.WrittenPages(_a.Machine);
+        if (!PrimaryJoin.PreCopyOver(j.Rounds, j.RoundPages, written.Count))
+        {
+            j.Rounds++;
+            j.CopyUntil = step + 1 + _repairs.Next(8);
+            _a.Machine.RestartWrittenPages();
+            SendPages(step, written);
+            return;
+        }
+        if (_a.Exited is not null)
+        {
+            // The guest finished during the copy: nothing left to replicate.
+            _joining = null;
+            _bHalted = true;
+            return;
+        }
+        SendPages(step, written);
+        var final = _a.AttachBackup((uint)j.Rounds);
+        foreach (var (kind, body) in PrimaryJoin.FinalPieces(final)) _channelA.Send(step, Frame.State(kind, body));
+        j.Attached = true;
+        _a.ReleaseBeforeAckForTesting = _options.BreakOutputRuleForTesting;
+        // The backup holds all output so far (in its copy): from here its log must cover the rest.
+        _backupHasOutput = final.OutputStart + (ulong)final.Output.Length;
+    }
+
+    /// <summary>The joiner's side: a State frame; with the last one, the machine restored and checked, and a backup that replays from there.</summary>
+    private void TakeState(int step, ulong kind, byte[] body)
+    {
+        var j = _joining!;
+        JoinedState? joined;
+        try
+        {
+            joined = j.Receiver.Take(kind, body);
+        }
+        catch (InvalidDataException e)
+        {
+            _violations.Add($"step {step}: {j.Node} could not join {_aName}: {e.Message}");
+            _bHalted = true;
+            _joining = null;
+            return;
+        }
+        if (joined is null) return;
+        var state = joined.State;
+        _b = new BackupNode(j.Node, j.Machine, state, j.Produced);
+        _lineage[j.Node] = (_aName, state.OutputStart + (ulong)state.Output.Length, j.Produced);
+        _lastAck = state.FirstSequence - 1;
+        _joining = null;
+        _rejoins++;
     }
 
     private void WatchIssuedWrites(PcMachine machine, string node) =>

@@ -74,6 +74,17 @@ public static class SimulatedFaults
             Prepare = (c, f) => c.BreakRelayLink(f.Node),
             Strike = (c, f) => c.ReconnectRelayLink(f.Node),
         },
+        // The primary dies and every failover is followed by a new backup joining the node left
+        // serving; the plan's further faults (ScheduleExplorer.Plan) strike once it has joined.
+        new() { Scenario = FaultCatalogue.Repair, Prepare = (c, _) => c.RepairAfterFailover = true, Strike = (c, _) => c.CrashPrimary() },
+        new() { Scenario = FaultCatalogue.KillLoop, Prepare = (c, _) => c.RepairAfterFailover = true, Strike = (c, _) => c.CrashPrimary() },
+    ];
+
+    /// <summary>What may strike a pair whole again after a repair: every fault but those that end the service or repair themselves.</summary>
+    public static IReadOnlyList<FaultScenario> AfterRepair { get; } =
+    [
+        FaultCatalogue.KillPrimary, FaultCatalogue.KillBackup, FaultCatalogue.Partition, FaultCatalogue.PartitionOneWay, FaultCatalogue.Pause,
+        FaultCatalogue.RelayReset, FaultCatalogue.FreezePrimary, FaultCatalogue.FreezeBackup, FaultCatalogue.FreezeBoth, FaultCatalogue.LaggingReader,
     ];
 
     /// <summary>The scenarios <c>vmft simulate</c> offers, in drawing order.</summary>

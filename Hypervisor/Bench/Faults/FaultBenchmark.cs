@@ -12,11 +12,12 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// </summary>
 public static class FaultBenchmark
 {
-    /// <summary>The default matrix: every scenario with kvstore, and a primary kill with cpubench and with an idle guest.</summary>
+    /// <summary>The default matrix: every scenario with kvstore (but the long kill-loop), and a primary kill with cpubench and with an idle guest.</summary>
     public static IReadOnlyList<(FaultScenario, FaultWorkload)> DefaultMatrix()
     {
         // The etcd scenarios need Debian's etcd; without it the default leaves them out (the command says so).
-        var m = ProcessFaults.Scenarios.Where(s => !s.NeedsEtcd || LocalEtcdCluster.Problem is null).Select(s => (s, FaultWorkload.Kvstore)).ToList();
+        var m = ProcessFaults.Scenarios.Where(s => (!s.NeedsEtcd || LocalEtcdCluster.Problem is null) && !ProcessFaults.For(s).OutOfDefault)
+            .Select(s => (s, FaultWorkload.Kvstore)).ToList();
         m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Cpubench));
         m.Add((FaultCatalogue.KillPrimary, FaultWorkload.Idle));
         return m;

@@ -21,7 +21,7 @@ public static class FaultPlots
             .Select(g => (Name: g.Key, Values: g.SelectMany(r => r.Latencies).Order().ToArray()))
             .Where(s => s.Values.Length > 0).ToList();
         var failover = byScenario
-            .Select(g => (Name: g.Key, Values: g.Where(r => r.FailoverMs is not null).Select(r => r.FailoverMs!.Value).ToArray()))
+            .Select(g => (Name: g.Key, Values: g.SelectMany(r => r.FailoverTimes).ToArray()))
             .Where(s => s.Values.Length > 0).ToList();
         var lag = byScenario
             .Select(g => (Name: g.Key, Runs: g.Where(r => r.Lag.Count > 0).ToList()))

@@ -33,7 +33,7 @@ public static class FaultReport
             }
             double? Q(Func<FaultRunResult, double?> f, double q) => Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), q);
             sb.AppendLine($"| {g.Key.Scenario.Name} | {FaultWorkloads.Name(g.Key.Workload)} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
-                $"{F(Q(r => r.FailoverMs, 0.5))} | {F(Q(r => r.FailoverMs, 0.99))} | {F(Q(r => r.DetectionMs, 0.5))} | {F(Mean(r => r.ThroughputRatio), "F3")} | " +
+                $"{F(Percentiles.Of(runs.SelectMany(r => r.FailoverTimes), 0.5))} | {F(Percentiles.Of(runs.SelectMany(r => r.FailoverTimes), 0.99))} | {F(Q(r => r.DetectionMs, 0.5))} | {F(Mean(r => r.ThroughputRatio), "F3")} | " +
                 $"{F(Mean(r => r.LogMbit), "F3")} | {F(Q(r => r.HoldP99Ms, 0.99), "F2")} | {F(Q(r => r.LatencyP99Ms, 0.99))} | {F(Q(r => r.MaxLagMs, 1))} |");
         }
         return sb.ToString();
@@ -69,6 +69,39 @@ public static class FaultReport
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The repair runs' joins and failovers: one line per (scenario, workload) over all its runs, then
+    /// one per run. Empty when no run had a join or a failover of its own.
+    /// </summary>
+    public static string RepairTable(IReadOnlyList<FaultRunResult> results)
+    {
+        var repair = results.Where(r => r.Scenario.RepairCycles > 0).ToList();
+        if (repair.Count == 0) return "";
+        static string Range(IEnumerable<double> values, string format = "F1")
+        {
+            var v = values.ToList();
+            return v.Count == 0 ? "-" : $"{F(Percentiles.Of(v, 0.5), format)}/{F(Percentiles.Of(v, 0.99), format)}/{F(v.Max(), format)}";
+        }
+        static IEnumerable<double> Values(IEnumerable<FailoverSample> f, Func<FailoverSample, double?> pick) => f.Select(pick).Where(x => x is not null).Select(x => x!.Value);
+        var sb = new StringBuilder();
+        sb.AppendLine("| run | seed | verdict | joins | join ms p50/p99/max | pause ms p50/p99/max | restored ms p50/p99/max | failovers | failover ms p50/p99/max | detection ms p50/p99/max |");
+        sb.AppendLine("|---|---:|---|---:|---|---|---|---:|---|---|");
+        void Line(string name, string seed, string verdict, IReadOnlyList<FaultRunResult> runs)
+        {
+            var joins = runs.SelectMany(r => r.Joins).ToList();
+            var failovers = runs.SelectMany(r => r.Failovers).ToList();
+            sb.AppendLine($"| {name} | {seed} | {verdict} | {joins.Count} | {Range(joins.Select(j => j.JoinMs))} | {Range(joins.Select(j => j.PauseMs), "F2")} | " +
+                $"{Range(joins.Where(j => j.RestoredMs is not null).Select(j => j.RestoredMs!.Value))} | {failovers.Count} | {Range(Values(failovers, f => f.FailoverMs))} | {Range(Values(failovers, f => f.DetectionMs))} |");
+        }
+        foreach (var g in repair.GroupBy(r => r.Name))
+        {
+            var runs = g.ToList();
+            Line($"**{g.Key}** ({runs.Count} runs)", "", $"{runs.Count(r => r.Passed)} PASS", runs);
+        }
+        foreach (var r in repair) Line($"{r.Index} {r.Name}", r.Seed.ToString(C), r.Verdict, [r]);
+        return sb.ToString();
+    }
+
     public static string Markdown(IReadOnlyList<FaultRunResult> results, FaultBenchOptions o, string plotsNote, IReadOnlyList<string> plots)
     {
         var sb = new StringBuilder();
@@ -100,6 +133,18 @@ public static class FaultReport
             sb.AppendLine("The baseline (FT, no fault) beside the solo scenario (the guest alone, `vmft run`, its serial console on TCP, under the same load), both from this session.");
             sb.AppendLine();
             sb.Append(versus);
+            sb.AppendLine();
+        }
+        string repairs = RepairTable(results);
+        if (repairs.Length > 0)
+        {
+            sb.AppendLine("## Restoring redundancy");
+            sb.AppendLine();
+            sb.AppendLine("The repair scenarios kill the node serving again and again: after each kill its backup goes live and a new backup (what `vmft ft --respawn` starts) joins it under the load, " +
+                "and the next kill comes once the live node says the backup joined. Join = the live node's `join_ms` (the joiner's arrival to a complete replica), pause = its `pause_ms` (the guest stood still for the stop-and-copy), " +
+                "restored = the kill before it to the join (detection, go-live, a fresh process and the copy: the time without redundancy); failover, detection and drain as above, for every kill.");
+            sb.AppendLine();
+            sb.Append(repairs);
             sb.AppendLine();
         }
         sb.AppendLine("## Runs");
@@ -173,6 +218,33 @@ public static class FaultReport
                 w.WriteStartArray("notes");
                 foreach (var v in r.Notes) w.WriteStringValue(v);
                 w.WriteEndArray();
+                if (r.Scenario.RepairCycles > 0)
+                {
+                    w.WriteStartArray("failovers");
+                    foreach (var f in r.Failovers)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("node", f.Node);
+                        w.WriteNumber("generation", f.Generation);
+                        Number(w, "failover_ms", f.FailoverMs);
+                        Number(w, "detection_ms", f.DetectionMs);
+                        Number(w, "drain_ms", f.DrainMs);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteStartArray("joins");
+                    foreach (var j in r.Joins)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("into", j.Node);
+                        w.WriteNumber("generation", j.Generation);
+                        Number(w, "join_ms", j.JoinMs);
+                        Number(w, "pause_ms", j.PauseMs);
+                        Number(w, "restored_ms", j.RestoredMs);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
                 foreach (var (name, value) in Figures(r))
                 {
                     if (value is { } x) w.WriteNumber(name, Math.Round(x, 4));
@@ -201,6 +273,12 @@ public static class FaultReport
         return sb.ToString();
     }
 
+    private static void Number(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } x) w.WriteNumber(name, Math.Round(x, 4));
+        else w.WriteNull(name);
+    }
+
     private static string Quote(string s) => "\"" + s.Replace("\"", "\"\"") + "\"";
 
     private static IEnumerable<(string Name, double? Value)> Figures(FaultRunResult r) =>
@@ -209,5 +287,8 @@ public static class FaultReport
         ("max_lag_ms", r.MaxLagMs), ("log_mbit_s", r.LogMbit), ("hold_p50_ms", r.HoldP50Ms), ("hold_p99_ms", r.HoldP99Ms), ("hold_p999_ms", r.HoldP999Ms),
         ("latency_p50_ms", r.LatencyP50Ms), ("latency_p99_ms", r.LatencyP99Ms), ("latency_p999_ms", r.LatencyP999Ms), ("throughput_ratio", r.ThroughputRatio),
         ("requests", r.Requests), ("retries", r.Retries), ("sent_lines", r.SentLines), ("output_bytes", r.OutputBytes),
+        ("failover_count", r.Failovers.Count), ("join_count", r.Joins.Count),
+        ("join_ms_p50", Percentiles.Of(r.Joins.Select(j => j.JoinMs), 0.5)), ("join_ms_max", r.Joins.Count > 0 ? (double?)r.Joins.Max(j => j.JoinMs) : null),
+        ("pause_ms_p50", Percentiles.Of(r.Joins.Select(j => j.PauseMs), 0.5)), ("pause_ms_max", r.Joins.Count > 0 ? (double?)r.Joins.Max(j => j.PauseMs) : null),
     ];
 }

@@ -22,6 +22,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
 
     // What an injector (ProcessFaults) acts on, set up by ExecuteAsync.
     internal FaultBenchOptions Options => options;
+    internal FaultScenario Scenario => scenario;
     internal FtProcesses Cluster { get; private set; } = null!;
     /// <summary>The proxy every run's logging channel goes through.</summary>
     internal ChannelProxy Proxy { get; private set; } = null!;
@@ -48,12 +49,16 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     }
 
     /// <summary>Whether <paramref name="who"/> printed <paramref name="text"/>, after the bench's own line <paramref name="after"/> when given.</summary>
-    internal bool Saw(string who, string text, string? after = null)
+    internal bool Saw(string who, string text, string? after = null) => Find(who, text, after) is not null;
+
+    /// <summary>The first line of <paramref name="who"/> holding <paramref name="text"/> (after the bench's own line <paramref name="after"/> when given), or null.</summary>
+    internal string? Find(string who, string text, string? after = null)
     {
         lock (_lines)
         {
             int from = after is null ? 0 : _lines.FindLastIndex(l => l.Who == NodeTimeline.Bench && l.Text == after) + 1;
-            return _lines.FindIndex(from, l => l.Who == who && l.Text.Contains(text, StringComparison.Ordinal)) >= 0;
+            int at = _lines.FindIndex(from, l => l.Who == who && l.Text.Contains(text, StringComparison.Ordinal));
+            return at < 0 ? null : _lines[at].Text;
         }
     }
 
@@ -144,10 +149,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             var span = workload == FaultWorkload.Cpubench ? TimeSpan.FromSeconds(Math.Max(0.5, soloCpubenchSeconds * 1.5)) : options.Duration;
             var faultAt = span * (0.25 + 0.5 * random.NextDouble());
             using var cts = new CancellationTokenSource();
-            var load = workload == FaultWorkload.Cpubench
-                ? WaitForCpubenchAsync(generator, trace, cts.Token)
-                : generator.RunLoadAsync(options.Duration, cts.Token);
             var fault = InjectAsync(faultAt);
+            var load = workload == FaultWorkload.Cpubench ? WaitForCpubenchAsync(generator, trace, cts.Token)
+                : scenario.RepairCycles > 0 ? LoadAcrossRepairsAsync(generator, fault)
+                : generator.RunLoadAsync(options.Duration, cts.Token);
             await Task.WhenAll(load, fault).ConfigureAwait(false);
             loadEnd = Now();
 
@@ -250,6 +255,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             LogRoute = backup => (Proxy = ChannelProxy.Start(backup, Now)).LocalEndPoint,
             PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node, Now)).LocalEndPoint : null,
             PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
+            // The repair scenarios' new backups: what vmft ft --respawn starts after every failover.
+            Respawn = scenario.RepairCycles > 0,
             Arbiter = Etcd?.ArbiterAddress,
         };
     }
@@ -283,6 +290,23 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
     }
 
+    /// <summary>
+    /// A repair run's load: at least the run's duration, and on while the kills and joins go on
+    /// (however long a loaded machine takes), then a while more, served by the last pair.
+    /// </summary>
+    private async Task LoadAcrossRepairsAsync(LoadGenerator generator, Task fault)
+    {
+        await generator.RunLoadAsync(options.Duration, CancellationToken.None).ConfigureAwait(false);
+        var slice = TimeSpan.FromMilliseconds(100);
+        // The open loop is memoryless, so slices of it are the same load; the delay keeps a client whose relay is gone from spinning.
+        while (!fault.IsCompleted)
+            await Task.WhenAll(generator.RunLoadAsync(slice, CancellationToken.None), Task.Delay(slice)).ConfigureAwait(false);
+        await generator.RunLoadAsync(RepairTail, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>A repair run's load after its last join.</summary>
+    private static readonly TimeSpan RepairTail = TimeSpan.FromSeconds(1);
+
     private async Task InjectAsync(TimeSpan at)
     {
         await Task.Delay(at).ConfigureAwait(false);
@@ -303,6 +327,42 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         Mark(what);
         action();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Every failover and every join of a repair run: for each kill, the node that went live next,
+    /// its detection, the relay's switch to it and the client's gap there; for each join, the live
+    /// node's figures and the time since the kill before it.
+    /// </summary>
+    private static void RepairFigures(FaultRunResult result, NodeTimeline timeline, ClientTrace trace)
+    {
+        foreach (var (killMs, _) in timeline.Kills)
+        {
+            var live = timeline.WentLive.FirstOrDefault(w => w.Ms > killMs);
+            if (live.Node is null) continue; // the cycle's violation says so
+            var lost = timeline.PrimaryLosses.FirstOrDefault(x => x.Node == live.Node && x.Ms > killMs);
+            double? lostMs = lost.Node is null ? null : lost.Ms;
+            var sw = timeline.Switches.FirstOrDefault(x => x.Node == live.Node && x.Generation == live.Generation);
+            double? gap = null, firstNew = null;
+            if (sw.Node is not null && sw.Offset > 0)
+            {
+                var a = trace.ReceivedAt(sw.Offset - 1);
+                firstNew = trace.ReceivedAt(sw.Offset);
+                if (a is { } x && firstNew is { } y) gap = y - x;
+            }
+            result.Failovers.Add(new FailoverSample(live.Node, live.Generation, gap, lostMs - killMs, (firstNew ?? live.Ms) - lostMs));
+        }
+        foreach (var j in timeline.Joins)
+        {
+            var kill = timeline.Kills.LastOrDefault(k => k.Ms < j.Ms);
+            // Redundancy is back when the joiner has its copy (its own line), which comes after the live node's.
+            var replica = timeline.Replicas.FirstOrDefault(x => x.Generation == j.Generation && x.Ms > kill.Ms);
+            double? restored = kill.Node is null || replica.Node is null ? null : replica.Ms - kill.Ms;
+            result.Joins.Add(new JoinSample(j.Node, j.Generation, j.JoinMs, j.PauseMs, restored));
+        }
+        if (result.Joins.Count > 0)
+            result.Notes.Add($"{result.Joins.Count} backups joined: join {result.Joins.Min(j => j.JoinMs):F0}-{result.Joins.Max(j => j.JoinMs):F0} ms, " +
+                $"stop-and-copy pause {result.Joins.Min(j => j.PauseMs):F1}-{result.Joins.Max(j => j.PauseMs):F1} ms");
     }
 
     /// <summary>The verdict and figures; returns the transcript the client should have had.</summary>
@@ -379,6 +439,8 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             result.DetectionMs = timeline.BackupLostMs - faultMs;
             result.DrainMs = (after ?? alone) - timeline.BackupLostMs;
         }
+
+        if (scenario.RepairCycles > 0) RepairFigures(result, timeline, trace);
 
         // The primary's own figures, from its periodic samples (it may have been killed) over the
         // measured load: a sample covers the time since the one before, so the first counted is

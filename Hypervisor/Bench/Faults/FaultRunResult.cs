@@ -43,6 +43,15 @@ public sealed class FaultRunResult
     public long OutputBytes { get; set; }
     public int SentLines { get; set; }
 
+    /// <summary>Every failover of a repair run, in order (the first is also <see cref="FailoverMs"/>, <see cref="DetectionMs"/>, <see cref="DrainMs"/>).</summary>
+    public List<FailoverSample> Failovers { get; init; } = [];
+    /// <summary>Every backup that joined a live node during the run, in order.</summary>
+    public List<JoinSample> Joins { get; init; } = [];
+
+    /// <summary>The client-side failover times of the run: each of a repair run's, else the one.</summary>
+    public IEnumerable<double> FailoverTimes =>
+        Failovers.Count > 0 ? Failovers.Where(f => f.FailoverMs is not null).Select(f => f.FailoverMs!.Value) : FailoverMs is { } x ? [x] : [];
+
     /// <summary>Client request latencies (for the CDF).</summary>
     public List<double> Latencies { get; init; } = [];
     /// <summary>(run ms, backup lag ms) from the primary's periodic samples (for the lag plot).</summary>

@@ -32,17 +32,47 @@ public sealed partial class NodeTimeline
     public long? SwitchOffset { get; private set; }
     public double EndMs { get; private set; }
 
+    // Every failover and join of a run with several (the repair scenarios), in order.
+    /// <summary>The bench's kills of the node serving: "kill primary", then "kill new primary NAME".</summary>
+    public List<(double Ms, string Node)> Kills { get; } = [];
+    /// <summary>A node declaring its primary dead.</summary>
+    public List<(double Ms, string Node)> PrimaryLosses { get; } = [];
+    /// <summary>A node going live, with its generation.</summary>
+    public List<(double Ms, string Node, ulong Generation)> WentLive { get; } = [];
+    /// <summary>The relay following a node of a new generation, and the output bytes the client had then.</summary>
+    public List<(double Ms, string Node, ulong Generation, long Offset)> Switches { get; } = [];
+    /// <summary>A live node saying a backup joined it (from then on it counts for the output rule), with the join's figures.</summary>
+    public List<(double Ms, string Node, ulong Generation, double JoinMs, double PauseMs)> Joins { get; } = [];
+
+    /// <summary>A joining backup saying its copy is restored and matches (a complete replica), with the generation it joined.</summary>
+    public List<(double Ms, string Node, ulong Generation)> Replicas { get; } = [];
+
+    /// <summary>A node's name: the first pair's, or a backup started to replace a lost one (backup-2, backup-3...).</summary>
+    private static bool IsNode(string who) => who == "primary" || who.StartsWith("backup", StringComparison.Ordinal);
+
     public static NodeTimeline Read(IReadOnlyList<NodeLine> lines, double endMs)
     {
         var t = new NodeTimeline { EndMs = endMs };
         double? primaryUp = null, backupKilled = null, partition = null, primaryHalted = null, backupHalted = null;
+        // The nodes that replaced lost backups: killed and halted moments by name.
+        var killed = new Dictionary<string, double>();
+        var halted = new Dictionary<string, double>();
         foreach (var l in lines)
         {
             string s = l.Text;
             if (l.Who == Bench)
             {
                 if (s == "kill primary") t.PrimaryKilledMs ??= l.Ms;
-                if (s == "kill backup" || s == "kill new primary") backupKilled ??= l.Ms;
+                if (s == "kill backup") backupKilled ??= l.Ms;
+                if (s == "kill primary") t.Kills.Add((l.Ms, "primary"));
+                if (s.StartsWith("kill new primary", StringComparison.Ordinal))
+                {
+                    // "kill new primary" kills the backup that went live; a repair run names the node.
+                    string node = s.Length > "kill new primary ".Length ? s["kill new primary ".Length..] : "backup";
+                    t.Kills.Add((l.Ms, node));
+                    if (node == "backup") backupKilled ??= l.Ms;
+                    else killed.TryAdd(node, l.Ms);
+                }
                 // From a partition, or either node standing still, the primary gets no new acks: it releases only output its backup already has.
                 if (s is "partition" or "freeze primary" or "freeze backup") partition ??= l.Ms;
                 if (s.StartsWith("kill", StringComparison.Ordinal) || s.StartsWith("freeze", StringComparison.Ordinal)
@@ -59,13 +89,29 @@ public sealed partial class NodeTimeline
             {
                 if (l.Who == "primary") primaryHalted ??= l.Ms;
                 if (l.Who == "backup") backupHalted ??= l.Ms;
+                if (l.Who.StartsWith("backup-", StringComparison.Ordinal)) halted.TryAdd(l.Who, l.Ms);
             }
-            if (l.Who is "primary" or "backup" && WonArbiter().Match(s) is { Success: true } won) t.ArbiterWinners.Add(new ArbiterWin(l.Who, ulong.Parse(won.Groups[1].Value, CultureInfo.InvariantCulture)));
+            if (IsNode(l.Who))
+            {
+                if (WonArbiter().Match(s) is { Success: true } won) t.ArbiterWinners.Add(new ArbiterWin(l.Who, ulong.Parse(won.Groups[1].Value, CultureInfo.InvariantCulture)));
+                if (s.Contains(": primary lost:", StringComparison.Ordinal)) t.PrimaryLosses.Add((l.Ms, l.Who));
+                if (LiveAs().Match(s) is { Success: true } liveAs) t.WentLive.Add((l.Ms, l.Who, ulong.Parse(liveAs.Groups[1].Value, CultureInfo.InvariantCulture)));
+                if (JoinedPrimary().Match(s) is { Success: true } replica) t.Replicas.Add((l.Ms, l.Who, ulong.Parse(replica.Groups[1].Value, CultureInfo.InvariantCulture)));
+                if (BackupJoined().Match(s) is { Success: true } joined)
+                    t.Joins.Add((l.Ms, l.Who, ulong.Parse(joined.Groups[1].Value, CultureInfo.InvariantCulture),
+                        double.Parse(joined.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(joined.Groups[3].Value, CultureInfo.InvariantCulture)));
+            }
             if (l.Who == "relay" && FollowingBackup().Match(s) is { Success: true } follow)
             {
                 var rest = s[follow.Length..];
                 int space = rest.IndexOf(' ');
                 if (space > 0 && long.TryParse(rest[..space], NumberStyles.None, CultureInfo.InvariantCulture, out long n)) t.SwitchOffset ??= n;
+            }
+            if (l.Who == "relay" && Following().Match(s) is { Success: true } f)
+            {
+                ulong g = ulong.Parse(f.Groups[2].Value, CultureInfo.InvariantCulture);
+                if (g > 0 && (t.Switches.Count == 0 || t.Switches[^1].Generation != g))
+                    t.Switches.Add((l.Ms, f.Groups[1].Value, g, long.Parse(f.Groups[3].Value, CultureInfo.InvariantCulture)));
             }
         }
         static double Min(double a, params double?[] b)
@@ -88,6 +134,14 @@ public sealed partial class NodeTimeline
             double? killedAfter = backupKilled > live ? backupKilled : null;
             t.Live.Add(new LiveInterval("backup", live, Min(endMs, killedAfter, backupHalted > live ? backupHalted : null), "won the arbiter: live"));
         }
+        // A replacement backup that went live: from then until it was killed or halted.
+        foreach (var (ms, node, generation) in t.WentLive)
+        {
+            if (!node.StartsWith("backup-", StringComparison.Ordinal) || t.Live.Any(x => x.Node == node)) continue;
+            double? k = killed.TryGetValue(node, out double kv) && kv > ms ? kv : null;
+            double? h = halted.TryGetValue(node, out double hv) && hv > ms ? hv : null;
+            t.Live.Add(new LiveInterval(node, ms, Min(endMs, k, h), $"won the arbiter: live as generation {generation}"));
+        }
         return t;
     }
 
@@ -96,4 +150,16 @@ public sealed partial class NodeTimeline
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^relay: following backup \(generation \d+\), client has ")]
     private static partial System.Text.RegularExpressions.Regex FollowingBackup();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^relay: following (\S+) \(generation (\d+)\), client has (\d+) ")]
+    private static partial System.Text.RegularExpressions.Regex Following();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@": live as generation (\d+) ")]
+    private static partial System.Text.RegularExpressions.Regex LiveAs();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@": joined the primary at \S+ \(generation (\d+)\): ")]
+    private static partial System.Text.RegularExpressions.Regex JoinedPrimary();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@": backup joined from \S+ \(generation (\d+)\): join_ms=(\S+) pause_ms=(\S+) ")]
+    private static partial System.Text.RegularExpressions.Regex BackupJoined();
 }

@@ -29,6 +29,8 @@ public static class ProcessFaults
         new() { Scenario = FaultCatalogue.KillBackup, Strike = run => run.KillAsync(run.Cluster.Backup!, "kill backup") },
         new() { Scenario = FaultCatalogue.KillBurst, Strike = KillInBurstAsync },
         new() { Scenario = FaultCatalogue.KillNewPrimary, Strike = KillNewPrimaryAsync },
+        new() { Scenario = FaultCatalogue.Repair, Strike = KillAndRejoinAsync },
+        new() { Scenario = FaultCatalogue.KillLoop, OutOfDefault = true, Strike = KillAndRejoinAsync },
         new() { Scenario = FaultCatalogue.Partition, Strike = run => run.Act("partition", () => run.Proxy.Partition()) },
         new() { Scenario = FaultCatalogue.Delay, AtLoadStart = run => { run.Mark("delay"); run.Proxy.Delay = ChannelDelay; } },
         new() { Scenario = FaultCatalogue.Throttle, AtLoadStart = run => { run.Mark("throttle"); run.Proxy.BytesPerSecond = ThrottleBytesPerSecond; } },
@@ -87,6 +89,72 @@ public static class ProcessFaults
             await run.KillAsync(run.Cluster.Backup!, "kill new primary").ConfigureAwait(false);
         else
             run.Result.Violations.Add("the backup did not go live within 10 s of the kill");
+    }
+
+    /// <summary>How long, in a repair scenario, the backup may take to go live after the kill of the node it backs up.</summary>
+    public static readonly TimeSpan GoLiveLimit = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a new backup may take, from the kill, to be a complete replica of the node that went live (a fresh process and a copy of all of RAM on a loaded machine).</summary>
+    public static readonly TimeSpan JoinLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The repair scenarios: the node serving is killed and its backup goes live; the cluster's
+    /// respawn (<see cref="FtProcesses.Respawn"/>, what <c>vmft ft --respawn</c> does) starts a new
+    /// backup that joins it; once the live node says the backup joined (from there it counts for the
+    /// output rule) and the backup says its copy matches (a complete replica), the next cycle kills
+    /// the live node. A node that does not go live, or a join that
+    /// fails or does not end in time, is a violation and ends the cycles: the run goes on to its
+    /// drain and verdict, with its evidence.
+    /// </summary>
+    private static async Task KillAndRejoinAsync(FaultRun run)
+    {
+        var serving = run.Cluster.Primary!;
+        var next = run.Cluster.Backup!;
+        int cycles = run.Scenario.RepairCycles;
+        for (int cycle = 1; cycle <= cycles; cycle++)
+        {
+            string mark = cycle == 1 ? "kill primary" : $"kill new primary {serving.Name}";
+            int earlier = run.Cluster.Replacements.Count; // this cycle's replacement comes after these
+            await run.KillAsync(serving, mark).ConfigureAwait(false);
+            if (!await run.WaitFor(next.Name, ": live as generation ", GoLiveLimit, after: mark).ConfigureAwait(false))
+            {
+                run.Result.Violations.Add($"cycle {cycle} of {cycles}: {next.Name} did not go live within {GoLiveLimit.TotalSeconds:F0} s of the kill of {serving.Name}");
+                return;
+            }
+            serving = next;
+            if (await JoinedAsync(run, serving, cycle, mark, earlier).ConfigureAwait(false) is not { } joined) return;
+            next = joined;
+        }
+        run.Result.Notes.Add($"{cycles} kill-and-rejoin cycles: {next.Name} joined {serving.Name}, generation {cycles}");
+    }
+
+    /// <summary>The backup that joined <paramref name="serving"/> after the kill marked <paramref name="mark"/>; null (and a violation) when none did.</summary>
+    private static async Task<ChildProcess?> JoinedAsync(FaultRun run, ChildProcess serving, int cycle, string mark, int earlier)
+    {
+        var until = run.Now() + JoinLimit.TotalMilliseconds;
+        void Failed(string why) => run.Result.Violations.Add($"cycle {cycle} of {run.Scenario.RepairCycles}: no backup joined {serving.Name}: {why}");
+        while (run.Now() < until)
+        {
+            var replacements = run.Cluster.Replacements;
+            var joiner = replacements.Count > earlier ? replacements[^1] : null;
+            // Complete once the joiner restored and checked the copy: the live node's "backup joined"
+            // says only that it sent the last of it (killed between the two, it leaves nobody to serve).
+            if (joiner is not null && run.Saw(serving.Name, ": backup joined from ", after: mark) && run.Saw(joiner.Name, ": joined the primary at ", after: mark))
+                return joiner;
+            // Every way a join ends without a replica, each in the words of whoever saw it.
+            string? why = run.Find("ft", " did not start", after: mark) ?? run.Find(serving.Name, " is gone (", after: mark)
+                ?? run.Find(serving.Name, "refused a joining backup", after: mark);
+            if (why is null && joiner is { HasExited: true })
+                why = $"{joiner.Name} exited with code {joiner.ExitCode?.ToString() ?? "?"}: \"{joiner.Lines.LastOrDefault(l => l.Error)?.Text ?? joiner.Lines.LastOrDefault()?.Text}\"";
+            if (why is not null)
+            {
+                Failed(why);
+                return null;
+            }
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+        Failed($"none was a complete replica {JoinLimit.TotalSeconds:F0} s after the kill");
+        return null;
     }
 
     private static async Task EtcdMemberLossAsync(FaultRun run)

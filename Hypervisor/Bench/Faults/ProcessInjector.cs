@@ -20,6 +20,9 @@ public sealed class ProcessInjector
     /// <summary>Arguments only the primary gets (besides its <c>--stats-ms</c>).</summary>
     public IReadOnlyList<string> PrimaryArgs { get; init; } = [];
 
+    /// <summary>Long: in a session only when asked for by name (or with <c>--scenario all</c>), not in the default matrix.</summary>
+    public bool OutOfDefault { get; init; }
+
     /// <summary>When the measured load starts.</summary>
     public Action<FaultRun>? AtLoadStart { get; init; }
 

@@ -18,30 +18,44 @@ public static class BackupJoin
     /// <exception cref="InvalidDataException">The state is malformed, incomplete, or does not fit this machine.</exception>
     public static async Task<JoinedState?> ReceiveAsync(LogChannel channel, PcMachine machine, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
-        var pages = new byte[]?[machine.Memory.Ram.Length / MachineSnapshot.PageSize];
-        var final = new MemoryStream();
-        long copied = 0;
+        var receiver = new Receiver(machine);
         await foreach (var segment in channel.ReceivedState.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            if (receiver.Take(segment.Kind, segment.Bytes.Span) is { } joined) return joined;
+        return null;
+    }
+
+    /// <summary>
+    /// The State frames' bodies as they come, in order, from any transport (the channel here, the
+    /// simulator's byte streams there): the pages, then the final state, restored and checked.
+    /// </summary>
+    internal sealed class Receiver(PcMachine machine)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly byte[]?[] _pages = new byte[]?[machine.Memory.Ram.Length / MachineSnapshot.PageSize];
+        private readonly MemoryStream _final = new();
+        private long _copied;
+
+        /// <summary>Takes one State frame's body; the joined state once the final one came (the machine is then in it), else null.</summary>
+        /// <exception cref="InvalidDataException">The state is malformed, incomplete, or does not fit this machine.</exception>
+        public JoinedState? Take(ulong kind, ReadOnlySpan<byte> bytes)
         {
-            switch (segment.Kind)
+            switch (kind)
             {
                 case JoinState.PagesKind:
-                    copied += JoinState.DecodePages(segment.Bytes.Span, pages);
-                    break;
+                    _copied += JoinState.DecodePages(bytes, _pages);
+                    return null;
                 case JoinState.FinalPartKind:
-                    final.Write(segment.Bytes.Span);
-                    break;
+                    _final.Write(bytes);
+                    return null;
                 case JoinState.FinalKind:
-                    final.Write(segment.Bytes.Span);
-                    var state = JoinState.DecodeFinal(final.ToArray());
-                    Restore(machine, state, pages);
-                    return new JoinedState(state, copied, clock.Elapsed);
+                    _final.Write(bytes);
+                    var state = JoinState.DecodeFinal(_final.ToArray());
+                    Restore(machine, state, _pages);
+                    return new JoinedState(state, _copied, _clock.Elapsed);
                 default:
-                    throw new InvalidDataException($"join state: unknown kind {segment.Kind}");
+                    throw new InvalidDataException($"join state: unknown kind {kind}");
             }
         }
-        return null;
     }
 
     private static void Restore(PcMachine machine, JoinFinal state, byte[]?[] pages)

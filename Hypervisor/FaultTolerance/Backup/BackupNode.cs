@@ -60,8 +60,9 @@ public sealed class BackupNode
     /// A backup that joined a running primary: <paramref name="machine"/> holds the primary's state
     /// as <paramref name="joined"/> describes it, and the log goes on from there.
     /// </summary>
-    public BackupNode(string nodeId, PcMachine machine, JoinFinal joined)
-        : this(nodeId, machine, new OutputStream(joined.OutputStart, joined.Output))
+    /// <param name="outputHistory">Where the output stream also keeps every byte the replay produces (the simulator's checkers).</param>
+    public BackupNode(string nodeId, PcMachine machine, JoinFinal joined, List<byte>? outputHistory = null)
+        : this(nodeId, machine, new OutputStream(joined.OutputStart, joined.Output) { History = outputHistory })
     {
         _replayer.StartAt(joined.FirstSequence);
         _highestReceived = _acknowledged = Replayed = joined.FirstSequence - 1;

@@ -67,13 +67,20 @@ public sealed class PrimaryJoin
     {
         if (!_sending.IsCompleted) return false;
         if (_sending.Result is { } closed) throw closed;
-        var written = WrittenPages();
-        if (written.Count <= StopCopyPages || Rounds >= MaxRounds || written.Count > _round.Count * 3 / 4)
-            return true;
+        var written = WrittenPages(_machine);
+        if (PreCopyOver(Rounds, _round.Count, written.Count)) return true;
         Rounds++;
         StartRound(written);
         return false;
     }
+
+    /// <summary>
+    /// After <paramref name="rounds"/> rounds, the last of <paramref name="roundPages"/> pages, with
+    /// <paramref name="written"/> pages written meanwhile: the rest goes with the guest stood still
+    /// once it is small enough, stops shrinking by a quarter, or the rounds run out.
+    /// </summary>
+    internal static bool PreCopyOver(int rounds, int roundPages, int written) =>
+        written <= StopCopyPages || rounds >= MaxRounds || written > roundPages * 3 / 4;
 
     // Written-page tracking starts anew on the guest's thread, before any page of the round is read.
     private void StartRound(List<int> pages)
@@ -103,21 +110,17 @@ public sealed class PrimaryJoin
     {
         if (!_sending.IsCompleted) throw new InvalidOperationException("the pre-copy is still sending");
         var pause = Stopwatch.StartNew();
-        var last = WrittenPages();
+        var last = WrittenPages(_machine);
         await SendPagesAsync(last, cancellationToken).ConfigureAwait(false);
         int lastRound = last.Count;
         var hashing = Stopwatch.StartNew();
         var final = node.AttachBackup((uint)Rounds);
         var hashTime = hashing.Elapsed;
         Attached = true;
-        var bytes = JoinState.EncodeFinal(final);
         try
         {
-            for (int at = 0; at < bytes.Length; at += JoinState.FinalPieceBytes)
-            {
-                int n = Math.Min(JoinState.FinalPieceBytes, bytes.Length - at);
-                await Channel.SendStateAsync(at + n == bytes.Length ? JoinState.FinalKind : JoinState.FinalPartKind, bytes.AsMemory(at, n), cancellationToken).ConfigureAwait(false);
-            }
+            foreach (var (kind, piece) in FinalPieces(final))
+                await Channel.SendStateAsync(kind, piece, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
@@ -128,18 +131,39 @@ public sealed class PrimaryJoin
 
     private async Task SendPagesAsync(List<int> pages, CancellationToken cancellationToken)
     {
-        for (int at = 0; at < pages.Count; at += JoinState.PagesPerFrame)
+        foreach (var (body, n) in PageBodies(_machine, pages))
         {
-            int n = Math.Min(JoinState.PagesPerFrame, pages.Count - at);
-            var body = JoinState.EncodePages(_machine.Memory.Ram, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages).Slice(at, n));
             Interlocked.Add(ref _pagesCopied, n);
             await Channel.SendStateAsync(JoinState.PagesKind, body, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private List<int> WrittenPages()
+    /// <summary><paramref name="pages"/> of the machine's RAM as it holds them now, as Pages bodies (with the pages in each), in order.</summary>
+    internal static IEnumerable<(byte[] Body, int Pages)> PageBodies(PcMachine machine, List<int> pages)
     {
-        var memory = _machine.Memory;
+        for (int at = 0; at < pages.Count; at += JoinState.PagesPerFrame)
+        {
+            int n = Math.Min(JoinState.PagesPerFrame, pages.Count - at);
+            var body = JoinState.EncodePages(machine.Memory.Ram, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages).Slice(at, n));
+            yield return (body, n);
+        }
+    }
+
+    /// <summary>The final state as the State frames' kinds and bodies: pieces of it, the last one final.</summary>
+    internal static IEnumerable<(ulong Kind, ReadOnlyMemory<byte> Body)> FinalPieces(JoinFinal final)
+    {
+        var bytes = JoinState.EncodeFinal(final);
+        for (int at = 0; at < bytes.Length; at += JoinState.FinalPieceBytes)
+        {
+            int n = Math.Min(JoinState.FinalPieceBytes, bytes.Length - at);
+            yield return (at + n == bytes.Length ? JoinState.FinalKind : JoinState.FinalPartKind, bytes.AsMemory(at, n));
+        }
+    }
+
+    /// <summary>The pages the guest wrote since written-page tracking last started (<see cref="PcMachine.RestartWrittenPages"/>).</summary>
+    internal static List<int> WrittenPages(PcMachine machine)
+    {
+        var memory = machine.Memory;
         int count = memory.Ram.Length / MachineSnapshot.PageSize;
         var written = new List<int>();
         for (int i = 0; i < count; i++)

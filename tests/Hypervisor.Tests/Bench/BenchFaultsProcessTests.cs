@@ -52,6 +52,40 @@ public class BenchFaultsProcessTests
         }
     }
 
+    /// <summary>
+    /// A repair scenario through the bench's own entry point: every cycle's kill, go-live and join
+    /// happened (a new backup joined each node that went live, and the next kill made it go live),
+    /// with the client's transcript the failure-free one (the verdict).
+    /// </summary>
+    [Theory]
+    [InlineData("repair", 2, "14")]
+    [InlineData("kill-loop", 10, "15")]
+    public void Every_kill_and_rejoin_cycle_of_a_repair_scenario_passes(string scenario, int cycles, string seed)
+    {
+        string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", scenario, "--workload", "kvstore",
+                "--duration", "2", "--seed", seed, "--out", dir);
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
+            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.Equal("PASS", run.GetProperty("verdict").GetString());
+            var notes = run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
+            Assert.Contains($"{cycles} kill-and-rejoin cycles: backup-{cycles + 1} joined backup-{cycles}, generation {cycles}", notes);
+            var joins = run.GetProperty("joins").EnumerateArray().ToList();
+            Assert.Equal(cycles, joins.Count);
+            Assert.All(joins, j => Assert.True(j.GetProperty("pause_ms").GetDouble() > 0));
+            var failovers = run.GetProperty("failovers").EnumerateArray().ToList();
+            Assert.Equal(Enumerable.Range(1, cycles).Select(g => (ulong)g), failovers.Select(f => f.GetProperty("generation").GetUInt64()));
+            Assert.Contains("## Restoring redundancy", File.ReadAllText(Path.Combine(dir, "report.md")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_reset_relay_connection_loses_no_request()
     {

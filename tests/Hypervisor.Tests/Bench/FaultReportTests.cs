@@ -97,4 +97,29 @@ public class FaultReportTests
         Assert.Equal("| cpubench | -/- | -/- | - | - | 0.80 |", rows[3]);
         Assert.Contains("## Fault tolerance against a solo run", FaultReport.Markdown(results, Options, "", []));
     }
+
+    [Fact]
+    public void Repair_runs_report_every_join_and_failover()
+    {
+        var r = new FaultRunResult { Index = 0, Scenario = FaultCatalogue.Repair, Workload = FaultWorkload.Kvstore, Seed = 40, FailoverMs = 30 };
+        r.Failovers.Add(new FailoverSample("backup", 1, 30, 510, 20));
+        r.Failovers.Add(new FailoverSample("backup-2", 2, null, 520, 25));
+        r.Joins.Add(new JoinSample("backup", 1, 420.5, 15.25, 2100));
+        r.Joins.Add(new JoinSample("backup-2", 2, 380, 20.5, 1900));
+        r.Reproduce = FaultReport.ReproduceCommand(r, Options);
+        List<FaultRunResult> results = [r, .. Results()];
+
+        using var doc = JsonDocument.Parse(FaultReport.Json(results, Options));
+        var run = doc.RootElement.GetProperty("runs")[0];
+        Assert.Equal(2, run.GetProperty("joins").GetArrayLength());
+        Assert.Equal(20.5, run.GetProperty("joins")[1].GetProperty("pause_ms").GetDouble());
+        Assert.Equal(JsonValueKind.Null, run.GetProperty("failovers")[1].GetProperty("failover_ms").ValueKind);
+        Assert.Equal(420.5, run.GetProperty("join_ms_max").GetDouble());
+        Assert.False(doc.RootElement.GetProperty("runs")[1].TryGetProperty("joins", out _)); // a kill-primary run has none
+
+        string md = FaultReport.Markdown(results, Options, "", []);
+        Assert.Contains("## Restoring redundancy", md);
+        Assert.Contains("| 0 repair/kvstore | 40 | PASS | 2 | 380.0/420.5/420.5 | 15.25/20.50/20.50 | 1900.0/2100.0/2100.0 | 2 | 30.0/30.0/30.0 | 510.0/520.0/520.0 |", md);
+        Assert.DoesNotContain("## Restoring redundancy", FaultReport.Markdown(Results(), Options, "", []));
+    }
 }

@@ -93,4 +93,49 @@ public class ScheduleExplorationTests
         Assert.Equal("c3 1 STATS keys=2 requests=4 uptime_ticks=* tsc=*\nc1 1 OK\n",
             ScheduleExplorer.WithoutTiming("c3 1 STATS keys=2 requests=4 uptime_ticks=17 tsc=123456789\nc1 1 OK\n"));
     }
+
+    [Fact]
+    public void A_primary_killed_after_every_repair_hands_over_generation_after_generation()
+    {
+        // The kvstore script, a kill at step 10, and a kill of the primary as soon as each new backup has its copy.
+        var options = ScheduleExplorer.Options(5, new Random(5));
+        var failureFree = new FtSimulation(options).Run(FaultPlan.None);
+        var plan = new FaultPlan(new Fault(FaultCatalogue.KillLoop, 10))
+        {
+            AfterRepair = [.. Enumerable.Repeat(new Fault(FaultCatalogue.KillPrimary, 0), 9)],
+        };
+        var r = new FtSimulation(options).Run(plan);
+        Assert.Empty(r.Violations);
+        Assert.True(r.Completed);
+        Assert.Equal(ScheduleExplorer.WithoutTiming(failureFree.Transcript), ScheduleExplorer.WithoutTiming(r.Transcript));
+        // Each failover was followed by a backup joining the survivor, which served the next generation.
+        Assert.True(r.Failovers >= 3, $"{r.Failovers} failovers");
+        Assert.True(r.Rejoins >= r.Failovers - 1, $"{r.Rejoins} rejoins after {r.Failovers} failovers");
+        Assert.Equal((ulong)r.Failovers, r.Generation);
+        Assert.Equal(((char)('A' + r.Failovers)).ToString(), r.LiveNodeAtEnd);
+    }
+
+    [Fact]
+    public void Hundreds_of_schedules_with_several_failovers_and_rejoins_run_without_a_violation()
+    {
+        var report = new StringWriter();
+        int violations = ScheduleExplorer.Explore(400, 70_000, [FaultCatalogue.Repair, FaultCatalogue.KillLoop], report);
+        string text = report.ToString();
+        Assert.True(violations == 0, text);
+        var m = System.Text.RegularExpressions.Regex.Match(text, @"(\d+) rejoins \((\d+) runs with two or more failovers, up to generation (\d+)\), 0 violations");
+        Assert.True(m.Success, text);
+        Assert.True(int.Parse(m.Groups[1].Value) >= 400, text);
+        Assert.True(int.Parse(m.Groups[2].Value) >= 100, text);
+        Assert.True(int.Parse(m.Groups[3].Value) >= 4, text);
+    }
+
+    [Fact]
+    public void Output_released_before_the_ack_is_caught_in_a_repaired_generation_too()
+    {
+        var report = new StringWriter();
+        int violations = ScheduleExplorer.Explore(200, 80_000, [FaultCatalogue.KillLoop], report, breakOutputRule: true);
+        string text = report.ToString();
+        Assert.True(violations > 0, text);
+        Assert.Matches(@"output rule broken in generation [1-9]\d* \([B-Z], its backup [C-Z] joined\)", text);
+    }
 }

@@ -182,7 +182,7 @@ public static class LinuxFailoverDemo
                         Say("the pair did not hold together until the kill (the primary lost its backup first): no failover to show");
                         return new Outcome(1, dialogue.AfterMarker, referenceRun.GetAwaiter().GetResult(), false);
                     }
-                    Say($"the loop is at '{script.Tick.Trim()}' {ticks}: killing the primary (pid {cluster.Primary.Id})");
+                    Say($"the loop has printed {ticks} lines starting '{script.Tick.Trim()}': killing the primary (pid {cluster.Primary.Id})");
                     cluster.Primary.Kill();
                     killed = true;
                 }

@@ -21,6 +21,9 @@ public static partial class LinuxDiskBenchmark
 {
     public sealed record Settings(int DiskMiB, int SequentialMiB, int RandomIos, TimeSpan Timeout, bool WithQemu)
     {
+        /// <summary>The FT nodes' failure detector: silence after which the peer is dead (vmft's default), and the heartbeat (a fifth of it).</summary>
+        public int FailureTimeoutMs { get; init; } = 500;
+        public int HeartbeatMs => Math.Max(10, FailureTimeoutMs / 5);
         /// <summary>Iterations of the loop the primary is killed in, and after which tick.</summary>
         public int TickingIos { get; init; } = 80;
         public int KillAfterTicks { get; init; } = 20;
@@ -114,8 +117,10 @@ public static partial class LinuxDiskBenchmark
                 else lock (lines) lines.Add(l);
             },
         };
-        say("ft: backup, primary and relay as processes (vmft ft's defaults: heartbeat 100 ms, failure after 500 ms of silence), the disk shared; the client on the relay");
-        string relay = cluster.StartAsync(["--from-recording", boot, "--disk", disk], [], TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
+        say($"ft: backup, primary and relay as processes (heartbeat {settings.HeartbeatMs} ms, failure after {settings.FailureTimeoutMs} ms of silence), the disk shared; the client on the relay");
+        string relay = cluster.StartAsync(["--from-recording", boot, "--disk", disk],
+            ["--heartbeat-ms", settings.HeartbeatMs.ToString(CultureInfo.InvariantCulture), "--timeout-ms", settings.FailureTimeoutMs.ToString(CultureInfo.InvariantCulture)],
+            TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
         using var shell = PromptedShell.Connect(relay, Now);
         shell.WaitForPrompt(settings.Timeout, marker: false);
 

@@ -15,9 +15,10 @@ public static class BenchDiskCommand
         var ios = new Option<int>("--ios") { Description = "4 KiB random reads, and writes, per machine", DefaultValueFactory = _ => 200 };
         var noQemu = new Option<bool>("--no-qemu") { Description = "skip the QEMU column" };
         var timeout = new Option<int>("--timeout") { Description = "seconds each step may take", DefaultValueFactory = _ => 600 };
+        var failure = new Option<int>("--timeout-ms") { Description = "the FT nodes' failure detector: silence after which the peer is declared dead (heartbeat a fifth of it)", DefaultValueFactory = _ => 500 };
         var command = new Command("disk",
             "The Linux guest's disk measured inside it with busybox dd: sequential MB/s and 4 KiB random IOPS alone (real time), under FT (shared disk) and in QEMU TCG, the log rate of a read, the go-live time with I/O in flight")
-            { dir, diskMiB, seqMiB, ios, noQemu, timeout };
+            { dir, diskMiB, seqMiB, ios, noQemu, timeout, failure };
         command.SetAction(parse => CliErrors.Guard("bench disk", () =>
         {
             int disk = parse.GetValue(diskMiB), seq = parse.GetValue(seqMiB), count = parse.GetValue(ios), seconds = parse.GetValue(timeout);
@@ -25,10 +26,12 @@ public static class BenchDiskCommand
             if (seq < 1 || seq > disk) throw new UsageException($"--seq-mib {seq}: between 1 and the disk's {disk} MiB");
             if (count is < 10 or > 1_000_000) throw new UsageException($"--ios {count}: between 10 and 1000000");
             if (seconds < 1) throw new UsageException($"--timeout {seconds}: at least 1 second");
+            int failureMs = parse.GetValue(failure);
+            if (failureMs is < 50 or > 60_000) throw new UsageException($"--timeout-ms {failureMs}: between 50 and 60000");
             var image = parse.GetValue(dir) is { } d ? new LinuxGuestImage(d) : LinuxGuestImage.Default;
             if (image.Problem is { } problem) throw new UsageException(problem);
             foreach (var v in image.Versions) Console.WriteLine($"bench disk: {v}");
-            var settings = new LinuxDiskBenchmark.Settings(disk, seq, count, TimeSpan.FromSeconds(seconds), !parse.GetValue(noQemu));
+            var settings = new LinuxDiskBenchmark.Settings(disk, seq, count, TimeSpan.FromSeconds(seconds), !parse.GetValue(noQemu)) { FailureTimeoutMs = failureMs };
             LinuxDiskBenchmark.Figures f;
             try
             {
@@ -65,7 +68,7 @@ public static class BenchDiskCommand
         if (f.QemuProblem is { } problem) lines.Add($"  QEMU TCG: {problem}");
         lines.Add($"  FT log during the sequential read     {f.ReadLogMbit:F1} Mbit/s ({f.ReadLogBytes} bytes in {f.ReadSeconds:F2} s for {s.SequentialMiB} MiB read: {f.ReadLogBytes / (s.SequentialMiB * 1048576.0):F2} log bytes per byte read)");
         if (f.Failover is { } g)
-            lines.Add($"  go-live with I/O in flight            kill to backup live {g.KillToLiveMs:F0} ms, kill to the first output after it {g.KillToOutputMs:F0} ms, longest silence at the client {g.LongestSilenceMs:F0} ms (failure declared after 500 ms of silence); {g.InFlight} requests in flight performed again ({g.InFlightWrites} writes or flushes)");
+            lines.Add($"  go-live with I/O in flight            kill to backup live {g.KillToLiveMs:F0} ms, kill to the first output after it {g.KillToOutputMs:F0} ms, longest silence at the client {g.LongestSilenceMs:F0} ms (failure declared after {s.FailureTimeoutMs} ms of silence); {g.InFlight} requests in flight performed again ({g.InFlightWrites} writes or flushes)");
         else
             lines.Add($"  go-live with I/O in flight            not measured: {f.FailoverProblem}");
         return lines;

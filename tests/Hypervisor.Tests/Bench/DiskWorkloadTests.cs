@@ -80,6 +80,7 @@ public sealed class DiskWorkloadTests
     [InlineData("--seq-mib", "65")]
     [InlineData("--ios", "5")]
     [InlineData("--timeout", "0")]
+    [InlineData("--timeout-ms", "10")]
     public void BadFlagIsOneLineAndExitTwo(string flag, string value)
     {
         var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "disk", flag, value);

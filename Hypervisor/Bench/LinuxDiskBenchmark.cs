@@ -15,7 +15,7 @@ namespace VmFt.Hypervisor.Bench;
 /// logging rate while the guest reads sequentially, and the go-live time with I/O in flight (the
 /// primary killed in a loop that reads, writes and flushes and prints after each).
 /// Both VmFt runs start at the shell from one boot recorded in virtual time with the disk attached
-/// (each then on a fresh disk of its own, zeros as the recorded one was); QEMU boots.
+/// (each then on a copy of that disk, as it was after the boot), and QEMU boots on another copy.
 /// </summary>
 public static partial class LinuxDiskBenchmark
 {
@@ -64,13 +64,13 @@ public static partial class LinuxDiskBenchmark
             using (var run = new FtProcesses { StartInfo = startInfo ?? FtProcesses.SelfStartInfo })
             {
                 say("solo: the guest alone in real time (vmft run --from-recording), its console on TCP");
-                string address = run.StartSoloAsync(["--from-recording", boot, "--disk", MakeDisk(folder, "solo.img", settings.DiskMiB)], TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
+                string address = run.StartSoloAsync(["--from-recording", boot, "--disk", CopyOf(bootDisk, "solo.img")], TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
                 using var shell = PromptedShell.Connect(address);
                 shell.WaitForPrompt(settings.Timeout, marker: false);
                 solo = Measure(shell, settings, "solo", say);
             }
 
-            var (ft, readLogBytes, failover, failoverProblem) = RunFt(boot, MakeDisk(folder, "ft.img", settings.DiskMiB), settings, say, startInfo);
+            var (ft, readLogBytes, failover, failoverProblem) = RunFt(boot, CopyOf(bootDisk, "ft.img"), settings, say, startInfo);
 
             Row? qemu = null;
             string? qemuProblem = settings.WithQemu ? null : "not asked for (--no-qemu)";
@@ -78,7 +78,7 @@ public static partial class LinuxDiskBenchmark
             {
                 try
                 {
-                    qemu = RunQemu(image, MakeDisk(folder, "qemu.img", settings.DiskMiB), settings, say, out qemuProblem);
+                    qemu = RunQemu(image, CopyOf(bootDisk, "qemu.img"), settings, say, out qemuProblem);
                 }
                 catch (InvalidOperationException e)
                 {
@@ -224,6 +224,13 @@ public static partial class LinuxDiskBenchmark
         double randomWrite = DiskWorkload.PerSecond(Step($"{s.RandomIos} random 4 KiB writes", DiskWorkload.RandomWrite(s.RandomIos, s.Blocks)), s.RandomIos, $"{who}, random writes");
         double noDisk = DiskWorkload.PerSecond(Step($"{s.RandomIos} dd runs without the disk", DiskWorkload.NoDisk(s.RandomIos)), s.RandomIos, $"{who}, dd without the disk");
         return new Row(write, read, randomRead, randomWrite, noDisk) { ReadSeconds = readStep.Seconds };
+    }
+
+    private static string CopyOf(string disk, string name)
+    {
+        string path = Path.Combine(Path.GetDirectoryName(disk)!, name);
+        File.Copy(disk, path);
+        return path;
     }
 
     /// <summary>A raw disk of zeros (sparse) of <paramref name="mib"/> MiB.</summary>

@@ -52,13 +52,13 @@ public static class BenchDiskCommand
     /// <summary>The figures side by side: VmFt alone, under FT, FT/solo, QEMU, VmFt/QEMU (alone); then the FT-only figures.</summary>
     public static IReadOnlyList<string> Table(LinuxDiskBenchmark.Figures f, LinuxDiskBenchmark.Settings s)
     {
-        var lines = new List<string> { $"  {"",-38} {"VmFt solo",12} {"VmFt FT",12} {"FT/solo",8} {"QEMU TCG",12} {"VmFt/QEMU",10}" };
+        var lines = new List<string> { $"  {"",-42} {"VmFt solo",12} {"VmFt FT",12} {"FT/solo",8} {"QEMU TCG",12} {"VmFt/QEMU",10}" };
         void Row(string what, string unit, Func<LinuxDiskBenchmark.Row, double> value)
         {
             double solo = value(f.Solo), ft = value(f.Ft);
             string qemu = f.Qemu is { } q ? $"{value(q),7:F1} {unit,-4}" : "-";
             string vsQemu = f.Qemu is { } r ? $"{solo / value(r):F2}" : "-";
-            lines.Add($"  {what,-38} {solo,7:F1} {unit,-4} {ft,7:F1} {unit,-4} {ft / solo,8:F2} {qemu,12} {vsQemu,10}");
+            lines.Add($"  {what,-42} {solo,7:F1} {unit,-4} {ft,7:F1} {unit,-4} {ft / solo,8:F2} {qemu,12} {vsQemu,10}");
         }
         Row("sequential write, 1 MiB dd, fsync", "MB/s", r => r.WriteMBps);
         Row("sequential read, 1 MiB dd, direct", "MB/s", r => r.ReadMBps);
@@ -66,11 +66,11 @@ public static class BenchDiskCommand
         Row("random 4 KiB write, direct + flush", "IOPS", r => r.RandomWriteIops);
         Row("dd without the disk (the loop's ceiling)", "/s", r => r.NoDiskPerSecond);
         if (f.QemuProblem is { } problem) lines.Add($"  QEMU TCG: {problem}");
-        lines.Add($"  FT log during the sequential read     {f.ReadLogMbit:F1} Mbit/s ({f.ReadLogBytes} bytes in {f.ReadSeconds:F2} s for {s.SequentialMiB} MiB read: {f.ReadLogBytes / (s.SequentialMiB * 1048576.0):F2} log bytes per byte read)");
+        lines.Add($"  FT log during the sequential read         {f.ReadLogMbit:F1} Mbit/s ({f.ReadLogBytes} bytes in {f.ReadSeconds:F2} s for {s.SequentialMiB} MiB read: {f.ReadLogBytes / (s.SequentialMiB * 1048576.0):F2} log bytes per byte read)");
         if (f.Failover is { } g)
-            lines.Add($"  go-live with I/O in flight            kill to backup live {g.KillToLiveMs:F0} ms, kill to the first output after it {g.KillToOutputMs:F0} ms, longest silence at the client {g.LongestSilenceMs:F0} ms (failure declared after {s.FailureTimeoutMs} ms of silence); {g.InFlight} requests in flight performed again ({g.InFlightWrites} writes or flushes)");
+            lines.Add($"  go-live with I/O in flight                kill to backup live {g.KillToLiveMs:F0} ms, kill to the first output after it {g.KillToOutputMs:F0} ms, longest silence at the client {g.LongestSilenceMs:F0} ms (failure declared after {s.FailureTimeoutMs} ms of silence); {g.InFlight} requests in flight performed again ({g.InFlightWrites} writes or flushes)");
         else
-            lines.Add($"  go-live with I/O in flight            not measured: {f.FailoverProblem}");
+            lines.Add($"  go-live with I/O in flight                not measured: {f.FailoverProblem}");
         return lines;
     }
 }

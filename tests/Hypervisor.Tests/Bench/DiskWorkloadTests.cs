@@ -91,6 +91,15 @@ public sealed class DiskWorkloadTests
     }
 
     [Fact]
+    public void AFlagTheCommandDoesNotKnowIsOneLineAndExitTwo()
+    {
+        var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "disk", "--bogus", "1");
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft bench disk: Unrecognized command or argument '--bogus'.", stderr.Trim());
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
     public void AGuestThatIsNotBuiltIsOneLineAndExitTwo()
     {
         var (exit, _, stderr) = VmftProcess.Run("", "bench", "disk", "--dir", Path.Combine(Path.GetTempPath(), $"vmft-no-linux-{Guid.NewGuid():N}"));

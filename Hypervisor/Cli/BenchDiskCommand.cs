@@ -68,7 +68,10 @@ public static class BenchDiskCommand
         if (f.QemuProblem is { } problem) lines.Add($"  QEMU TCG: {problem}");
         lines.Add($"  FT log during the sequential read         {f.ReadLogMbit:F1} Mbit/s ({f.ReadLogBytes} bytes in {f.ReadSeconds:F2} s for {s.SequentialMiB} MiB read: {f.ReadLogBytes / (s.SequentialMiB * 1048576.0):F2} log bytes per byte read)");
         if (f.Failover is { } g)
+        {
             lines.Add($"  go-live with I/O in flight                kill to backup live {g.KillToLiveMs:F0} ms, kill to the first output after it {g.KillToOutputMs:F0} ms, longest silence at the client {g.LongestSilenceMs:F0} ms (failure declared after {s.FailureTimeoutMs} ms of silence); {g.InFlight} requests in flight performed again ({g.InFlightWrites} writes or flushes)");
+            lines.Add($"  {"",-42} {g.LiveLine}");
+        }
         else
             lines.Add($"  go-live with I/O in flight                not measured: {f.FailoverProblem}");
         return lines;

@@ -48,8 +48,15 @@ public static class LinuxBenchmark
         return (machine.Cpu.Position, seconds);
     }
 
-    /// <summary>Boots QEMU on the same files to the marker; the problem when it cannot, else the seconds.</summary>
-    public static (string? Problem, double? Seconds) BootQemu(LinuxGuestImage image, string commandLine, uint ramSize, TimeSpan timeout)
+    /// <summary>What a missing QEMU is, in one line.</summary>
+    public const string QemuMissing = "qemu-system-i386 is not installed (Debian: apt-get install qemu-system-x86)";
+
+    /// <summary>
+    /// Starts <c>qemu-system-i386 -kernel -initrd -append -m -nographic -no-reboot</c> (TCG) on the
+    /// guest's files, its serial console on the standard streams, with <paramref name="extra"/>
+    /// arguments (a <c>-drive</c>, say); null when it is not installed.
+    /// </summary>
+    public static Process? StartQemu(LinuxGuestImage image, string commandLine, uint ramSize, IEnumerable<string> extra)
     {
         var info = new ProcessStartInfo("qemu-system-i386")
         {
@@ -60,16 +67,23 @@ public static class LinuxBenchmark
         };
         foreach (var a in new[] { "-kernel", image.Kernel, "-initrd", image.Initrd, "-append", commandLine, "-m", $"{ramSize >> 20}M", "-nographic", "-no-reboot" })
             info.ArgumentList.Add(a);
-        var wall = Stopwatch.StartNew();
-        Process process;
+        foreach (var a in extra) info.ArgumentList.Add(a);
         try
         {
-            process = Process.Start(info)!;
+            return Process.Start(info)!;
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            return ("qemu-system-i386 is not installed (Debian: apt-get install qemu-system-x86)", null);
+            return null;
         }
+    }
+
+    /// <summary>Boots QEMU on the same files to the marker; the problem when it cannot, else the seconds.</summary>
+    public static (string? Problem, double? Seconds) BootQemu(LinuxGuestImage image, string commandLine, uint ramSize, TimeSpan timeout)
+    {
+        var wall = Stopwatch.StartNew();
+        var process = StartQemu(image, commandLine, ramSize, []);
+        if (process is null) return (QemuMissing, null);
         using (process)
         {
             var seen = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,10 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using VmFt.Hypervisor.Bench.Faults;
 using VmFt.Hypervisor.FaultTolerance.Processes;
-using VmFt.Hypervisor.Serial;
 
 namespace VmFt.Hypervisor.Bench;
 
@@ -98,103 +94,5 @@ public static class LinuxFtBenchmark
         lock (lines) live = lines.FirstOrDefault(l => l.Contains(": live as generation", StringComparison.Ordinal));
         say($"ft: primary killed mid-loop; the longest silence at the client {gap:F0} ms");
         return new Figures(soloBoot, soloLoop, ftBoot, ftLoop, idleGuest, idleBytes, after.MaxLagMs, loopStats.RecentMaxLagMs, gap, live);
-    }
-
-    /// <summary>A client at the guest's shell over TCP: waits for prompts, types commands, times them.</summary>
-    private sealed class PromptedShell : IDisposable
-    {
-        private readonly TcpClient _client;
-        private readonly NetworkStream _stream;
-        private readonly StringBuilder _seen = new();
-        private readonly byte[] _buffer = new byte[16384];
-        private int _from;
-
-        private PromptedShell(TcpClient client)
-        {
-            _client = client;
-            _stream = client.GetStream();
-            _stream.ReadTimeout = 100;
-        }
-
-        public static PromptedShell Connect(string address)
-        {
-            var c = new TcpClient();
-            c.Connect(IPEndPoint.Parse(address));
-            return new PromptedShell(c);
-        }
-
-        /// <summary>Reads what arrives within the read timeout; false when nothing did.</summary>
-        private bool Pump()
-        {
-            try
-            {
-                int n = _stream.Read(_buffer, 0, _buffer.Length);
-                if (n == 0) throw new InvalidOperationException("the guest's console closed");
-                foreach (byte b in _buffer.AsSpan(0, n)) _seen.Append((char)b);
-                return true;
-            }
-            catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
-            {
-                return false;
-            }
-        }
-
-        public void WaitFor(string text, TimeSpan timeout)
-        {
-            var clock = Stopwatch.StartNew();
-            while (true)
-            {
-                int at = _seen.ToString(_from, _seen.Length - _from).IndexOf(text, StringComparison.Ordinal);
-                if (at >= 0)
-                {
-                    _from += at + text.Length;
-                    return;
-                }
-                if (clock.Elapsed > timeout) throw new InvalidOperationException($"no '{text.Trim()}' from the guest within {timeout.TotalSeconds:F0} s");
-                Pump();
-            }
-        }
-
-        /// <summary>Seconds until the marker and the first prompt after it.</summary>
-        public double WaitForPrompt(TimeSpan timeout)
-        {
-            var clock = Stopwatch.StartNew();
-            WaitFor(LinuxGuestImage.Marker, timeout);
-            WaitFor(ShellDialogue.BusyboxPrompt, timeout);
-            return clock.Elapsed.TotalSeconds;
-        }
-
-        public void Type(string command) => _stream.Write(Encoding.ASCII.GetBytes(command + "\n"));
-
-        /// <summary>Types the command and returns the seconds until <paramref name="done"/> and the next prompt.</summary>
-        public double Run(string command, string done, TimeSpan timeout)
-        {
-            var clock = Stopwatch.StartNew();
-            Type(command);
-            WaitFor("\n" + done, timeout);
-            double seconds = clock.Elapsed.TotalSeconds;
-            WaitFor(ShellDialogue.BusyboxPrompt, timeout);
-            return seconds;
-        }
-
-        /// <summary>The longest time without a byte from the guest until <paramref name="done"/>, in ms.</summary>
-        public double LongestSilenceUntil(string done, TimeSpan timeout)
-        {
-            var clock = Stopwatch.StartNew();
-            double last = 0, longest = 0;
-            while (_seen.ToString(_from, _seen.Length - _from).IndexOf("\n" + done, StringComparison.Ordinal) < 0)
-            {
-                if (clock.Elapsed > timeout) throw new InvalidOperationException($"no '{done}' from the guest within {timeout.TotalSeconds:F0} s");
-                if (Pump())
-                {
-                    double now = clock.Elapsed.TotalMilliseconds;
-                    longest = Math.Max(longest, now - last);
-                    last = now;
-                }
-            }
-            return longest;
-        }
-
-        public void Dispose() => _client.Dispose();
     }
 }

@@ -62,7 +62,7 @@ public static class BenchCommand
             Console.WriteLine($"bench ft: log {f.LogBytes} bytes over {f.GuestSeconds:F2} guest s = {f.LogMbitPerGuestSecond:F4} Mbit/s; max backup lag {f.MaxLagInstructions} instructions; output hold p50 {f.HoldP50Ms:F2} ms, p99 {f.HoldP99Ms:F2} ms, p99.9 {f.HoldP999Ms:F2} ms");
             return f.Output.Contains("cpubench OK") ? 0 : 1;
         }));
-        return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft, CreateDebug(), BenchFaultsCommand.Create(), BenchLinuxCommand.Create() };
+        return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft, CreateDebug(), BenchFaultsCommand.Create(), BenchLinuxCommand.Create(), BenchDiskCommand.Create() };
     }
 
     /// <summary><c>vmft bench debug</c>: recording overhead, replay speed, reverse-stepi latency and snapshot memory, side by side.</summary>

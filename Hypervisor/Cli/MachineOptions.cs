@@ -162,9 +162,19 @@ public sealed class MachineOptions
         {
             if (image is not null || parse.GetValue(Initrd) is not null || parse.GetValue(Rom) is not null)
                 throw new UsageException("--from-recording: the recording says which image, initrd and ROM; give none of them with it");
-            if (parse.GetValue(Disk) is not null) throw new UsageException("--from-recording: resuming a machine with a disk is not supported yet (--disk)");
             if (!File.Exists(recording)) throw new UsageException($"--from-recording {recording}: no such file");
-            return ResumedMachine.AtEnd(recording, out _);
+            var resumedDisk = OpenDisk(parse);
+            try
+            {
+                var resumed = ResumedMachine.AtEnd(recording, out _, header => CheckResumedDisk(header, recording, resumedDisk, parse.GetValue(Disk)));
+                disk = resumedDisk;
+                return resumed;
+            }
+            catch
+            {
+                resumedDisk?.Dispose();
+                throw;
+            }
         }
         string? rom = parse.GetValue(Rom);
         string? initrdPath = parse.GetValue(Initrd);
@@ -173,12 +183,7 @@ public sealed class MachineOptions
             throw new UsageException("no image: give a Multiboot kernel file, a bundled guest name (" + string.Join(", ", BundledImages.Names) + ") or --rom FILE");
         uint ram = SizeParser.ParseRam(parse.GetValue(Mem)!);
         var network = parse.GetResult(Net) is not null && parse.GetValue(Net) is { } netSpec ? ParseNet(netSpec).Card : null;
-        if (parse.GetValue(Disk) is { } diskSpec)
-        {
-            var spec = ParseDisk(diskSpec);
-            if (spec.NonShared && !AllowsNonSharedDisk) throw new UsageException($"--disk {diskSpec}: nonshared is for FT nodes (primary and backup), where each has its own copy");
-            disk = RawDiskFile.Open(spec.Path, spec.ReadOnly);
-        }
+        disk = OpenDisk(parse);
         var machine = new PcMachine(new MachineConfiguration
         {
             RamSize = ram,
@@ -213,6 +218,32 @@ public sealed class MachineOptions
             throw;
         }
         return machine;
+    }
+
+    /// <summary>Opens the file <c>--disk</c> names, or null without it.</summary>
+    private RawDiskFile? OpenDisk(ParseResult parse)
+    {
+        if (parse.GetValue(Disk) is not { } diskSpec) return null;
+        var spec = ParseDisk(diskSpec);
+        if (spec.NonShared && !AllowsNonSharedDisk) throw new UsageException($"--disk {diskSpec}: nonshared is for FT nodes (primary and backup), where each has its own copy");
+        return RawDiskFile.Open(spec.Path, spec.ReadOnly);
+    }
+
+    /// <summary>
+    /// A resumed machine keeps the recorded machine's disk: the same size and mode, and a file to
+    /// serve it from (the recording holds what the guest read, not the disk).
+    /// </summary>
+    private static void CheckResumedDisk(ReplayLog.Recording.RecordingHeader header, string recording, RawDiskFile? disk, string? diskSpec)
+    {
+        ulong? sectors = disk is null ? null : (ulong)disk.Length / DiskConfiguration.SectorSize;
+        if (header.DiskSectors is null && disk is not null)
+            throw new UsageException($"--disk {diskSpec}: the machine recorded in {recording} has no disk");
+        if (header.DiskSectors is { } recorded && disk is null)
+            throw new UsageException($"--from-recording {recording}: the recorded machine has a disk ({header.DiskName}, {recorded} sectors): give a copy of it with --disk FILE");
+        if (header.DiskSectors is { } want && sectors != want)
+            throw new UsageException($"--disk {diskSpec}: {sectors} sectors, but the machine recorded in {recording} has a disk of {want}");
+        if (disk is not null && disk.ReadOnly != header.DiskReadOnly)
+            throw new UsageException($"--disk {diskSpec}: the machine recorded in {recording} has a {(header.DiskReadOnly ? "read-only" : "writable")} disk; give the same mode");
     }
 
     private static byte[] ReadInitrd(string path)

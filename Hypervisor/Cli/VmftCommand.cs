@@ -26,6 +26,23 @@ public static class VmftCommand
         root.Subcommands.Add(FtCommand.Create());
         root.Subcommands.Add(ConsoleCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
-        return root.Parse(args).Invoke();
+        var parse = root.Parse(args);
+        // A flag or argument the command does not know is bad input like any other: one line and
+        // exit 2, not the parser's help text (--help itself is no error and still prints it).
+        if (parse.Errors.Count > 0)
+        {
+            Console.Error.WriteLine($"{CommandPath(parse.CommandResult)}: {parse.Errors[0].Message}");
+            return BadInput;
+        }
+        return parse.Invoke();
+    }
+
+    /// <summary>"vmft bench disk": the names from the root to the command that was parsed.</summary>
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult command)
+    {
+        var names = new List<string>();
+        for (var r = command; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command is RootCommand ? "vmft" : r.Command.Name);
+        return string.Join(' ', names);
     }
 }

@@ -10,17 +10,21 @@ namespace VmFt.Hypervisor.Recording;
 /// check a replay makes, then copied into a fresh machine with nothing of the replay attached. A
 /// Linux boot recorded once in virtual time up to its shell (<c>vmft record --until-output</c>) so
 /// starts any number of runs or FT pairs at the prompt; two nodes resuming the same recording hold
-/// the same state (the same hash in the logging channel's handshake).
+/// the same state (the same hash in the logging channel's handshake). A machine with a disk resumes
+/// too: every byte its guest read is in the log, so the replay needs no disk file; the caller then
+/// serves the disk from the file it was given, and a request the guest had issued but not seen
+/// complete when the recording ended is still pending in the device, so a fresh
+/// <see cref="Storage.DiskService"/> performs it (as a new primary reissues at go-live).
 /// </summary>
 public static class ResumedMachine
 {
+    /// <param name="accept">Checks the header before the (long) replay: throws to refuse it (a disk that does not fit, say).</param>
     /// <exception cref="RecordingFormatException">The file is not a recording, or its end does not replay.</exception>
-    public static PcMachine AtEnd(string path, out RecordingHeader header)
+    public static PcMachine AtEnd(string path, out RecordingHeader header, Action<RecordingHeader>? accept = null)
     {
         ReplaySession? session = ReplaySession.Open(path);
         header = session.Header;
-        if (header.DiskSectors is not null)
-            throw new RecordingFormatException($"{path}: the recorded machine has a disk ({header.DiskName}); resuming a machine with a disk is not supported yet");
+        accept?.Invoke(header);
         StopInfo stop;
         try
         {

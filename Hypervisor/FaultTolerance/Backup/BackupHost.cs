@@ -132,6 +132,13 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
         // relay: this node goes live to do that (its host ends once the relay holds it all).
         if (node.PrimaryExited) BackupLog.LiveToHandOverOutput(_log, node.NodeId);
         BackupLog.Drained(_log, node.NodeId, node.Replayed, node.Machine.Cpu.Position);
+        if (node.Machine.Disk is { Pending.Count: > 0 } device)
+        {
+            var pending = device.Pending;
+            int writes = 0;
+            foreach (var r in pending) if (r.Kind != Guest.Devices.Virtio.DiskRequestKind.Read) writes++;
+            BackupLog.Reissuing(_log, node.NodeId, pending.Count, writes);
+        }
         var live = node.GoLive(contested, SliceInstructions, ClockMode.Realtime, Disk);
         live.ContinueAlone(contested); // no new backup yet: redundancy is restored by a repair, not here
         Live = live;

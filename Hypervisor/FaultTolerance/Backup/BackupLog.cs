@@ -43,6 +43,9 @@ internal static partial class BackupLog
     [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "{NodeId}: drained the log to #{Sequence} at instruction {Position}")]
     public static partial void Drained(ILogger logger, string nodeId, ulong sequence, ulong position);
 
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Information, Message = "{NodeId}: {Requests} disk requests in flight at go-live ({Writes} of them writes or flushes): the new primary performs them again")]
+    public static partial void Reissuing(ILogger logger, string nodeId, int requests, int writes);
+
     [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
         Message = "{NodeId}: live as generation {Generation} (input offset {InputEnd}), {Milliseconds} ms after the loss was detected; announcing to the relay")]
     public static partial void Live(ILogger logger, string nodeId, ulong generation, ulong inputEnd, string milliseconds);

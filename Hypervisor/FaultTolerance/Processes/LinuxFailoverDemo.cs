@@ -8,6 +8,7 @@ using VmFt.Hypervisor.Live;
 using VmFt.Hypervisor.Recording;
 using VmFt.ReplayLog.Recording;
 using VmFt.Hypervisor.Serial;
+using VmFt.Hypervisor.Storage;
 using VmFt.ReplayLog;
 
 namespace VmFt.Hypervisor.FaultTolerance.Processes;
@@ -16,7 +17,9 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 /// <c>vmft demo --linux</c>: Debian's kernel under FT as three processes, a person's shell session
 /// scripted through the relay (<see cref="ShellDialogue"/>), the primary killed while the shell runs
 /// a busy loop that prints as it goes, and what the client saw after the boot marker compared byte
-/// for byte with a failure-free run of the same session (the guest alone, in virtual time).
+/// for byte with a failure-free run of the same session (the guest alone, in virtual time). With a
+/// disk, the FT pair shares the disk file and the failure-free run works on a copy of it made
+/// before either starts.
 /// </summary>
 public static class LinuxFailoverDemo
 {
@@ -42,6 +45,16 @@ public static class LinuxFailoverDemo
     /// <summary>Index of the busy loop in <see cref="Session"/>.</summary>
     public const int LoopCommand = 3;
 
+    /// <summary>
+    /// A scripted session: the commands typed one per prompt, and when the primary dies: once command
+    /// <paramref name="KillIn"/> has been typed and the guest has printed <paramref name="Tick"/>
+    /// (a line's start, "\nstep ") <paramref name="KillAfterTicks"/> times.
+    /// </summary>
+    public sealed record Script(IReadOnlyList<string> Commands, int KillIn, string Tick, int KillAfterTicks);
+
+    /// <summary>The demo's own session (<see cref="Session"/>), killed at the loop's second step.</summary>
+    public static Script BusyLoop(int loopIterations) => new(Session(loopIterations), LoopCommand, "\nstep ", 2);
+
     /// <summary>What a run saw: the client's transcript after the marker, and the reference one.</summary>
     public sealed record Outcome(int ExitCode, string? Transcript, string? Reference, bool Killed);
 
@@ -49,8 +62,11 @@ public static class LinuxFailoverDemo
     /// <param name="startInfo">How to start a vmft child (default: this vmft again).</param>
     /// <param name="nodeArgs">Extra arguments for both nodes (failure-detector timing on a loaded machine, say).</param>
     /// <param name="bootRecording">A recording of the boot to the marker (<see cref="RecordBoot"/>) to start from; null: make one first.</param>
+    /// <param name="script">The session (default: <see cref="BusyLoop"/> of <paramref name="loopIterations"/>).</param>
+    /// <param name="disk">A raw disk image the guest gets (the FT pair shares it); null: none. The boot recording, if given, must have been made with it.</param>
     public static Outcome Run(LinuxGuestImage image, TextWriter output, int loopIterations = 20_000, TimeSpan? timeout = null, bool verbose = false,
-        Func<IEnumerable<string>, ProcessStartInfo>? startInfo = null, IReadOnlyList<string>? nodeArgs = null, string? bootRecording = null)
+        Func<IEnumerable<string>, ProcessStartInfo>? startInfo = null, IReadOnlyList<string>? nodeArgs = null, string? bootRecording = null,
+        Script? script = null, string? disk = null)
     {
         var limit = timeout ?? TimeSpan.FromMinutes(10);
         var clock = Stopwatch.StartNew();
@@ -60,7 +76,7 @@ public static class LinuxFailoverDemo
             output.Flush();
         }
 
-        var commands = Session(loopIterations);
+        script ??= BusyLoop(loopIterations);
         // The kernel boots once, alone in virtual time, to its marker; the reference session and both
         // FT nodes start where that recording ends, so every run sees the same machine at the same instant.
         string? temporary = null;
@@ -68,27 +84,32 @@ public static class LinuxFailoverDemo
         {
             bootRecording = temporary = Path.Combine(Path.GetTempPath(), $"vmft-linux-boot-{Environment.ProcessId}-{Guid.NewGuid():N}.vmrec");
             Say($"booting {Path.GetFileName(image.Kernel)} to '{LinuxGuestImage.Marker}' in virtual time, recorded");
-            ulong booted = RecordBoot(image, bootRecording);
+            ulong booted = RecordBoot(image, bootRecording, disk);
             Say($"booted: {booted:N0} instructions");
         }
+        // The failure-free run writes to a disk of its own, as the pair's disk was before the session.
+        string? referenceDisk = disk is null ? null : disk + ".failure-free";
+        if (disk is not null) File.Copy(disk, referenceDisk!, overwrite: true);
         try
         {
-            return RunFrom(bootRecording, commands, output, Say, clock, limit, verbose, startInfo, nodeArgs);
+            return RunFrom(bootRecording, script, disk, referenceDisk, Say, clock, limit, verbose, startInfo, nodeArgs);
         }
         finally
         {
             if (temporary is not null) File.Delete(temporary);
+            if (referenceDisk is not null) File.Delete(referenceDisk);
         }
     }
 
-    private static Outcome RunFrom(string bootRecording, IReadOnlyList<string> commands, TextWriter output, Action<string> Say, Stopwatch clock, TimeSpan limit, bool verbose,
+    private static Outcome RunFrom(string bootRecording, Script script, string? disk, string? referenceDisk, Action<string> Say, Stopwatch clock, TimeSpan limit, bool verbose,
         Func<IEnumerable<string>, ProcessStartInfo>? startInfo, IReadOnlyList<string>? nodeArgs)
     {
+        var commands = script.Commands;
         // The reference runs beside the FT pair.
         Say($"the failure-free run: the session alone in virtual time from the boot's end, {commands.Count} shell commands, beside the FT run");
         var referenceRun = Task.Run(() =>
         {
-            string? text = Reference(bootRecording, commands, out ulong instructions);
+            string? text = Reference(bootRecording, commands, out ulong instructions, referenceDisk);
             Say(text is null ? "the failure-free run did not finish its session" : $"failure-free run done: {instructions:N0} instructions, {text.Length} bytes of session");
             return text;
         });
@@ -107,7 +128,8 @@ public static class LinuxFailoverDemo
         string address;
         try
         {
-            address = cluster.StartAsync(["--from-recording", bootRecording], nodeArgs ?? [], TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+            string[] machine = disk is null ? ["--from-recording", bootRecording] : ["--from-recording", bootRecording, "--disk", disk];
+            address = cluster.StartAsync(machine, nodeArgs ?? [], TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
         catch (ClusterStartException e)
         {
@@ -124,8 +146,10 @@ public static class LinuxFailoverDemo
             var stream = client.GetStream();
             stream.ReadTimeout = 500;
             var buffer = new byte[4096];
-            int loopSteps = 0;
-            while (!dialogue.Finished && clock.Elapsed < limit)
+            int ticks = 0;
+            // The limit is the session's: the boot before it takes what the machine's load makes it take.
+            var session = Stopwatch.StartNew();
+            while (!dialogue.Finished && session.Elapsed < limit)
             {
                 int n;
                 try
@@ -152,15 +176,15 @@ public static class LinuxFailoverDemo
                     Say($"client types: {line.TrimEnd()}");
                     stream.Write(System.Text.Encoding.ASCII.GetBytes(line));
                 }
-                // Kill once the loop has printed its second step: the shell is busy and output is flowing.
-                if (!killed && dialogue.Typed == LoopCommand + 1 && (loopSteps = CountSteps(dialogue.AfterMarker)) >= 2)
+                // Kill once the loop has printed enough ticks: the shell is busy and output is flowing.
+                if (!killed && dialogue.Typed == script.KillIn + 1 && (ticks = Count(dialogue.AfterMarker, script.Tick)) >= script.KillAfterTicks)
                 {
                     if (cluster.Backup!.HasExited || cluster.Primary.Lines.Any(l => l.Text.Contains("backup lost", StringComparison.Ordinal)))
                     {
                         Say("the pair did not hold together until the kill (the primary lost its backup first): no failover to show");
                         return new Outcome(1, dialogue.AfterMarker, referenceRun.GetAwaiter().GetResult(), false);
                     }
-                    Say($"the loop is at step {loopSteps}: killing the primary (pid {cluster.Primary.Id})");
+                    Say($"the loop has printed {ticks} lines starting '{script.Tick.Trim()}': killing the primary (pid {cluster.Primary.Id})");
                     cluster.Primary.Kill();
                     killed = true;
                 }
@@ -190,18 +214,29 @@ public static class LinuxFailoverDemo
 
     /// <summary>
     /// Boots the kernel alone in virtual time and records it until the marker is out (with snapshots,
-    /// so that resuming replays little); returns the instructions it took.
+    /// so that resuming replays little); returns the instructions it took. With a disk, the guest has
+    /// it from the start (its drivers probe it during the boot) and the runs that resume the
+    /// recording give it again (<c>--disk</c>).
     /// </summary>
-    public static ulong RecordBoot(LinuxGuestImage image, string path)
+    public static ulong RecordBoot(LinuxGuestImage image, string path, string? disk = null)
     {
         byte[] kernel = File.ReadAllBytes(image.Kernel), initrd = File.ReadAllBytes(image.Initrd);
-        var machine = new PcMachine(new MachineConfiguration { RamSize = RamSize });
+        using var file = disk is null ? null : RawDiskFile.Open(disk, readOnly: false);
+        var machine = new PcMachine(new MachineConfiguration
+        {
+            RamSize = RamSize,
+            Disk = file is null ? null : new DiskConfiguration((ulong)file.Length / DiskConfiguration.SectorSize, false),
+        });
         machine.LoadKernel(kernel, image.Kernel, new KernelOptions { CommandLine = CommandLine, Initrd = initrd, InitrdName = image.Initrd });
-        var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, image.Kernel, kernel, CommandLine, embedImage: true, image.Initrd, initrd);
+        var header = RecordedMachine.HeaderFor(machine, ClockMode.Virtual, image.Kernel, kernel, CommandLine, embedImage: true, image.Initrd, initrd, disk);
         using var reached = new CancellationTokenSource();
         using var console = new WatchingSerialBackend(new DiscardingConsole(), LinuxGuestImage.Marker, reached.Cancel);
         var writer = RecordingWriter.Create(path, header);
-        var runner = new LiveRunner(machine, ClockMode.Virtual, console, new RecordingSink(writer)) { Snapshots = new RecordingSnapshotter(machine, 100_000_000) };
+        var runner = new LiveRunner(machine, ClockMode.Virtual, console, new RecordingSink(writer))
+        {
+            Snapshots = new RecordingSnapshotter(machine, 100_000_000),
+            Disk = file is null ? null : new DiskService(machine.Disk!, file),
+        };
         var outcome = runner.Run(40_000_000_000, reached.Token);
         writer.CompleteAsync().AsTask().GetAwaiter().GetResult();
         if (!reached.IsCancellationRequested)
@@ -209,14 +244,20 @@ public static class LinuxFailoverDemo
         return machine.Cpu.Position;
     }
 
-    /// <summary>The session on the guest alone in virtual time from the boot's end: what it prints (null if it never finished).</summary>
-    public static string? Reference(string bootRecording, IReadOnlyList<string> commands, out ulong instructions)
+    /// <summary>
+    /// The session on the guest alone in virtual time from the boot's end: what it prints (null if it
+    /// never finished). <paramref name="disk"/>: the file the guest's disk is (the boot recording's has one).
+    /// </summary>
+    public static string? Reference(string bootRecording, IReadOnlyList<string> commands, out ulong instructions, string? disk = null)
     {
-        var machine = ResumedMachine.AtEnd(bootRecording, out _);
+        var machine = ResumedMachine.AtEnd(bootRecording, out var header);
+        using var file = disk is null ? null : RawDiskFile.Open(disk, header.DiskReadOnly);
+        if (file is not null && (machine.Disk is null || (ulong)file.Length / DiskConfiguration.SectorSize != header.DiskSectors))
+            throw new InvalidOperationException($"{disk}: not the size of the disk recorded in {bootRecording}");
         using var done = new CancellationTokenSource();
         var dialogue = new ShellDialogue(null, commands);
         using var console = new DialogueSerialBackend(dialogue, done.Cancel);
-        new LiveRunner(machine, ClockMode.Virtual, console).Run(20_000_000_000, done.Token);
+        new LiveRunner(machine, ClockMode.Virtual, console) { Disk = file is null ? null : new DiskService(machine.Disk!, file) }.Run(20_000_000_000, done.Token);
         instructions = machine.Cpu.Position;
         return dialogue.Finished ? dialogue.AfterMarker : null;
     }
@@ -233,10 +274,10 @@ public static class LinuxFailoverDemo
         }
     }
 
-    private static int CountSteps(string text)
+    private static int Count(string text, string tick)
     {
         int n = 0;
-        for (int at = text.IndexOf("\nstep ", StringComparison.Ordinal); at >= 0; at = text.IndexOf("\nstep ", at + 1, StringComparison.Ordinal)) n++;
+        for (int at = text.IndexOf(tick, StringComparison.Ordinal); at >= 0; at = text.IndexOf(tick, at + 1, StringComparison.Ordinal)) n++;
         return n;
     }
 

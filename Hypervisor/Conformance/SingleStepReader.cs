@@ -62,6 +62,8 @@ public static class SingleStepReader
             var finalRegs = ReadRegisters(final.GetProperty("regs"), initialRegs);
             int vector = root.TryGetProperty("exception", out var ex) ? ex.GetProperty("number").GetInt32() : -1;
             var bytesElement = root.GetProperty("bytes");
+            // The comparison rules are chosen by the instruction's opcode: a vector without one is not a test.
+            if (bytesElement.GetArrayLength() == 0) throw new FormatException("the instruction's \"bytes\" are empty");
             var bytes = new byte[bytesElement.GetArrayLength()];
             int i = 0;
             foreach (var b in bytesElement.EnumerateArray()) bytes[i++] = b.GetByte();

@@ -70,6 +70,17 @@ public sealed class SingleStepInputTests : IDisposable
     }
 
     [Fact]
+    public void AVectorWithoutInstructionBytesIsBadInput()
+    {
+        // Found by the conformance fuzz target: the rules' decoder read the first opcode byte of
+        // an empty array and threw IndexOutOfRangeException.
+        string path = WriteGz("05.jsonl.gz", GoodLine.Replace("\"bytes\":[144,244]", "\"bytes\":[]"));
+        var e = Assert.Throws<ConformanceInputException>(() => SingleStepReader.Read(path).ToList());
+        Assert.Contains("line 1", e.Message);
+        Assert.Contains("the instruction's \"bytes\" are empty", e.Message);
+    }
+
+    [Fact]
     public void BadGzipIsBadInput()
     {
         string path = Path.Combine(_dir, "03.jsonl.gz");

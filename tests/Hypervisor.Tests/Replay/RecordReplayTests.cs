@@ -154,10 +154,21 @@ public class RecordReplayTests
     {
         var (log, _, _) = Record("selftest", ClockMode.Realtime);
         var events = log.Events.ToList();
-        int index = events.FindIndex(e => e is TimeSetEvent && e.Position > 0);
+        // The last sample before a checkpoint: no later sample can overtake the tampered time
+        // before the checkpoint hashes the clock's anchor, so the catch does not depend on where
+        // the timers of a real-time recording happened to fall (a sample that a later one
+        // overtook, with no deadline in between, left no trace: under load that happened).
+        int index = -1, nextCheckpoint = -1;
+        for (int i = 0, lastSample = -1; i < events.Count && nextCheckpoint < 0; i++)
+        {
+            if (events[i] is TimeSetEvent && events[i].Position > 0) lastSample = i;
+            else if (events[i] is CheckpointEvent && lastSample >= 0) (index, nextCheckpoint) = (lastSample, i);
+        }
+        Assert.True(index >= 0, "the recording has no clock sample before a checkpoint");
         var original = (TimeSetEvent)events[index];
-        events[index] = original with { Nanoseconds = original.Nanoseconds + 5_000_000 };
-        int nextCheckpoint = events.FindIndex(index, e => e is CheckpointEvent);
+        // A second ahead: a sample can fall behind the guest's own estimate of time and be
+        // clamped to it, and a small shift of such a sample would change nothing at all.
+        events[index] = original with { Nanoseconds = original.Nanoseconds + 1_000_000_000 };
 
         var replayer = new Replayer(Boot("selftest"));
         var e = Assert.Throws<DivergenceException>(() => replayer.Feed(events));

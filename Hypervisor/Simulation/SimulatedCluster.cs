@@ -191,7 +191,10 @@ public sealed class SimulatedCluster
 
         for (step = 1; step <= _options.MaxSteps; step++)
         {
-            if (further < plan.AfterRepair.Count && _rejoins > 0 && Whole && faults.TrueForAll(f => step > f.AtStep + f.Duration))
+            // The previous fault settles first (detection, the arbiter, a failover and its repair):
+            // just after a partition the pair still looks whole, and a kill drawn then would
+            // strike the survivor of a failover not yet decided, a double failure no plan means.
+            if (further < plan.AfterRepair.Count && _rejoins > 0 && Whole && faults.TrueForAll(f => step > f.AtStep + f.Duration + 2 * _options.FailureTimeout))
             {
                 var next = plan.AfterRepair[further++];
                 faults.Add(next with { AtStep = step + next.AtStep });

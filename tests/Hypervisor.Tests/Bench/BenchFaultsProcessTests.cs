@@ -35,6 +35,17 @@ public class BenchFaultsProcessTests
     /// <summary>One run of <paramref name="scenario"/> under kvstore load; its notes, once it passed.</summary>
     private static List<string?> PassingRunNotes(string scenario, string seed)
     {
+        List<string?> notes = [];
+        PassingRun(scenario, seed, (run, _) => notes = run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList());
+        return notes;
+    }
+
+    /// <summary>
+    /// One run of <paramref name="scenario"/> under kvstore load through the bench's entry point;
+    /// once it passed, <paramref name="check"/> sees its runs.json entry and the report's folder.
+    /// </summary>
+    private static void PassingRun(string scenario, string seed, Action<JsonElement, string> check)
+    {
         string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
         try
         {
@@ -44,7 +55,7 @@ public class BenchFaultsProcessTests
             using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
             var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
             Assert.Equal("PASS", run.GetProperty("verdict").GetString());
-            return run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
+            check(run, dir);
         }
         finally
         {
@@ -60,17 +71,9 @@ public class BenchFaultsProcessTests
     [Theory]
     [InlineData("repair", 2, "14")]
     [InlineData("kill-loop", 10, "15")]
-    public void Every_kill_and_rejoin_cycle_of_a_repair_scenario_passes(string scenario, int cycles, string seed)
-    {
-        string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
-        try
+    public void Every_kill_and_rejoin_cycle_of_a_repair_scenario_passes(string scenario, int cycles, string seed) =>
+        PassingRun(scenario, seed, (run, dir) =>
         {
-            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", scenario, "--workload", "kvstore",
-                "--duration", "2", "--seed", seed, "--out", dir);
-            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
-            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
-            Assert.Equal("PASS", run.GetProperty("verdict").GetString());
             var notes = run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()).ToList();
             Assert.Contains($"{cycles} kill-and-rejoin cycles: backup-{cycles + 1} joined backup-{cycles}, generation {cycles}", notes);
             var joins = run.GetProperty("joins").EnumerateArray().ToList();
@@ -79,12 +82,7 @@ public class BenchFaultsProcessTests
             var failovers = run.GetProperty("failovers").EnumerateArray().ToList();
             Assert.Equal(Enumerable.Range(1, cycles).Select(g => (ulong)g), failovers.Select(f => f.GetProperty("generation").GetUInt64()));
             Assert.Contains("## Restoring redundancy", File.ReadAllText(Path.Combine(dir, "report.md")));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+        });
 
     [Fact]
     public void A_reset_relay_connection_loses_no_request()

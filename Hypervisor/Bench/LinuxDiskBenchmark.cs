@@ -13,7 +13,8 @@ namespace VmFt.Hypervisor.Bench;
 /// reads travel in the log and writes wait for the backup), and QEMU's TCG with the same kernel,
 /// initrd and a disk of the same size as <c>-drive if=virtio,format=raw</c>. Under FT also: the
 /// logging rate while the guest reads sequentially, and the go-live time with I/O in flight (the
-/// primary killed in a loop that reads, writes and flushes and prints after each).
+/// primary killed in a loop that reads, writes and flushes and prints after each, while a write
+/// waits for the backup's acknowledgement).
 /// Both VmFt runs start at the shell from one boot recorded in virtual time with the disk attached
 /// (each then on a copy of that disk, as it was after the boot), and QEMU boots on another copy.
 /// </summary>
@@ -155,9 +156,24 @@ public static partial class LinuxDiskBenchmark
             shell.Type(DiskWorkload.Ticking(settings.TickingIos, settings.Blocks));
             shell.WaitFor($"\n{DiskWorkload.Tick}{settings.KillAfterTicks}\r", settings.Timeout);
             if (cluster.Backup!.HasExited) throw new InvalidOperationException("the backup ended before the kill: no failover to measure");
-            double killed = Now();
-            cluster.Primary!.Kill();
-            say($"ft: primary killed at '{DiskWorkload.Tick}{settings.KillAfterTicks}' of {settings.TickingIos}");
+            // I/O in flight on purpose: the backup stands still (SIGSTOP) for a heartbeat, shorter than the
+            // failure timeout, so no acknowledgement comes and the loop's next write waits at the primary
+            // under the output rule; the primary is killed then, and the backup continued once it is gone.
+            // The new primary finds that write started and not completed and performs it again.
+            UnixSignals.Stop(cluster.Backup.Id);
+            double killed;
+            try
+            {
+                Thread.Sleep(settings.HeartbeatMs);
+                killed = Now();
+                cluster.Primary!.Kill();
+                cluster.Primary.Ended.Wait(TimeSpan.FromSeconds(10));
+            }
+            finally
+            {
+                UnixSignals.Continue(cluster.Backup.Id);
+            }
+            say($"ft: primary killed at '{DiskWorkload.Tick}{settings.KillAfterTicks}' of {settings.TickingIos}, the backup stopped for the {settings.HeartbeatMs} ms before it (its acknowledgements held back, so a write waited)");
             double silence = shell.LongestSilenceUntil(DiskWorkload.Result, settings.Timeout, out string printed);
             var loop = DiskWorkload.Parse(printed + shell.WaitFor(Serial.ShellDialogue.BusyboxPrompt, settings.Timeout));
             if (loop.Failures > 0) throw new InvalidOperationException($"{loop.Failures} dd runs failed in the guest in the loop across the failover");

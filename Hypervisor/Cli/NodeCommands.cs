@@ -75,7 +75,12 @@ public static class NodeCommands
             Description = "instructions between state-hash checkpoints in the log (the backup checks each one)",
             DefaultValueFactory = _ => PrimaryNode.DefaultCheckpointInterval,
         };
-        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, listen, statsMs, checkpoints };
+        var maxLead = new Option<ulong>("--max-lead-instructions")
+        {
+            Description = "how far the guest may run beyond the log the backup has not acknowledged, in instructions, before it waits (a slow backup slows the primary); 0: no bound",
+            DefaultValueFactory = _ => PrimaryHost.DefaultMaxLeadInstructions,
+        };
+        var command = new Command("primary", "Run the primary FT node: the live guest, its log shipped to the backup, output held until acknowledged") { backup, listen, statsMs, checkpoints, maxLead };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("primary", () =>
         {
@@ -97,7 +102,7 @@ public static class NodeCommands
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
             var interval = every > 0 ? TimeSpan.FromMilliseconds(every) : (TimeSpan?)null;
             return (int)PrimaryProcess.RunAsync(machine, id, backupEnd, options, relayListener, arbiter.Arbiter, vmId, interval, checkpointInterval, logging, cts.Token, disk, joinListener,
-                diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
+                diskShared: !shared.NonSharedDisk(parse), maxLeadInstructions: parse.GetValue(maxLead)).GetAwaiter().GetResult();
         }));
         return command;
     }
@@ -112,12 +117,19 @@ public static class NodeCommands
             Description = "how far the backup's replay may trail what it acknowledges, in instructions (bounds the replay a failover must do first)",
             DefaultValueFactory = _ => 50_000_000,
         };
-        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen, join, maxLag };
+        var maxLagMs = new Option<int>("--max-lag-ms")
+        {
+            Description = "the same bound in replay time at the speed the backup measures (a starved backup slows the primary rather than lengthening a failover); 0: the instruction bound alone",
+            DefaultValueFactory = _ => 250,
+        };
+        var command = new Command("backup", "Run the backup FT node: replays the primary's log; takes over when the primary fails") { listen, join, maxLag, maxLagMs };
         shared.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("backup", () =>
         {
             ulong lag = parse.GetValue(maxLag);
             if (lag < 100_000) throw new UsageException($"--max-lag-instructions {lag}: at least 100000 (one slice of the primary is 20000)");
+            int lagMs = parse.GetValue(maxLagMs);
+            if (lagMs < 0) throw new UsageException($"--max-lag-ms {lagMs}: a number of milliseconds, or 0 for none");
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
             var joinEnd = parse.GetValue(join) is { } j ? EndPointParser.Parse(j, "--join") : null;
             if (joinEnd is not null && shared.NonSharedDisk(parse)) throw new UsageException("--join with --disk FILE,nonshared: a joining backup copies the machine but not the disk; a backup of its own disk cannot join yet");
@@ -130,7 +142,7 @@ public static class NodeCommands
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
             using var arbiter = arbiterSpec.Create(logging, cts.Token);
             return (int)BackupProcess.RunAsync(machine, id, logListener, options, relayListener, arbiter.Arbiter, vmId, lag, logging, cts.Token, disk, joinEnd,
-                diskShared: !shared.NonSharedDisk(parse)).GetAwaiter().GetResult();
+                diskShared: !shared.NonSharedDisk(parse), maxLagTime: lagMs > 0 ? TimeSpan.FromMilliseconds(lagMs) : null).GetAwaiter().GetResult();
         }));
         return command;
     }

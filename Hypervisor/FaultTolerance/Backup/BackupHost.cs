@@ -28,6 +28,13 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     /// <summary>Most instructions replayed between two looks at the channel (new log to acknowledge, the primary's end).</summary>
     public ulong ReplaySliceInstructions { get; init; } = 200_000;
 
+    /// <summary>
+    /// The lag bound in replay time (<see cref="ReplayPace"/>): the acknowledgements wait for the
+    /// replay once the lag would take longer than this to replay at the speed measured here. Null:
+    /// the bound in instructions alone.
+    /// </summary>
+    public TimeSpan? MaxLagTime { get; init; }
+
     /// <summary>Where backups join this node once it went live (null: none can).</summary>
     public JoinAcceptor? Joins { get; init; }
 
@@ -37,6 +44,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     public async Task<NodeExit> RunAsync(CancellationToken cancellationToken)
     {
         ulong lastAck = node.Acknowledge(); // a joined backup starts where the primary's log goes on: nothing to acknowledge yet
+        var pace = MaxLagTime is { } target ? new ReplayPace(target) : null;
         _ = Task.Run(async () =>
         {
             // Wake the loop when log arrives or the channel ends.
@@ -60,7 +68,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
             while (relay.TryTake(out var message)) node.OnRelay(message);
             relay.TakeNewConnection(); // a backup has nothing to announce
-            bool behind = node.Step(ReplaySliceInstructions);
+            bool behind = Replay(pace);
             lastAck = await AcknowledgeAsync(lastAck, cancellationToken).ConfigureAwait(false);
             // A backup that replayed to the guest's exit stays until the primary closes the channel
             // in order: the primary does that once the relay holds its last output, and if it dies
@@ -83,6 +91,18 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
             if (!behind) await wake.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
         }
         return NodeExit.Stopped;
+    }
+
+    /// <summary>One slice of replay, timed into <paramref name="pace"/>, whose bound then applies. True if log remains unreplayed.</summary>
+    private bool Replay(ReplayPace? pace)
+    {
+        if (pace is null) return node.Step(ReplaySliceInstructions);
+        ulong before = node.Machine.Cpu.Position;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool behind = node.Step(ReplaySliceInstructions);
+        pace.Observe(node.Machine.Cpu.Position - before, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        node.PacedReplayLag = pace.Bound(node.MaxReplayLag);
+        return behind;
     }
 
     /// <summary>Sends what <see cref="BackupNode.Acknowledge"/> allows, if it is new; returns the acknowledged sequence.</summary>

@@ -45,6 +45,12 @@ public sealed class BackupNode
     /// primary's send window fills and the primary slows down: back-pressure.
     /// </summary>
     public ulong MaxReplayLag { get; init; } = 50_000_000;
+
+    /// <summary>
+    /// A tighter bound the host sets from the replay speed it measures (<see cref="ReplayPace"/>), so
+    /// the lag is bounded in replay time too; null: <see cref="MaxReplayLag"/> alone.
+    /// </summary>
+    public ulong? PacedReplayLag { get; set; }
     public bool PrimaryExited { get; private set; }
 
     public BackupNode(string nodeId, PcMachine machine, OutputStream? output = null)
@@ -86,11 +92,12 @@ public sealed class BackupNode
 
     /// <summary>
     /// The sequence to acknowledge now: every received event up to the first that lies more than
-    /// <see cref="MaxReplayLag"/> instructions beyond the replay. Never goes backwards.
+    /// <see cref="MaxReplayLag"/> (or <see cref="PacedReplayLag"/>) instructions beyond the replay.
+    /// Never goes backwards.
     /// </summary>
     public ulong Acknowledge()
     {
-        ulong limit = _machine.Cpu.Position + MaxReplayLag;
+        ulong limit = _machine.Cpu.Position + Math.Min(MaxReplayLag, PacedReplayLag ?? ulong.MaxValue);
         while (_unacknowledged.TryPeek(out var e) && e.Position <= limit)
         {
             _acknowledged = e.Sequence;

@@ -39,6 +39,19 @@ public sealed class FtStatistics
         return _holdMs[Math.Min(_holdMs.Count - 1, (int)(q * _holdMs.Count))];
     }
 
+    /// <summary>Times the primary waited because it ran too far ahead of the acknowledgements, and for how long in all.</summary>
+    public long LeadStalls { get; private set; }
+    public double LeadStallMs { get; private set; }
+
+    public void LeadStalled(double ms)
+    {
+        LeadStalls++;
+        LeadStallMs += ms;
+    }
+
+    /// <summary>The backup is gone: what it never acknowledged is no one's to acknowledge (a backup that joins later starts afresh).</summary>
+    public void BackupLost() => _unacked.Clear();
+
     public void Shipped(IReadOnlyList<LogEvent> events, long bytes)
     {
         _logBytes += bytes;
@@ -67,7 +80,8 @@ public sealed class FtStatistics
     /// One machine-readable line of the figures so far (<c>ft stats: key=value ...</c>), printed
     /// periodically when asked for, so that a benchmark still has them when the primary is killed.
     /// <c>window_stalls</c> and <c>window_stall_ms</c> count the sends that waited for a full send
-    /// window. <c>recent_max_lag_ms</c> and <c>recent_holds</c> (every hold time, comma-separated) cover
+    /// window, <c>lead_stalls</c> and <c>lead_stall_ms</c> the waits of a primary too far ahead of the
+    /// acknowledgements (<see cref="PrimaryHost.MaxLeadInstructions"/>). <c>recent_max_lag_ms</c> and <c>recent_holds</c> (every hold time, comma-separated) cover
     /// only the time since the previous line, so a benchmark can leave out a warm-up.
     /// </summary>
     /// <param name="channel">The logging channel, whose send-window stalls (back-pressure) the line reports too.</param>
@@ -80,6 +94,7 @@ public sealed class FtStatistics
             $"lag_ms={CurrentLagMs:F2} lag_instructions={CurrentLagInstructions(position)} max_lag_ms={_maxLagMs:F2} " +
             $"hold_p50={HoldPercentile(0.5):F3} hold_p99={HoldPercentile(0.99):F3} hold_p999={HoldPercentile(0.999):F3} releases={_holdMs.Count} " +
             $"window_stalls={channel?.WindowStalls ?? 0} window_stall_ms={channel?.WindowStallTime.TotalMilliseconds ?? 0:F1} " +
+            $"lead_stalls={LeadStalls} lead_stall_ms={LeadStallMs:F1} " +
             $"recent_max_lag_ms={_recentMaxLagMs:F2} recent_holds={recent}");
         _recentHoldMs.Clear();
         _recentMaxLagMs = 0;

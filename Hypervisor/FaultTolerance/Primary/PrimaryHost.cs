@@ -29,6 +29,19 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     /// </summary>
     public JoinAcceptor? Joins { get; init; }
 
+    /// <summary>
+    /// How far the guest may run beyond the oldest log event the backup has not acknowledged, in
+    /// instructions; then it waits for acknowledgements. The backup acknowledges on receipt, but no
+    /// further ahead of its replay than its own bound, so this is what makes a slow backup slow the
+    /// primary: the send window fills only with a guest that logs fast, and a guest that computes
+    /// and logs little could otherwise run seconds ahead of a starved backup, all of which a
+    /// failover must replay before the new primary serves. 0: no bound.
+    /// </summary>
+    public ulong MaxLeadInstructions { get; init; } = DefaultMaxLeadInstructions;
+
+    /// <summary>About 0.2 s of guest at full speed: a healthy backup's acknowledgements trail by far less; a starved one holds the primary here.</summary>
+    public const ulong DefaultMaxLeadInstructions = 20_000_000;
+
     // The logging channel to the backup this node counts for the output rule (the first, or one that joined).
     private LogChannel? _channel = channel;
     private readonly LogChannel? _first = channel;
@@ -72,6 +85,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                     var closure = _channel.Completion.Result;
                     if (!PeerLoss.MustContend(closure)) return NodeExit.Stopped; // this node closed it
                     haveBackup = false;
+                    Statistics.BackupLost();
                     PrimaryLog.BackupLost(_log, node.NodeId, closure);
                     PrimaryLog.Summary(_log, Statistics.Summary(node.Machine));
                     ulong contested = node.Generation + 1;
@@ -90,6 +104,16 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 haveBackup = true;
                 lastAck = 0;
                 _ = WakeOnAcksAsync(_channel!, cancellationToken);
+            }
+
+            if (haveBackup && MaxLeadInstructions > 0 && Statistics.CurrentLagInstructions(node.Machine.Cpu.Position) >= MaxLeadInstructions
+                && !_channel!.Completion.IsCompleted)
+            {
+                // Too far ahead of the backup: wait for an acknowledgement (each one wakes this loop).
+                long stalled = Stopwatch.GetTimestamp();
+                await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
+                Statistics.LeadStalled(Stopwatch.GetElapsedTime(stalled).TotalMilliseconds);
+                continue;
             }
 
             bool running = node.Step();

@@ -21,9 +21,11 @@ namespace VmFt.Hypervisor.FaultTolerance.Processes;
 public static class BackupProcess
 {
     /// <param name="join">A running primary's join address: copy its machine rather than wait for a primary to connect.</param>
+    /// <param name="maxLagTime">The lag bound in replay time (<see cref="BackupHost.MaxLagTime"/>), beside <paramref name="maxReplayLag"/>.</param>
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, TcpChannelListener logListener, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, ulong maxReplayLag,
-        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, EndPoint? join = null, bool diskShared = true)
+        ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, EndPoint? join = null, bool diskShared = true,
+        TimeSpan? maxLagTime = null)
     {
         using var _ = relayListener;
         using var joins = new JoinAcceptor(logListener, options, id, logging);
@@ -93,7 +95,7 @@ public static class BackupProcess
                     joined.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture), s.StateHash.ToString("x16", CultureInfo.InvariantCulture), s.Position);
                 node = new BackupNode(id, machine, s) { MaxReplayLag = maxReplayLag };
             }
-            var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging) { Disk = disk, Joins = joins };
+            var host = new BackupHost(node, channel, relay, wake, arbiter, vmId, logging) { Disk = disk, Joins = joins, MaxLagTime = maxLagTime };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) BackupLog.Halted(log, node.PrimaryGeneration + 1);
             return exit;

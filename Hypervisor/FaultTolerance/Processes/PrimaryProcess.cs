@@ -26,7 +26,7 @@ public static class PrimaryProcess
     public static async Task<NodeExit> RunAsync(PcMachine machine, string id, EndPoint? backup, LogChannelOptions options,
         TcpChannelListener relayListener, IArbiter arbiter, string vmId, TimeSpan? statsInterval, ulong checkpointInterval,
         ILoggerFactory logging, CancellationToken token, Storage.IDiskBackend? disk = null, TcpChannelListener? joinListener = null,
-        bool diskShared = true)
+        bool diskShared = true, ulong maxLeadInstructions = PrimaryHost.DefaultMaxLeadInstructions)
     {
         using var _ = relayListener;
         using var joins = joinListener is null ? null : new JoinAcceptor(joinListener, options, id, logging);
@@ -68,7 +68,7 @@ public static class PrimaryProcess
                 DiskShared = diskShared,
             };
             if (channel is null) node.ContinueAlone(0);
-            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval, Joins = joins };
+            var host = new PrimaryHost(node, channel, relay, wake, arbiter, vmId, logging) { StatsInterval = statsInterval, Joins = joins, MaxLeadInstructions = maxLeadInstructions };
             var exit = await NodeProcess.RunUntilStopped(() => host.RunAsync(token)).ConfigureAwait(false);
             if (exit == NodeExit.Halted) PrimaryLog.Halted(log, node.Generation + 1);
             return exit;

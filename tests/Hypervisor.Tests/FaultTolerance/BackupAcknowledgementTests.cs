@@ -62,6 +62,20 @@ public class BackupAcknowledgementTests
     }
 
     [Fact]
+    public void A_paced_bound_tighter_than_the_instruction_bound_is_the_one_that_holds()
+    {
+        var log = PrimaryLog(200);
+        var backup = new BackupNode("B", Cpubench()) { MaxReplayLag = 50_000_000, PacedReplayLag = 300_000 };
+        backup.OnLog(log);
+        ulong ack = backup.Acknowledge();
+        Assert.True(log.Single(e => e.Sequence == ack).Position <= 300_000);
+        Assert.True(log.Single(e => e.Sequence == ack + 1).Position > 300_000, "stopped short of the paced bound");
+
+        backup.PacedReplayLag = null; // the host measured nothing: the instruction bound alone
+        Assert.Equal(log[^1].Sequence, backup.Acknowledge());
+    }
+
+    [Fact]
     public void The_acknowledgement_never_goes_backwards()
     {
         var log = PrimaryLog(50);

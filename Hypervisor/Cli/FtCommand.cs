@@ -18,7 +18,11 @@ public static class FtCommand
         var disk = new Option<string?>("--disk") { Description = "a raw disk image both nodes share (only the live one touches it); FILE,readonly for a read-only disk" };
         var arbiter = new Option<string?>("--arbiter") { Description = "etcd://HOST:PORT[,HOST:PORT...]: the nodes ask this etcd cluster (default: a file arbiter in a fresh directory)" };
         var respawn = new Option<bool>("--respawn") { Description = "after every failover, start a backup that joins the node now live (a live copy of its machine), so the next failure is survived too" };
-        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording, disk, respawn };
+        var net = new Option<string?>("--net")
+        {
+            Description = "a virtio-net card on a TAP interface: tap,ifname=NAME[,mac=...]; the relay owns the TAP and puts each frame the guest sends on it once, in order, across failovers",
+        };
+        var command = new Command("ft", "Run IMAGE fault-tolerant: backup, primary and relay as separate processes on loopback") { image, mem, cmdline, initrd, arbiter, fromRecording, disk, respawn, net };
         command.SetAction(parse => CliErrors.Guard("ft", () =>
         {
             string? img = parse.GetValue(image);
@@ -48,6 +52,16 @@ public static class FtCommand
                 Storage.RawDiskFile.Open(spec.Path, spec.ReadOnly).Dispose();
                 machineArgs.AddRange(["--disk", diskSpec]);
             }
+            List<string> relayArgs = [];
+            if (parse.GetValue(net) is { } netSpec)
+            {
+                if (parse.GetValue(respawn))
+                    throw new UsageException("--respawn: a backup cannot join a guest with a network card yet (the live copy carries no frame streams); drop --respawn or --net");
+                // Bad input fails here, not in three children: the TAP is opened once and let go (the relay opens it for good).
+                Network.TapDevice.Open(MachineOptions.ParseNet(netSpec).InterfaceName, $"--net {netSpec}").Dispose();
+                if (parse.GetValue(fromRecording) is null) machineArgs.AddRange(["--net", netSpec]);
+                relayArgs.AddRange(["--net", netSpec]);
+            }
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -66,7 +80,7 @@ public static class FtCommand
                     throw new UsageException($"--arbiter {e.Message}");
                 }
             }
-            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}"), Arbiter = etcd, Respawn = parse.GetValue(respawn) };
+            using var cluster = new FtProcesses { Line = l => Console.Out.WriteLine($"[{l.Child}] {l.Text}"), Arbiter = etcd, Respawn = parse.GetValue(respawn), RelayArgs = relayArgs };
             string address;
             try
             {

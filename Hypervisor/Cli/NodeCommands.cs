@@ -31,7 +31,7 @@ public static class NodeCommands
 
         public void AddTo(Command c)
         {
-            Machine.AddTo(c, resumable: true);
+            Machine.AddTo(c, resumable: true, network: true); // the card only: the relay owns the TAP
             foreach (var o in new Option[] { RelayPort, Arbiter, Secret, VmId, NodeId, HeartbeatMs, TimeoutMs, SendWindow }) c.Options.Add(o);
         }
 

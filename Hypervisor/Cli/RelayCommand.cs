@@ -12,7 +12,11 @@ public static class RelayCommand
     {
         var listen = new Option<string>("--listen") { Description = "HOST:PORT where the client connects", Required = true };
         var nodes = new Option<string>("--nodes") { Description = "HOST:PORT,HOST:PORT: the relay ports of the two nodes", Required = true };
-        var command = new Command("relay", "Run the exactly-once relay between a client and the FT nodes") { listen, nodes };
+        var net = new Option<string?>("--net")
+        {
+            Description = "the network the guest's card is on: tap,ifname=NAME (the relay opens the TAP and forwards its frames to and from the live node, each output frame once; give the nodes the same --net)",
+        };
+        var command = new Command("relay", "Run the exactly-once relay between a client and the FT nodes") { listen, nodes, net };
         command.SetAction(parse => CliErrors.Guard("relay", () =>
         {
             var listenEnd = EndPointParser.Parse(parse.GetValue(listen)!, "--listen");
@@ -20,6 +24,8 @@ public static class RelayCommand
             foreach (var part in parse.GetValue(nodes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 nodeEnds.Add(EndPointParser.Parse(part, "--nodes"));
             if (nodeEnds.Count == 0) throw new UsageException("--nodes: give at least one HOST:PORT");
+            // The TAP first: a relay that cannot have its network says so before anything listens.
+            using var tap = parse.GetValue(net) is { } spec ? Network.TapDevice.Open(MachineOptions.ParseNet(spec).InterfaceName, $"--net {spec}") : null;
             TcpChannelListener listener;
             try
             {
@@ -37,7 +43,7 @@ public static class RelayCommand
                 cts.Cancel();
             };
             using var logging = CliLogging.Create(parse, statusOnStdout: true);
-            RelayProcess.RunAsync(listener, nodeEnds, logging, cts.Token).GetAwaiter().GetResult();
+            RelayProcess.RunAsync(listener, nodeEnds, logging, cts.Token, tap).GetAwaiter().GetResult();
             return 0;
         }));
         return command;

@@ -24,6 +24,10 @@ public sealed class BackupNode
     private ulong _highestReceived;
     private ulong _acknowledged;
     private ulong _inputEnd;
+    // The guest's transmitted frames as its replay produces them again (null: no network card), and
+    // the input frames the log has applied.
+    private readonly FrameStream? _frames;
+    private ulong _frameInputEnd;
 
     public string NodeId { get; }
     public PcMachine Machine => _machine;
@@ -33,6 +37,9 @@ public sealed class BackupNode
     /// joined the winner of generation N): when the primary is lost, this node contends for the next.
     /// </summary>
     public ulong PrimaryGeneration { get; init; }
+    /// <summary>The guest's transmitted frames the replay produced and the network is not known to have (null without a card).</summary>
+    public FrameStream? Frames => _frames;
+
     /// <summary>Highest contiguous log sequence received (go-live replays all of it).</summary>
     public ulong Received => _highestReceived;
     public ulong Replayed { get; private set; }
@@ -60,6 +67,11 @@ public sealed class BackupNode
         _machine = machine;
         _replayer = new Replayer(machine);
         machine.SerialOutput = _output.Append; // produced again, but never sent: the primary sent it
+        if (machine.Network is not null)
+        {
+            _frames = new FrameStream();
+            machine.NetworkOutput = _frames.Append; // numbered as the primary numbered them: the guest's transmit order
+        }
     }
 
     /// <summary>
@@ -109,6 +121,7 @@ public sealed class BackupNode
     public void OnRelay(RelayToNode message)
     {
         if (message is DeliveredFromRelay delivered) _output.Confirm(delivered.OutputEnd);
+        else if (message is FramesDeliveredFromRelay frames) _frames?.Confirm(frames.FrameEnd);
     }
 
     /// <summary>
@@ -126,6 +139,7 @@ public sealed class BackupNode
             _replayer.Feed(e);
             Replayed = e.Sequence;
             if (e is SerialInputEvent s) _inputEnd = s.InputOffset + (ulong)s.Data.Length;
+            if (e is NetReceiveEvent n) _frameInputEnd = n.FrameIndex + 1;
             if (e is GuestExitEvent) PrimaryExited = true;
         }
         return false;
@@ -145,7 +159,7 @@ public sealed class BackupNode
         Step();
         if (_ownDisk is not null && _machine.Disk is { } device) device.Completing -= PerformOnOwnDisk; // the new primary's disk service performs from now on
         disk ??= _ownDisk;
-        return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd)
+        return new PrimaryNode(NodeId, generation, _machine, _output, _highestReceived + 1, _inputEnd, frames: _frames, frameInputEnd: _frameInputEnd)
         {
             SliceInstructions = sliceInstructions,
             Clock = clock,

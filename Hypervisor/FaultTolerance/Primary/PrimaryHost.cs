@@ -180,9 +180,10 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         if (Joins is null) return false;
         while (Joins.TryTake(out var joining, out var peer))
         {
-            if (haveBackup || _join is not null || node.Exited is not null)
+            if (haveBackup || _join is not null || node.Exited is not null || node.Machine.Network is not null)
             {
                 string reason = haveBackup ? "a backup is attached already"
+                    : node.Machine.Network is not null ? "the guest has a network card, and a joining backup does not take its frame streams yet"
                     : _join is not null ? $"another backup is joining (from {_join.Peer})" : "the guest has exited";
                 PrimaryLog.JoinRefused(_log, node.NodeId, peer, reason);
                 _ = RefuseAsync(joining, reason);

@@ -36,6 +36,17 @@ public sealed class PrimaryNode : IEventSink
     private readonly Queue<(ulong RequestId, ulong Sequence)> _diskCover = new();
     private ulong _diskCoveredThrough;
     private ulong _diskAckedThrough;
+    // The network card's two frame streams, beside the serial bytes (null: the guest has no card).
+    private readonly FrameStream? _frames;
+    // Output frames not yet acknowledged: (covering event sequence, frame end).
+    private readonly Queue<(ulong Sequence, ulong FrameEnd)> _heldFrames = new();
+    // Input frames logged and not yet acknowledged: (event sequence, frame end).
+    private readonly Queue<(ulong Sequence, ulong FrameEnd)> _unackedFrames = new();
+    private readonly Queue<byte[]> _pendingFrames = new();
+    private ulong _pendingFramesStart;
+    private ulong _framesReleased;
+    private ulong _framesLogged;
+    private ulong _lastMarkedFrames;
 
     /// <summary>Instructions between checkpoints unless told otherwise (the same as <c>vmft record</c>).</summary>
     public const ulong DefaultCheckpointInterval = 50_000_000;
@@ -52,8 +63,19 @@ public sealed class PrimaryNode : IEventSink
     public MachineExitReason? Exited { get; private set; }
     public ulong InputEnd => _pendingInputStart + (ulong)_pendingInput.Count;
 
-    /// <summary>Client input is waiting and the guest's serial port has room for some of it now.</summary>
-    public bool InputReady => _pendingInput.Count > 0 && _machine.SerialInputSpace > 0;
+    /// <summary>Input frames this node has (logged or waiting): the next frame's number in the network's input stream.</summary>
+    public ulong FrameInputEnd => _pendingFramesStart + (ulong)_pendingFrames.Count;
+
+    /// <summary>Output frames released to the relay so far.</summary>
+    public ulong FramesReleased => _framesReleased;
+
+    /// <summary>The guest's transmitted frames (null without a network card).</summary>
+    public FrameStream? Frames => _frames;
+
+    private bool FramesReady => _pendingFrames.Count > 0 && _machine.Network is { CanReceive: true };
+
+    /// <summary>Client input is waiting and the guest's serial port (or its network card) has room for some of it now.</summary>
+    public bool InputReady => (_pendingInput.Count > 0 && _machine.SerialInputSpace > 0) || FramesReady;
     public ulong SliceInstructions { get; init; } = 20_000;
 
     /// <summary>
@@ -123,7 +145,7 @@ public sealed class PrimaryNode : IEventSink
     public ulong RelayHas => _output.Start;
 
     /// <summary>The relay holds every byte released: a node whose guest exited may go.</summary>
-    public bool RelayHasAllOutput => _output.Start >= _released;
+    public bool RelayHasAllOutput => _output.Start >= _released && (_frames is null || _frames.Start >= _framesReleased);
 
     /// <param name="inputEnd">Client input already applied to the machine (the log's end, for a node that was a backup).</param>
     /// <param name="checkpointInterval">
@@ -131,7 +153,10 @@ public sealed class PrimaryNode : IEventSink
     /// (about 10 ms for 64 MiB, on the primary and again on the backup), so the default, as for
     /// recordings, keeps that near 2% of a busy guest's time; a divergence still shows within it.
     /// </param>
-    public PrimaryNode(string nodeId, ulong generation, PcMachine machine, OutputStream output, ulong firstSequence, ulong inputEnd, ulong checkpointInterval = DefaultCheckpointInterval)
+    /// <param name="frames">The guest's transmitted frames so far (a node that was a backup: what its replay produced); null: none yet.</param>
+    /// <param name="frameInputEnd">Input frames already applied to the machine (the log's, for a node that was a backup).</param>
+    public PrimaryNode(string nodeId, ulong generation, PcMachine machine, OutputStream output, ulong firstSequence, ulong inputEnd, ulong checkpointInterval = DefaultCheckpointInterval,
+        FrameStream? frames = null, ulong frameInputEnd = 0)
     {
         NodeId = nodeId;
         Generation = generation;
@@ -144,6 +169,14 @@ public sealed class PrimaryNode : IEventSink
         _inputLogged = inputEnd; // a former backup's input is in the log it replayed
         _recorder = new Recorder(machine, this, firstSequence) { CheckpointInterval = checkpointInterval };
         machine.SerialOutput = _output.Append;
+        if (machine.Network is not null)
+        {
+            // Numbered in the guest's transmit order, from where the old primary's log left them.
+            _frames = frames ?? new FrameStream();
+            machine.NetworkOutput = _frames.Append;
+            _framesReleased = _lastMarkedFrames = _frames.End;
+            _pendingFramesStart = _framesLogged = frameInputEnd;
+        }
         _toRelay.Add(Announcement());
     }
 
@@ -156,7 +189,7 @@ public sealed class PrimaryNode : IEventSink
 
     // The input end announced is what the backup has acknowledged, never merely what arrived: the
     // relay forgets input up to it, and input only this node holds would die with it.
-    private LiveToRelay Announcement() => new(NodeId, Generation, _inputLogged, _released);
+    private LiveToRelay Announcement() => new(NodeId, Generation, _inputLogged, _released) { FrameInputEnd = _framesLogged, FrameOutputEnd = _framesReleased };
 
     void IEventSink.Append(LogEvent logEvent) => _outgoingLog.Add(logEvent);
 
@@ -210,6 +243,7 @@ public sealed class PrimaryNode : IEventSink
     {
         if (!Alone) throw new InvalidOperationException("a backup is attached already");
         if (Exited is not null) throw new InvalidOperationException("the guest has exited");
+        if (_frames is not null) throw new InvalidOperationException("a backup cannot join a guest with a network card yet (the join state carries no frame streams)");
         _outgoingLog.Clear(); // log of the time alone: its effects are in the state
         ulong first = _recorder.NextSequence;
         _recorder.MaybeCheckpoint(force: true);
@@ -238,6 +272,25 @@ public sealed class PrimaryNode : IEventSink
                 if (delivered.OutputEnd < _released)
                     _toRelay.Add(new OutputToRelay(NodeId, Generation, delivered.OutputEnd, _output.Slice(delivered.OutputEnd, _released)));
                 break;
+            case FrameFromRelay frame when _frames is not null:
+                // Only the next number: the relay sends in order, so anything else is a repeat.
+                // A frame no card takes would not fit the log either: the network's loss.
+                if (frame.Index == FrameInputEnd)
+                {
+                    if (frame.Frame.Length <= Guest.Devices.Virtio.VirtioNet.MaxFrameLength) _pendingFrames.Enqueue(frame.Frame);
+                    else _pendingFrames.Enqueue([]);
+                }
+                break;
+            case FramesDeliveredFromRelay delivered when _frames is not null:
+                _frames.Confirm(delivered.FrameEnd);
+                break;
+            case FramesWantedFromRelay wanted when _frames is not null:
+                // The relay has every frame before From and asks for the rest again (it followed
+                // this node late, restarted, or saw a hole): the frames it has are dropped by number.
+                _frames.Confirm(wanted.From);
+                for (ulong i = Math.Max(wanted.From, _frames.Start); i < _framesReleased; i++)
+                    _toRelay.Add(new FrameToRelay(NodeId, Generation, i, _frames.Get(i)!));
+                break;
         }
     }
 
@@ -245,17 +298,28 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
-        TimeRules.BeginSlice(always: _pendingInput.Count > 0);
+        TimeRules.BeginSlice(always: _pendingInput.Count > 0 || FramesReady);
         FeedInput();
+        FeedFrames();
         Disk?.Service(_recorder, r => MayWrite(r.Id));
         ulong position = _machine.Cpu.Position;
         var reason = _machine.RunUntil(position + SliceInstructions);
         CoverDiskRequests();
+        ulong? covered = null;
         if (_output.End != _lastMarkedOutput)
         {
             ulong sequence = _recorder.OutputMarker(_output.End);
             _heldOutput.Enqueue((sequence, _output.End));
             _lastMarkedOutput = _output.End;
+            covered = sequence;
+        }
+        if (_frames is not null && _frames.End != _lastMarkedFrames)
+        {
+            // Frames sent in this step wait for the event that ends it: the serial marker if there
+            // is one, otherwise a beacon (the marker's number counts serial bytes only).
+            covered ??= LogBeacon();
+            _heldFrames.Enqueue((covered.Value, _frames.End));
+            _lastMarkedFrames = _frames.End;
         }
         if (!Alone) _recorder.MaybeCheckpoint(); // alone, no backup will ever check them
         switch (reason)
@@ -312,6 +376,30 @@ public sealed class PrimaryNode : IEventSink
         return false;
     }
 
+    private ulong LogBeacon()
+    {
+        ulong sequence = _recorder.NextSequence;
+        _recorder.Beacon();
+        return sequence;
+    }
+
+    /// <summary>Hands the guest waiting input frames while it has receive buffers, each a logged event carrying its number.</summary>
+    private void FeedFrames()
+    {
+        if (_machine.Network is not { } card) return;
+        int n = 0;
+        while (n < Network.NetworkService.MaxFramesPerService && _pendingFrames.Count > 0 && card.CanReceive)
+        {
+            byte[] frame = _pendingFrames.Dequeue();
+            ulong index = _pendingFramesStart++;
+            n++;
+            if (frame.Length == 0) continue; // too long for the card: numbered, never logged
+            ulong sequence = _recorder.NextSequence;
+            _recorder.NetReceive(index, frame);
+            _unackedFrames.Enqueue((sequence, index + 1));
+        }
+    }
+
     private void FeedInput()
     {
         ulong applied = _pendingInputStart;
@@ -344,6 +432,20 @@ public sealed class PrimaryNode : IEventSink
         {
             _inputLogged = inputLogged;
             _toRelay.Add(new InputLoggedToRelay(NodeId, Generation, inputLogged));
+        }
+        if (_frames is null) return;
+        ulong framesTo = _framesReleased;
+        while (_heldFrames.Count > 0 && (_heldFrames.Peek().Sequence <= _acked || ReleaseBeforeAckForTesting))
+            framesTo = _heldFrames.Dequeue().FrameEnd;
+        for (; _framesReleased < framesTo; _framesReleased++)
+            _toRelay.Add(new FrameToRelay(NodeId, Generation, _framesReleased, _frames.Get(_framesReleased)!));
+        ulong framesLogged = 0;
+        while (_unackedFrames.Count > 0 && _unackedFrames.Peek().Sequence <= _acked)
+            framesLogged = _unackedFrames.Dequeue().FrameEnd;
+        if (framesLogged > _framesLogged)
+        {
+            _framesLogged = framesLogged;
+            _toRelay.Add(new FramesLoggedToRelay(NodeId, Generation, framesLogged));
         }
     }
 }

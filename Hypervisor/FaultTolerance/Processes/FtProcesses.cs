@@ -54,6 +54,9 @@ public sealed partial class FtProcesses : IDisposable
     /// <summary>Arguments only the backup gets.</summary>
     public IReadOnlyList<string> BackupArgs { get; init; } = [];
 
+    /// <summary>More arguments for the relay (<c>--net tap,ifname=NAME</c>: the relay owns the TAP).</summary>
+    public IReadOnlyList<string> RelayArgs { get; init; } = [];
+
     /// <summary>
     /// Starts backup, primary and relay, in that order, each once the one before has said where it
     /// listens; returns the relay's client address. With <paramref name="untilServing"/>, also waits
@@ -80,7 +83,7 @@ public sealed partial class FtProcesses : IDisposable
         if (Respawn) SeatPair(new Seat(Primary, primaryRelay, JoinAddressOf(Primary)), new Seat(Backup, backupRelay, Task.FromResult(backupLog)));
         var relayToPrimary = PrimaryRelayRoute?.Invoke(primaryRelay) ?? primaryRelay;
 
-        Relay = Start("relay", ["relay", "--listen", "127.0.0.1:0", "--nodes", $"{relayToPrimary},{backupRelay}"]);
+        Relay = Start("relay", ["relay", "--listen", "127.0.0.1:0", "--nodes", $"{relayToPrimary},{backupRelay}", .. RelayArgs]);
         string address = await Relay.WaitForLineAsync(l => l.StartsWith(RelayProcess.ListeningLine, StringComparison.Ordinal) ? l[RelayProcess.ListeningLine.Length..] : null,
             timeout, "listening").ConfigureAwait(false);
         if (untilServing)

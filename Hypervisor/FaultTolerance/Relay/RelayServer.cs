@@ -10,10 +10,14 @@ namespace VmFt.Hypervisor.FaultTolerance.Relay;
 /// The relay process around <see cref="RelayCore"/>: node connections (each starts with a
 /// <see cref="NodeHello"/>) and one client stream whose bytes are the input stream and which gets
 /// the output. Output that arrives while no client is attached is kept for the next one.
+/// With a network backend (<c>--net tap,...</c>: the relay owns the TAP) it also carries frames:
+/// what arrives on the network goes to the live node, numbered; what the nodes send goes on the
+/// network once each, in the guest's order.
 /// </summary>
 public sealed class RelayServer
 {
-    private readonly RelayCore _core = new();
+    private readonly RelayCore _core;
+    private readonly Network.INetworkBackend? _network;
     private readonly object _gate = new();
     private readonly Dictionary<string, RelayConnection> _nodes = [];
     private readonly List<byte> _pendingOutput = [];
@@ -24,10 +28,39 @@ public sealed class RelayServer
     private readonly ILogger _log;
 
     /// <param name="logging">Status lines (a node connected, the relay follows a new live node): <see cref="RelayLog"/>.</param>
-    public RelayServer(ILoggerFactory? logging = null)
+    /// <param name="network">The network the guest's card is on (the relay owns it; null: no network).</param>
+    public RelayServer(ILoggerFactory? logging = null, Network.INetworkBackend? network = null)
     {
         _log = logging?.CreateLogger(RelayLog.Category) ?? NullLogger.Instance;
+        _network = network;
+        _core = new RelayCore { HasNetwork = network is not null };
         _core.ClientOutput += OnClientOutput;
+        // Under _gate, in the order the relay accepts them: the network sees the guest's order.
+        if (network is not null) _core.NetworkOutput += frame => network.Send(frame);
+    }
+
+    /// <summary>Output frames put on the network (each once), and the repeats dropped by number.</summary>
+    public (ulong Delivered, ulong DuplicatesDropped, ulong InputNumbered, ulong InputDropped) FrameCounts
+    {
+        get { lock (_gate) return (_core.FramesDelivered, _core.DuplicateFramesDropped, _core.FrameInputEnd, _core.InputFramesDropped); }
+    }
+
+    /// <summary>Takes frames off the network and forwards them, numbered, until cancelled (on a thread of its own: the backend's wait blocks).</summary>
+    public Task RunNetworkAsync(CancellationToken cancellationToken)
+    {
+        if (_network is not { } network) return Task.CompletedTask;
+        return Task.Factory.StartNew(() =>
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (!network.WaitForFrame(TimeSpan.FromMilliseconds(100))) continue;
+                lock (_gate)
+                {
+                    for (int n = 0; n < 256 && network.TryReceive(out var frame); n++) _core.OnNetworkFrame(frame);
+                    Route();
+                }
+            }
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public string? LiveNode { get { lock (_gate) return _core.LiveNode; } }
@@ -142,7 +175,7 @@ public sealed class RelayServer
     /// </summary>
     public async Task RunTcpAsync(TcpChannelListener listener, IReadOnlyList<EndPoint> nodes, CancellationToken cancellationToken)
     {
-        var tasks = new List<Task> { AcceptClientsAsync(listener, cancellationToken) };
+        var tasks = new List<Task> { AcceptClientsAsync(listener, cancellationToken), RunNetworkAsync(cancellationToken) };
         foreach (var node in nodes) tasks.Add(KeepNodeAsync(node, cancellationToken));
         try
         {

@@ -8,13 +8,17 @@ namespace VmFt.Hypervisor.FaultTolerance.Relay;
 /// The node&lt;-&gt;relay wire format: length-prefixed binary frames. A frame is a u32 little-endian
 /// body length (at most <see cref="MaxBodyLength"/>), then the body: a type byte and its fields
 /// (u64 little-endian numbers; a node id as a u16 length and UTF-8; data runs to the end of the body).
+/// Network frames are a second stream beside the serial bytes, one frame per message: its number,
+/// then its bytes. A live announcement with frame positions is its own type (<c>LiveFrames</c>),
+/// used only when one of them is not zero, so every message has exactly one encoding.
 /// </summary>
 public static class RelayWire
 {
     public const int MaxBodyLength = 1 << 20;
     public const int MaxNodeIdLength = 256;
 
-    private const byte Hello = 1, Output = 2, InputLogged = 3, Live = 4, Input = 5, Delivered = 6;
+    private const byte Hello = 1, Output = 2, InputLogged = 3, Live = 4, Input = 5, Delivered = 6,
+        FrameOut = 7, FramesLogged = 8, FrameIn = 9, FramesDelivered = 10, LiveFrames = 11, FramesWanted = 12;
 
     // Strict: a lenient decoder reads every invalid sequence as U+FFFD, so two different node ids on
     // the wire would become the same node, and the id would not encode back to the bytes it came from.
@@ -29,7 +33,16 @@ public static class RelayWire
             case NodeHello h: Byte(body, Hello); Text(body, h.NodeId); break;
             case OutputToRelay o: Byte(body, Output); Text(body, o.NodeId); U64(body, o.Generation); U64(body, o.Offset); body.Write(o.Data); break;
             case InputLoggedToRelay l: Byte(body, InputLogged); Text(body, l.NodeId); U64(body, l.Generation); U64(body, l.InputEnd); break;
-            case LiveToRelay v: Byte(body, Live); Text(body, v.NodeId); U64(body, v.Generation); U64(body, v.InputEnd); U64(body, v.OutputEnd); break;
+            case LiveToRelay { FrameInputEnd: 0, FrameOutputEnd: 0 } v: Byte(body, Live); Text(body, v.NodeId); U64(body, v.Generation); U64(body, v.InputEnd); U64(body, v.OutputEnd); break;
+            case LiveToRelay v:
+                Byte(body, LiveFrames); Text(body, v.NodeId); U64(body, v.Generation); U64(body, v.InputEnd); U64(body, v.OutputEnd);
+                U64(body, v.FrameInputEnd); U64(body, v.FrameOutputEnd);
+                break;
+            case FrameToRelay f: Byte(body, FrameOut); Text(body, f.NodeId); U64(body, f.Generation); U64(body, f.Index); body.Write(f.Frame); break;
+            case FramesLoggedToRelay l: Byte(body, FramesLogged); Text(body, l.NodeId); U64(body, l.Generation); U64(body, l.FrameEnd); break;
+            case FrameFromRelay f: Byte(body, FrameIn); U64(body, f.Index); body.Write(f.Frame); break;
+            case FramesDeliveredFromRelay d: Byte(body, FramesDelivered); U64(body, d.FrameEnd); break;
+            case FramesWantedFromRelay w: Byte(body, FramesWanted); U64(body, w.From); break;
             case InputFromRelay i: Byte(body, Input); U64(body, i.Offset); body.Write(i.Data); break;
             case DeliveredFromRelay d: Byte(body, Delivered); U64(body, d.OutputEnd); break;
             default: throw new ArgumentException($"{message.GetType().Name} has no relay encoding", nameof(message));
@@ -73,8 +86,27 @@ public static class RelayWire
             Live => new LiveToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at)).Also(() => End(body, at)),
             Input => new InputFromRelay(ReadU64(body, ref at), body[at..]),
             Delivered => new DeliveredFromRelay(ReadU64(body, ref at)).Also(() => End(body, at)),
+            FrameOut => new FrameToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at), body[at..]),
+            FramesLogged => new FramesLoggedToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at)).Also(() => End(body, at)),
+            FrameIn => new FrameFromRelay(ReadU64(body, ref at), body[at..]),
+            FramesDelivered => new FramesDeliveredFromRelay(ReadU64(body, ref at)).Also(() => End(body, at)),
+            FramesWanted => new FramesWantedFromRelay(ReadU64(body, ref at)).Also(() => End(body, at)),
+            LiveFrames => ReadLiveFrames(body, ref at).Also(() => End(body, at)),
             var t => throw new InvalidDataException($"unknown relay frame type {t}"),
         };
+    }
+
+    private static LiveToRelay ReadLiveFrames(byte[] body, ref int at)
+    {
+        var live = new LiveToRelay(ReadText(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at), ReadU64(body, ref at))
+        {
+            FrameInputEnd = ReadU64(body, ref at),
+            FrameOutputEnd = ReadU64(body, ref at),
+        };
+        // Both zero is the plain announcement's encoding: two encodings of one message are refused.
+        if (live.FrameInputEnd == 0 && live.FrameOutputEnd == 0)
+            throw new InvalidDataException($"relay frame type {LiveFrames} carries no frame positions (that announcement is type {Live})");
+        return live;
     }
 
     private static T Also<T>(this T value, Action check)

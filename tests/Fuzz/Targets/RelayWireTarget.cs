@@ -41,6 +41,13 @@ public sealed class RelayWireTarget : FuzzTarget
         yield return ("relay-messages", Concat(
             RelayWire.Encode(new InputFromRelay(0, "c1 1 PUT a 1\n"u8.ToArray())),
             RelayWire.Encode(new DeliveredFromRelay(8))));
+        yield return ("frame-messages", Concat(
+            RelayWire.Encode(new LiveToRelay("backup-1", 2, 12, 8) { FrameInputEnd = 4, FrameOutputEnd = 3 }),
+            RelayWire.Encode(new FrameToRelay("backup-1", 2, 3, [0x52, 0x54, 0, 0x12, 0x34, 0x56, 2, 0, 0, 0, 0, 1, 0x08, 0x06])),
+            RelayWire.Encode(new FramesLoggedToRelay("backup-1", 2, 5)),
+            RelayWire.Encode(new FrameFromRelay(5, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 0, 1, 0x08, 0x06])),
+            RelayWire.Encode(new FramesDeliveredFromRelay(4)),
+            RelayWire.Encode(new FramesWantedFromRelay(4))));
     }
 
     private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();

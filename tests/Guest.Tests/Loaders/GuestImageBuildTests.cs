@@ -7,7 +7,7 @@ namespace VmFt.Guest.Tests.Loaders;
 /// <summary>The committed guest images are exactly what their sources build to.</summary>
 public class GuestImageBuildTests(ITestOutputHelper output)
 {
-    private static readonly string[] Guests = ["hello", "kvstore", "cpubench", "selftest", "floats", "disk"];
+    private static readonly string[] Guests = ["hello", "kvstore", "cpubench", "selftest", "floats", "disk", "netecho"];
 
     private static string RepositoryRoot()
     {

@@ -14,7 +14,7 @@ public class MultibootLoaderTests
     [Fact]
     public void AllFiveGuestsAreBundled()
     {
-        Assert.Equal(["cpubench", "disk", "floats", "hello", "kvstore", "selftest"], BundledImages.Names);
+        Assert.Equal(["cpubench", "disk", "floats", "hello", "kvstore", "netecho", "selftest"], BundledImages.Names);
         var e = Assert.Throws<ArgumentException>(() => BundledImages.Get("nope"));
         Assert.Contains("hello", e.Message);
     }

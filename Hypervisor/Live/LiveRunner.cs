@@ -57,11 +57,6 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
             if (position >= limit) return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: true);
             ulong stop = limit - position > SliceInstructions ? position + SliceInstructions : limit;
             var reason = machine.RunUntil(stop);
-            // A guest that halted for input that is already here gets it at once, in this slice,
-            // as soon as its UART has room (a byte at a time with the FIFO off): a new slice per
-            // byte cost a clock sample and a host wait each. Every byte is still logged at its position.
-            while (reason == MachineExitReason.Idle && machine.Cpu.Position < stop && FeedInput(recorder, input) > 0)
-                reason = machine.RunUntil(stop);
             serial?.Flush();
             Network?.Flush();
             recorder.MaybeCheckpoint();
@@ -82,17 +77,15 @@ public sealed class LiveRunner(PcMachine machine, ClockMode clock, ISerialBacken
         return Finish(recorder, MachineExitReason.PositionReached, wall, start, limitReached: false);
     }
 
-    /// <summary>Hands the guest what serial input its UART has room for; returns how many bytes.</summary>
-    private int FeedInput(Recorder recorder, Span<byte> buffer)
+    private void FeedInput(Recorder recorder, Span<byte> buffer)
     {
-        if (serial is null) return 0;
+        if (serial is null) return;
         int room = Math.Min(machine.SerialInputSpace, buffer.Length);
-        if (room <= 0) return 0;
+        if (room <= 0) return;
         int n = serial.TryRead(buffer[..room]);
-        if (n <= 0) return 0;
+        if (n <= 0) return;
         recorder.SerialInput(_inputOffset, buffer[..n]);
         _inputOffset += (ulong)n;
-        return n;
     }
 
     /// <summary>The guest idles and cannot skip ahead: wait for its timer (realtime) or for input.</summary>

@@ -122,7 +122,7 @@ public static class FaultReport
             "every request got one reply per send in order with per-client INCR counters going 1, 2, 3... (nothing executed twice), and no two nodes could release output at the same moment.");
         sb.AppendLine();
         sb.AppendLine("Figures: failover = the client's last byte from the old primary to its first byte from the new one; detection = fault to the survivor declaring its peer dead; " +
-            "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
+            "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival (the generator's millisecond tick that released it) to its first reply. " +
             "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT (short cpubench runs mostly measure freshly started processes; `--cpubench-iterations 11000` measures FT).");
         sb.AppendLine();
         sb.AppendLine("## Summary");

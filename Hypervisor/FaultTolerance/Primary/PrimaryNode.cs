@@ -28,6 +28,7 @@ public sealed class PrimaryNode : IEventSink
     private readonly Queue<(ulong Sequence, ulong InputEnd)> _unackedInput = new();
     private readonly List<byte> _pendingInput = [];
     private ulong _pendingInputStart;
+    private bool _fedLastStep; // the previous step gave the guest input: the burst's clock sample is taken
     private ulong _released;
     private ulong _inputLogged;
     private ulong _acked;
@@ -245,20 +246,15 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
-        TimeRules.BeginSlice(always: _pendingInput.Count > 0);
+        // Input that finds the guest waiting gets a clock sample, so the guest sees when it came;
+        // the rest of the same burst follows a step later, microseconds on, and a sample per byte
+        // was a third of the log (a UART without FIFO takes one byte a step).
+        TimeRules.BeginSlice(always: _pendingInput.Count > 0 && !_fedLastStep);
+        _fedLastStep = false;
         FeedInput();
         Disk?.Service(_recorder, r => MayWrite(r.Id));
         ulong position = _machine.Cpu.Position;
         var reason = _machine.RunUntil(position + SliceInstructions);
-        // A guest that halted for input that is already here gets the next bytes in this step, as
-        // soon as its UART has room (one byte at a time with the FIFO off, as kvstore runs it):
-        // ending the step instead cost a clock sample, a log block and a host wait per byte. Each
-        // byte is still a SerialInput event at the position it arrived, so the log means the same.
-        while (reason == MachineExitReason.Idle && _pendingInput.Count > 0 && _machine.SerialInputSpace > 0 && _machine.Cpu.Position < position + SliceInstructions)
-        {
-            FeedInput();
-            reason = _machine.RunUntil(position + SliceInstructions);
-        }
         CoverDiskRequests();
         if (_output.End != _lastMarkedOutput)
         {
@@ -330,6 +326,7 @@ public sealed class PrimaryNode : IEventSink
         byte[] chunk = _pendingInput.GetRange(0, n).ToArray();
         _pendingInput.RemoveRange(0, n);
         _pendingInputStart += (ulong)n;
+        _fedLastStep = true;
         ulong sequence = _recorder.NextSequence;
         _recorder.SerialInput(applied, chunk);
         _unackedInput.Enqueue((sequence, applied + (ulong)n));

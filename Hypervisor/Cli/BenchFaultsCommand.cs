@@ -28,7 +28,7 @@ public static class BenchFaultsCommand
         };
         var seed = new Option<int?>("--seed") { Description = "seed of run 0 (run i uses seed + i; default: random)" };
         var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
-        var rate = new Option<double>("--rate") { Description = "kvstore requests per second, open loop, over all clients", DefaultValueFactory = _ => 200 };
+        var rate = new Option<string>("--rate") { Description = "kvstore requests per second, open loop, over all clients; a comma list (50,200,1000) runs the whole matrix at each rate, side by side in the report", DefaultValueFactory = _ => "200" };
         var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
         var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
         var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup, relay reset; verdict and figures per run, a report with plots")
@@ -43,8 +43,13 @@ public static class BenchFaultsCommand
             if (!(w >= 0 && w <= 600)) throw new UsageException($"--warmup {w.ToString(CultureInfo.InvariantCulture)}: between 0 and 600 seconds");
             int it = parse.GetValue(iterations);
             if (it is < 1 or > 1_000_000) throw new UsageException($"--cpubench-iterations {it}: between 1 and 1000000");
-            double r = parse.GetValue(rate);
-            if (!(r > 0 && r <= 100_000)) throw new UsageException($"--rate {r.ToString(CultureInfo.InvariantCulture)}: between 0 (exclusive) and 100000 requests per second");
+            var rates = new List<double>();
+            foreach (var part in parse.GetValue(rate)!.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) || !(r > 0 && r <= 100_000))
+                    throw new UsageException($"--rate {part}: between 0 (exclusive) and 100000 requests per second");
+                if (!rates.Contains(r)) rates.Add(r);
+            }
             int c = parse.GetValue(clients);
             if (c is < 1 or > 64) throw new UsageException($"--clients {c}: between 1 and 64 (kvstore remembers 64 clients)");
             var matrix = Matrix(parse.GetValue(scenario), parse.GetValue(workload));
@@ -66,7 +71,8 @@ public static class BenchFaultsCommand
                 CpubenchIterations = it,
                 Seed = parse.GetValue(seed) ?? Random.Shared.Next(1, 1_000_000),
                 OutDirectory = outDir,
-                RequestRate = r,
+                RequestRate = rates[0],
+                Rates = rates,
                 Clients = c,
                 Verbose = parse.GetValue(verbose),
             };

@@ -25,6 +25,15 @@ public sealed record FaultBenchOptions
     /// <summary>Open-loop request rate of the load generator (requests per second over all clients).</summary>
     public double RequestRate { get; init; } = 200;
 
+    /// <summary>
+    /// Every rate to run the matrix at, side by side (<c>--rate 50,200,1000</c>): the whole matrix
+    /// runs once per rate, each with <see cref="RequestRate"/> set to it. Empty: <see cref="RequestRate"/> alone.
+    /// </summary>
+    public IReadOnlyList<double> Rates { get; init; } = [];
+
+    /// <summary>After the measured load and its drain, the nodes' CPU is read over this much silence (the idle figure); zero: not measured.</summary>
+    public TimeSpan IdleCpu { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Logical clients multiplexed over the relay connection (kvstore remembers 64).</summary>
     public int Clients { get; init; } = 32;
 

@@ -38,18 +38,24 @@ public static class FaultBenchmark
             cpuReference = VerdictChecker.Normalize(SoloTranscript.Run(BundledImages.Get("cpubench"), "cpubench", 64 << 20, [], 3,
                 maxSteps: 10_000_000, commandLine: $"iterations={options.CpubenchIterations}"));
         }
-        var plan = new List<(FaultScenario Scenario, FaultWorkload Workload)>();
-        for (int i = 0; i < options.Runs; i++) plan.AddRange(options.Matrix);
+        // Every rate runs the whole matrix, one rate after the other, so solo and FT at one rate run side by side.
+        IReadOnlyList<double> rates = options.Rates.Count > 0 ? options.Rates : [options.RequestRate];
+        var plan = new List<(FaultScenario Scenario, FaultWorkload Workload, FaultBenchOptions Options)>();
+        foreach (double rate in rates)
+        {
+            var at = options with { RequestRate = rate };
+            for (int i = 0; i < options.Runs; i++) plan.AddRange(options.Matrix.Select(m => (m.Scenario, m.Workload, at)));
+        }
         var results = new List<FaultRunResult>();
         // Verbose lines stream from other threads: a live display would tear them, so they get plain lines.
         RunProgress.Show(output, interactive && !options.Verbose, plan.Count, progress =>
         {
             for (int i = 0; i < plan.Count; i++)
             {
-                var (scenario, workload) = plan[i];
+                var (scenario, workload, runOptions) = plan[i];
                 int seed = unchecked(options.Seed + i);
-                progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}");
-                var result = new FaultRun(options, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
+                progress.Starting(i, $"{scenario.Name}/{FaultWorkloads.Name(workload)}{(rates.Count > 1 && workload == FaultWorkload.Kvstore ? $" at {runOptions.RequestRate:0.###}/s" : "")}");
+                var result = new FaultRun(runOptions, scenario, workload, seed, i) { Verbose = options.Verbose ? output : null }.ExecuteAsync(soloSeconds, cpuReference).GetAwaiter().GetResult();
                 results.Add(result);
                 progress.Finished(i + 1, result);
             }

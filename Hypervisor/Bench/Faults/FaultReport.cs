@@ -21,9 +21,9 @@ public static class FaultReport
     public static string SummaryTable(IReadOnlyList<FaultRunResult> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| scenario | workload | runs | failed | violations | failover ms p50 | failover ms p99 | detection ms p50 | throughput ratio | logging Mbit/s | hold ms p99 | latency ms p99 | max lag ms |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var g in results.GroupBy(r => (r.Scenario, r.Workload)))
+        sb.AppendLine("| scenario | workload | rate/s | runs | failed | violations | failover ms p50 | failover ms p99 | detection ms p50 | throughput ratio | logging Mbit/s | hold ms p99 | latency ms p99 | max lag ms |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var g in results.GroupBy(r => (r.Scenario, r.Workload, r.Rate)))
         {
             var runs = g.ToList();
             double? Mean(Func<FaultRunResult, double?> f)
@@ -32,7 +32,7 @@ public static class FaultReport
                 return v.Count == 0 ? null : v.Average();
             }
             double? Q(Func<FaultRunResult, double?> f, double q) => Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), q);
-            sb.AppendLine($"| {g.Key.Scenario.Name} | {FaultWorkloads.Name(g.Key.Workload)} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
+            sb.AppendLine($"| {g.Key.Scenario.Name} | {FaultWorkloads.Name(g.Key.Workload)} | {(g.Key.Rate > 0 ? g.Key.Rate.ToString("0.###", C) : "-")} | {runs.Count} | {runs.Count(r => !r.Passed)} | {runs.Sum(r => r.Violations.Count)} | " +
                 $"{F(Percentiles.Of(runs.SelectMany(r => r.FailoverTimes), 0.5))} | {F(Percentiles.Of(runs.SelectMany(r => r.FailoverTimes), 0.99))} | {F(Q(r => r.DetectionMs, 0.5))} | {F(Mean(r => r.ThroughputRatio), "F3")} | " +
                 $"{F(Mean(r => r.LogMbit), "F3")} | {F(Q(r => r.HoldP99Ms, 0.99), "F2")} | {F(Q(r => r.LatencyP99Ms, 0.99))} | {F(Q(r => r.MaxLagMs, 1))} |");
         }
@@ -40,31 +40,35 @@ public static class FaultReport
     }
 
     /// <summary>
-    /// Fault tolerance against no fault tolerance, for every workload that ran both the solo and
-    /// the baseline scenario in this session (side by side, on the same machine): client latency
-    /// (medians over runs) and throughput, FT over solo. Empty when there is no such pair.
+    /// Fault tolerance against no fault tolerance, for every (workload, rate) that ran both the solo
+    /// and the baseline scenario in this session (side by side, on the same machine): client latency
+    /// p50/p99/p99.9 of each and their FT/solo ratios, the output hold, log bytes per request and CPU
+    /// per node under the load and idle (medians over runs). Empty when there is no such pair.
     /// </summary>
     public static string SoloComparison(IReadOnlyList<FaultRunResult> results)
     {
         var sb = new StringBuilder();
-        foreach (var workload in results.Select(r => r.Workload).Distinct())
+        foreach (var (workload, rate) in results.Select(r => (r.Workload, r.Rate)).Distinct())
         {
-            var solo = results.Where(r => r.Workload == workload && r.Scenario == FaultCatalogue.Solo && r.Passed).ToList();
-            var ft = results.Where(r => r.Workload == workload && r.Scenario == FaultCatalogue.Baseline && r.Passed).ToList();
+            var solo = results.Where(r => r.Workload == workload && r.Rate == rate && r.Scenario == FaultCatalogue.Solo && r.Passed).ToList();
+            var ft = results.Where(r => r.Workload == workload && r.Rate == rate && r.Scenario == FaultCatalogue.Baseline && r.Passed).ToList();
             if (solo.Count == 0 || ft.Count == 0) continue;
             static double? Median(List<FaultRunResult> runs, Func<FaultRunResult, double?> f) =>
                 Percentiles.Of(runs.Select(f).Where(x => x is not null).Select(x => x!.Value), 0.5);
             static string Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? (x / y).ToString("F2", C) : "-";
-            double? s50 = Median(solo, r => r.LatencyP50Ms), s99 = Median(solo, r => r.LatencyP99Ms);
-            double? f50 = Median(ft, r => r.LatencyP50Ms), f99 = Median(ft, r => r.LatencyP99Ms);
+            double? s50 = Median(solo, r => r.LatencyP50Ms), s99 = Median(solo, r => r.LatencyP99Ms), s999 = Median(solo, r => r.LatencyP999Ms);
+            double? f50 = Median(ft, r => r.LatencyP50Ms), f99 = Median(ft, r => r.LatencyP99Ms), f999 = Median(ft, r => r.LatencyP999Ms);
             // Both throughput ratios are against the same reference, so their quotient is FT over solo.
             double? st = Median(solo, r => r.ThroughputRatio), fth = Median(ft, r => r.ThroughputRatio);
             if (sb.Length == 0)
             {
-                sb.AppendLine("| workload | solo latency ms p50/p99 | FT latency ms p50/p99 | latency FT/solo p50 | p99 | throughput FT/solo |");
-                sb.AppendLine("|---|---|---|---:|---:|---:|");
+                sb.AppendLine("| workload | rate/s | solo latency ms p50/p99/p99.9 | FT latency ms p50/p99/p99.9 | FT/solo p50 | p99 | p99.9 | hold ms p50/p99/p99.9 | log bytes/request | CPU % solo load/idle | CPU % primary load/idle | CPU % backup load/idle | throughput FT/solo |");
+                sb.AppendLine("|---|---:|---|---|---:|---:|---:|---|---:|---|---|---|---:|");
             }
-            sb.AppendLine($"| {FaultWorkloads.Name(workload)} | {F(s50)}/{F(s99)} | {F(f50)}/{F(f99)} | {Ratio(f50, s50)} | {Ratio(f99, s99)} | {Ratio(fth, st)} |");
+            sb.AppendLine($"| {FaultWorkloads.Name(workload)} | {(rate > 0 ? rate.ToString("0.###", C) : "-")} | {F(s50, "F2")}/{F(s99, "F2")}/{F(s999, "F2")} | {F(f50, "F2")}/{F(f99, "F2")}/{F(f999, "F2")} | " +
+                $"{Ratio(f50, s50)} | {Ratio(f99, s99)} | {Ratio(f999, s999)} | {F(Median(ft, r => r.HoldP50Ms), "F2")}/{F(Median(ft, r => r.HoldP99Ms), "F2")}/{F(Median(ft, r => r.HoldP999Ms), "F2")} | " +
+                $"{F(Median(ft, r => r.LogBytesPerRequest), "F0")} | {F(Median(solo, r => r.PrimaryCpuLoad))}/{F(Median(solo, r => r.PrimaryCpuIdle))} | " +
+                $"{F(Median(ft, r => r.PrimaryCpuLoad))}/{F(Median(ft, r => r.PrimaryCpuIdle))} | {F(Median(ft, r => r.BackupCpuLoad))}/{F(Median(ft, r => r.BackupCpuIdle))} | {Ratio(fth, st)} |");
         }
         return sb.ToString();
     }
@@ -110,7 +114,7 @@ public static class FaultReport
         sb.AppendLine();
         sb.AppendLine($"{results.Count} runs, {failed} failed{(notStarted > 0 ? $", {notStarted} not started (start-up failed {FaultRun.StartAttempts} times: not a verdict on fault tolerance)" : "")}. Seed {o.Seed} (run i uses seed {o.Seed} + i); load {o.Duration.TotalSeconds.ToString("0.###", C)} s per kvstore/idle run " +
             $"(kvstore after a {o.Warmup.TotalSeconds.ToString("0.###", C)} s warm-up whose replies are checked but whose latencies are not figures) " +
-            $"at {o.RequestRate.ToString("0.###", C)} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
+            $"at {(o.Rates.Count > 1 ? string.Join(", ", o.Rates.Select(x => x.ToString("0.###", C))) + " (each rate a pass of its own)" : o.RequestRate.ToString("0.###", C))} requests/s over {o.Clients} clients, retry after {o.RetryTimeout.TotalMilliseconds:F0} ms; heartbeat {o.HeartbeatMs} ms, failure timeout {o.TimeoutMs} ms; " +
             $"cpubench {o.CpubenchIterations} iterations.");
         sb.AppendLine();
         sb.AppendLine("Each run starts `vmft backup`, `vmft primary` and `vmft relay` as processes on loopback, the logging channel through a fault-injecting proxy (the solo scenario: the guest alone). " +
@@ -118,7 +122,7 @@ public static class FaultReport
             "every request got one reply per send in order with per-client INCR counters going 1, 2, 3... (nothing executed twice), and no two nodes could release output at the same moment.");
         sb.AppendLine();
         sb.AppendLine("Figures: failover = the client's last byte from the old primary to its first byte from the new one; detection = fault to the survivor declaring its peer dead; " +
-            "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival to its first reply. " +
+            "drain = that to the first output after it; logging rate, backup lag and output hold over the measured load, from the primary's periodic `ft stats` lines; latency from each request's open-loop arrival (the generator's millisecond tick that released it) to its first reply. " +
             "Throughput ratio: kvstore, requests answered within the load window over those offered (a solo kvstore keeps up with the offered rate); cpubench, the solo run time (in-process) over the time under FT (short cpubench runs mostly measure freshly started processes; `--cpubench-iterations 11000` measures FT).");
         sb.AppendLine();
         sb.AppendLine("## Summary");
@@ -130,7 +134,8 @@ public static class FaultReport
         {
             sb.AppendLine("## Fault tolerance against a solo run");
             sb.AppendLine();
-            sb.AppendLine("The baseline (FT, no fault) beside the solo scenario (the guest alone, `vmft run`, its serial console on TCP, under the same load), both from this session.");
+            sb.AppendLine("The baseline (FT, no fault) beside the solo scenario (the guest alone, `vmft run`, its serial console on TCP, under the same load), both from this session, one line per rate. " +
+                "Log bytes per request: what the primary shipped over the measured load over the requests that arrived in it. CPU: percent of one CPU per node from /proc/PID/stat (utime + stime), over the measured load and over the idle second after it.");
             sb.AppendLine();
             sb.Append(versus);
             sb.AppendLine();
@@ -196,6 +201,9 @@ public static class FaultReport
             w.WriteNumber("warmup_s", o.Warmup.TotalSeconds);
             w.WriteNumber("cpubench_iterations", o.CpubenchIterations);
             w.WriteNumber("request_rate", o.RequestRate);
+            w.WriteStartArray("rates");
+            foreach (double x in o.Rates.Count > 0 ? o.Rates : [o.RequestRate]) w.WriteNumberValue(x);
+            w.WriteEndArray();
             w.WriteNumber("clients", o.Clients);
             w.WriteNumber("failed", results.Count(r => r.Verdict == "FAIL"));
             w.WriteNumber("not_started", results.Count(r => r.StartupFailure is not null));
@@ -286,6 +294,8 @@ public static class FaultReport
         ("wall_s", r.WallSeconds), ("failover_ms", r.FailoverMs), ("detection_ms", r.DetectionMs), ("drain_ms", r.DrainMs),
         ("max_lag_ms", r.MaxLagMs), ("log_mbit_s", r.LogMbit), ("hold_p50_ms", r.HoldP50Ms), ("hold_p99_ms", r.HoldP99Ms), ("hold_p999_ms", r.HoldP999Ms),
         ("latency_p50_ms", r.LatencyP50Ms), ("latency_p99_ms", r.LatencyP99Ms), ("latency_p999_ms", r.LatencyP999Ms), ("throughput_ratio", r.ThroughputRatio),
+        ("rate", r.Rate), ("log_bytes_per_request", r.LogBytesPerRequest),
+        ("primary_cpu_load_pct", r.PrimaryCpuLoad), ("primary_cpu_idle_pct", r.PrimaryCpuIdle), ("backup_cpu_load_pct", r.BackupCpuLoad), ("backup_cpu_idle_pct", r.BackupCpuIdle),
         ("requests", r.Requests), ("retries", r.Retries), ("sent_lines", r.SentLines), ("output_bytes", r.OutputBytes),
         ("failover_count", r.Failovers.Count), ("join_count", r.Joins.Count),
         ("join_ms_p50", Percentiles.Of(r.Joins.Select(j => j.JoinMs), 0.5)), ("join_ms_max", r.Joins.Count > 0 ? (double?)r.Joins.Max(j => j.JoinMs) : null),

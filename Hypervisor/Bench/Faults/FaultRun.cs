@@ -81,7 +81,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     public async Task<FaultRunResult> ExecuteAsync(double soloCpubenchSeconds, string cpubenchReference)
     {
         var random = new Random(seed);
-        var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed };
+        var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed, Rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0 };
         result.Reproduce = FaultReport.ReproduceCommand(result, options);
         var trace = new ClientTrace();
         double loadStart = 0, loadEnd = 0;
@@ -143,6 +143,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             // Faults that last the whole run start with the load.
             Mark("load");
             loadStart = Now();
+            var cpuAtLoad = NodeCpu();
             _injector.AtLoadStart?.Invoke(this);
 
             // cpubench runs to its end; its expected length (alone, with some FT overhead) places the fault.
@@ -155,6 +156,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 : generator.RunLoadAsync(options.Duration, cts.Token);
             await Task.WhenAll(load, fault).ConfigureAwait(false);
             loadEnd = Now();
+            var cpuAtEnd = NodeCpu();
+            result.PrimaryCpuLoad = ProcessCpu.Percent(cpuAtLoad.Primary, cpuAtEnd.Primary, loadEnd - loadStart);
+            result.BackupCpuLoad = ProcessCpu.Percent(cpuAtLoad.Backup, cpuAtEnd.Backup, loadEnd - loadStart);
 
             bool continues = scenario.ServiceContinues;
             if (workload == FaultWorkload.Kvstore)
@@ -166,8 +170,17 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                     : await generator.DrainAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
                 if (!all && !continues) result.Notes.Add("service stopped: requests left unanswered, as expected");
             }
-            // Late status lines (summaries, halts) and late output.
-            await Task.Delay(300).ConfigureAwait(false);
+            // Late status lines (summaries, halts) and late output; meanwhile nothing is asked of the
+            // nodes, which is the idle CPU figure.
+            var idleFrom = NodeCpu();
+            double idleStart = Now();
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(300, options.IdleCpu.TotalMilliseconds))).ConfigureAwait(false);
+            if (options.IdleCpu > TimeSpan.Zero)
+            {
+                var idleTo = NodeCpu();
+                result.PrimaryCpuIdle = ProcessCpu.Percent(idleFrom.Primary, idleTo.Primary, Now() - idleStart);
+                result.BackupCpuIdle = ProcessCpu.Percent(idleFrom.Backup, idleTo.Backup, Now() - idleStart);
+            }
             Mark("end");
             arbiter = Cluster.ArbiterState();
             client!.Close();
@@ -227,6 +240,10 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             return _lines.FirstOrDefault(l => l.Who is "primary" or "backup" && (l.Text.Contains(": backup lost:", StringComparison.Ordinal) || l.Text.Contains(": primary lost:", StringComparison.Ordinal)))
                 is { } lost ? $"{lost.Who}: \"{lost.Text}\"" : null;
     }
+
+    /// <summary>CPU seconds so far of the primary (the guest alone in a solo run) and the backup; null for one that is gone.</summary>
+    private (double? Primary, double? Backup) NodeCpu() =>
+        (Cluster.Primary is { HasExited: false } p ? ProcessCpu.Seconds(p.Id) : null, Cluster.Backup is { HasExited: false } b ? ProcessCpu.Seconds(b.Id) : null);
 
     /// <summary>The warm-up went unanswered with the pair intact: a failure of the service itself.</summary>
     private sealed class WarmUpException(string message) : Exception(message);
@@ -465,6 +482,14 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 }
             }
             foreach (var x in timeline.Samples) result.Lag.Add((x.Ms - loadStart, x.LagMs));
+            // Log bytes per request: what the primary shipped between its samples bracketing the
+            // measured load, over the requests that arrived between them.
+            var lastInLoad = timeline.Samples.LastOrDefault(x => x.Ms <= loadEnd);
+            if (workload == FaultWorkload.Kvstore && before is not null && lastInLoad is not null && lastInLoad.Ms > before.Ms)
+            {
+                int arrived = trace.Requests.Count(r => !r.Warmup && !r.Burst && r.ArrivalMs > before.Ms && r.ArrivalMs <= lastInLoad.Ms);
+                if (arrived > 0) result.LogBytesPerRequest = (lastInLoad.LogBytes - before.LogBytes) / (double)arrived;
+            }
             long stalls = last.WindowStalls - (before?.WindowStalls ?? 0);
             double stallMs = last.WindowStallMs - (before?.WindowStallMs ?? 0);
             if (stalls > 0) result.Notes.Add($"back-pressure: the primary waited {stalls} times for a full send window, {stallMs:F0} ms in all");

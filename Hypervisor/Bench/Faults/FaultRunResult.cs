@@ -38,6 +38,15 @@ public sealed class FaultRunResult
     public double? LatencyP99Ms { get; set; }
     public double? LatencyP999Ms { get; set; }
     public double? ThroughputRatio { get; set; }
+    /// <summary>The open-loop request rate of this run (kvstore; the session may run several side by side).</summary>
+    public double Rate { get; init; }
+    /// <summary>Log bytes the primary shipped over the measured load per request that arrived in it.</summary>
+    public double? LogBytesPerRequest { get; set; }
+    /// <summary>Percent of one CPU each node (the primary, or the guest alone in a solo run; the backup) used over the measured load and over an idle stretch after it.</summary>
+    public double? PrimaryCpuLoad { get; set; }
+    public double? PrimaryCpuIdle { get; set; }
+    public double? BackupCpuLoad { get; set; }
+    public double? BackupCpuIdle { get; set; }
     public int Requests { get; set; }
     public int Retries { get; set; }
     public long OutputBytes { get; set; }

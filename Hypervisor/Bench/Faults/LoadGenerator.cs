@@ -6,8 +6,9 @@ namespace VmFt.Hypervisor.Bench.Faults;
 /// The kvstore client load: many logical clients multiplexed over the one relay connection (the
 /// guest has one serial console), driven open loop.
 /// <para>Arrivals follow a Poisson process at the configured rate, whatever the replies do; an
-/// arrival takes the next idle client, or waits for one, and its latency counts from the arrival,
-/// so queueing behind a slow or failing server is measured, not hidden.</para>
+/// arrival takes the next idle client, or waits for one, and its latency counts from the arrival
+/// (the generator's tick that released it), so queueing behind a slow or failing server is
+/// measured, not hidden, and the generator's own timer is not.</para>
 /// <para>Each client has at most one request in flight and numbers its requests 1, 2, 3...:
 /// kvstore keeps each client's last request id and reply, so a request sent again after a
 /// timeout (same id, same line) gets the stored reply and is not executed twice. That is what
@@ -150,7 +151,10 @@ public sealed class LoadGenerator
             {
                 while (_rate > 0 && next <= now && next < end)
                 {
-                    _backlog.Enqueue((next, false));
+                    // The arrival counts from the tick that released it, not from its drawn moment:
+                    // the tick (Task.Delay(1), a millisecond or more) is the generator's own lateness,
+                    // which was up to a millisecond of every latency. Waiting for a client still counts.
+                    _backlog.Enqueue((now, false));
                     if (scheduled) _trace.Scheduled++;
                     next += NextGap();
                 }

@@ -28,6 +28,7 @@ public sealed class PrimaryNode : IEventSink
     private readonly Queue<(ulong Sequence, ulong InputEnd)> _unackedInput = new();
     private readonly List<byte> _pendingInput = [];
     private ulong _pendingInputStart;
+    private bool _fedLastStep; // the previous step gave the guest input: the burst's clock sample is taken
     private ulong _released;
     private ulong _inputLogged;
     private ulong _acked;
@@ -298,7 +299,11 @@ public sealed class PrimaryNode : IEventSink
     public bool Step()
     {
         if (Exited is not null) return false;
-        TimeRules.BeginSlice(always: _pendingInput.Count > 0 || FramesReady);
+        // Input that finds the guest waiting gets a clock sample, so the guest sees when it came;
+        // the rest of the same burst follows a step later, microseconds on, and a sample per byte
+        // was a third of the log (a UART without FIFO takes one byte a step). Frames get one too.
+        TimeRules.BeginSlice(always: (_pendingInput.Count > 0 && !_fedLastStep) || FramesReady);
+        _fedLastStep = false;
         FeedInput();
         FeedFrames();
         Disk?.Service(_recorder, r => MayWrite(r.Id));
@@ -409,6 +414,7 @@ public sealed class PrimaryNode : IEventSink
         byte[] chunk = _pendingInput.GetRange(0, n).ToArray();
         _pendingInput.RemoveRange(0, n);
         _pendingInputStart += (ulong)n;
+        _fedLastStep = true;
         ulong sequence = _recorder.NextSequence;
         _recorder.SerialInput(applied, chunk);
         _unackedInput.Enqueue((sequence, applied + (ulong)n));

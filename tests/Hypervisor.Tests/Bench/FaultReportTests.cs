@@ -62,8 +62,8 @@ public class FaultReportTests
     public void MarkdownHasTheSummaryTheRunsAndTheFailures()
     {
         string md = FaultReport.Markdown(Results(), Options, "Plots skipped: gnuplot is not installed.", []);
-        Assert.Contains("| kill-primary | kvstore | 1 | 0 | 0 | 12.5 | 12.5 |", md);
-        Assert.Contains("| partition | kvstore | 1 | 1 | 1 |", md);
+        Assert.Contains("| kill-primary | kvstore | - | 1 | 0 | 0 | 12.5 | 12.5 |", md);
+        Assert.Contains("| partition | kvstore | - | 1 | 1 | 1 |", md);
         Assert.Contains("| 1 | partition/kvstore | 41 | FAIL |", md);
         Assert.Contains("## Failures", md);
         Assert.Contains("--runs 1 --seed 41", md);
@@ -93,9 +93,42 @@ public class FaultReportTests
         string table = FaultReport.SoloComparison(results);
         var rows = table.TrimEnd('\n').Split('\n');
         Assert.Equal(4, rows.Length); // header, rule, kvstore, cpubench: idle has no pair
-        Assert.Equal("| kvstore | 4.0/10.0 | 10.0/40.0 | 2.50 | 4.00 | 1.00 |", rows[2]);
-        Assert.Equal("| cpubench | -/- | -/- | - | - | 0.80 |", rows[3]);
+        Assert.Equal("| kvstore | - | 4.00/10.00/- | 10.00/40.00/- | 2.50 | 4.00 | - | -/-/- | - | -/- | -/- | -/- | 1.00 |", rows[2]);
+        Assert.Equal("| cpubench | - | -/-/- | -/-/- | - | - | - | -/-/- | - | -/- | -/- | -/- | 0.80 |", rows[3]);
         Assert.Contains("## Fault tolerance against a solo run", FaultReport.Markdown(results, Options, "", []));
+    }
+
+    [Fact]
+    public void Each_rate_gets_its_own_line_of_solo_against_FT()
+    {
+        FaultRunResult Run(FaultScenario s, double rate, double p50, double? logBytes = null, double? cpu = null) => new()
+        {
+            Scenario = s, Workload = FaultWorkload.Kvstore, Rate = rate, LatencyP50Ms = p50, LatencyP99Ms = p50 * 2, LatencyP999Ms = p50 * 3,
+            LogBytesPerRequest = logBytes, PrimaryCpuLoad = cpu, PrimaryCpuIdle = cpu / 10,
+        };
+        List<FaultRunResult> results =
+        [
+            Run(FaultCatalogue.Solo, 50, 1, cpu: 5), Run(FaultCatalogue.Baseline, 50, 3, 600, 20),
+            Run(FaultCatalogue.Solo, 1000, 2, cpu: 10), Run(FaultCatalogue.Baseline, 1000, 8, 300, 40),
+        ];
+        var rows = FaultReport.SoloComparison(results).TrimEnd('\n').Split('\n');
+        Assert.Equal(4, rows.Length);
+        Assert.Equal("| kvstore | 50 | 1.00/2.00/3.00 | 3.00/6.00/9.00 | 3.00 | 3.00 | 3.00 | -/-/- | 600 | 5.0/0.5 | 20.0/2.0 | -/- | - |", rows[2]);
+        Assert.StartsWith("| kvstore | 1000 | 2.00/4.00/6.00 | 8.00/16.00/24.00 | 4.00 |", rows[3]);
+        Assert.Contains("| baseline | kvstore | 1000 | 1 |", FaultReport.SummaryTable(results));
+    }
+
+    [Fact]
+    public void A_process_CPU_time_comes_from_proc()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        double? before = ProcessCpu.Seconds(Environment.ProcessId);
+        Assert.NotNull(before);
+        long until = Environment.TickCount64 + 300;
+        double spin = 0;
+        while (Environment.TickCount64 < until) spin += Math.Sqrt(spin + 1);
+        Assert.True(ProcessCpu.Seconds(Environment.ProcessId) > before, $"no CPU time counted ({spin})");
+        Assert.Null(ProcessCpu.Seconds(int.MaxValue));
     }
 
     [Fact]

@@ -7,6 +7,9 @@ public sealed partial class LogChannel
 {
     // One writer at a time on the pipe: log data, acks, heartbeats and the goodbye share it.
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    /// <summary>How long a failed write waits for the receive side to read a Goodbye the peer sent before it went.</summary>
+    private static readonly TimeSpan PeerGoodbyeGrace = TimeSpan.FromMilliseconds(100);
     private bool _outputCompleted;
 
     // Guards the window and sequence state below.
@@ -226,6 +229,10 @@ public sealed partial class LogChannel
 
         if (transportError is not null)
         {
+            // A peer that closed with a reason sent its Goodbye before its end of the stream, and the
+            // receive side may not have read it yet when this write finds the stream gone: give it a
+            // moment, so the closure names the peer's reason (a refused join, say) and not the broken pipe.
+            await Task.WhenAny(_closed.Task, Task.Delay(PeerGoodbyeGrace)).ConfigureAwait(false);
             // Shut down outside the lock: shutdown takes the lock itself to complete the pipe.
             await ShutdownAsync(new ChannelClosure(ChannelCloseReason.TransportFailed, ChannelCloseCode.TransportFailed,
                 transportError.Message, transportError), sendGoodbye: false).ConfigureAwait(false);

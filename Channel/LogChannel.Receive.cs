@@ -17,6 +17,16 @@ public sealed partial class LogChannel
     /// <summary>Machine state received (a joining backup), in order, all of it before the first <see cref="ReceivedLog"/> segment; completes when the channel ends.</summary>
     public System.Threading.Channels.ChannelReader<StateSegment> ReceivedState => _receivedState.Reader;
 
+    /// <summary>
+    /// Called on the receive path, on the thread that took the bytes in, each time an ack, log data or
+    /// machine state arrived, and once when the channel ends: a host wakes its loop here instead of
+    /// keeping a task waiting on the channel, which was one more thread to wake per message. It must
+    /// be quick and must not block or throw (a wake-up).
+    /// </summary>
+    public Action? Arrived { get; set; }
+
+    private void NotifyArrived() => Arrived?.Invoke();
+
     /// <summary>The position the peer reported in its latest heartbeat.</summary>
     public ulong PeerPosition => Volatile.Read(ref _peerPosition);
 
@@ -91,6 +101,7 @@ public sealed partial class LogChannel
                     _lastReceivedSequence = frame.Value;
                 }
                 _received.Writer.TryWrite(new LogSegment(frame.Value, frame.Payload.ToArray()));
+                NotifyArrived();
                 return true;
 
             case FrameType.State:
@@ -99,6 +110,7 @@ public sealed partial class LogChannel
                 lock (_gate)
                     if (_hasReceived) return Violation(ChannelCloseCode.ProtocolError, "machine state after log data");
                 _receivedState.Writer.TryWrite(new StateSegment(frame.Value, frame.Payload.ToArray()));
+                NotifyArrived();
                 return true;
 
             case FrameType.Ack:

@@ -173,6 +173,7 @@ public sealed partial class LogChannel
             }
         }
         SignalProgress();
+        NotifyArrived();
         return true;
     }
 

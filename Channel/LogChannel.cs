@@ -113,6 +113,7 @@ public sealed partial class LogChannel : IAsyncDisposable
         SignalProgress();
         _received.Writer.TryComplete();
         _receivedState.Writer.TryComplete();
+        NotifyArrived();
 
         bool saidGoodbye = false;
         if (sendGoodbye && await _writeLock.WaitAsync(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false))

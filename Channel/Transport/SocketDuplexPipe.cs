@@ -21,8 +21,15 @@ public sealed class SocketDuplexPipe : IDuplexPipe, IInputArrival, IAsyncDisposa
     private int _disposed;
     private long _received;
 
+    /// <summary>
+    /// Both ends of both pipes continue inline: a flush by the application writes to the socket on its
+    /// own thread, and bytes the socket delivers reach the channel's frame reader on the thread that
+    /// received them. Scheduling each of those on the thread pool put four thread hand-overs (each a
+    /// sleeping thread to wake) on every log-and-ack round trip, which is what the output rule waits for.
+    /// </summary>
     public static PipeOptions DefaultOptions { get; } =
-        new(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
+        new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
 
     public SocketDuplexPipe(Socket socket, PipeOptions? options = null)
     {

@@ -45,22 +45,8 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
     {
         ulong lastAck = node.Acknowledge(); // a joined backup starts where the primary's log goes on: nothing to acknowledge yet
         var pace = MaxLagTime is { } target ? new ReplayPace(target) : null;
-        _ = Task.Run(async () =>
-        {
-            // Wake the loop when log arrives or the channel ends. Until the loop has taken what
-            // woke it, the log is still there to read: wait for that (not for a timer, which held
-            // every block arriving within a millisecond or two of the one before, and its ack, that long).
-            try
-            {
-                while (await channel.ReceivedLog.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    wake.Set();
-                    await _drained.WaitAsync(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) { }
-            wake.Set();
-        }, cancellationToken);
+        // Log arriving and the channel's end wake the loop from the channel's receive path.
+        channel.Arrived = wake.Set;
 
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -135,11 +121,7 @@ public sealed class BackupHost(BackupNode node, LogChannel channel, RelayEndpoin
                 throw new InvalidDataException($"log from the primary is corrupt: {e.Message}", e);
             }
         }
-        _drained.Set();
     }
-
-    /// <summary>Set each time the loop has taken every log block there was (the wake-up task then waits for the next).</summary>
-    private readonly WakeSignal _drained = new();
 
     private async Task<NodeExit> FailOverAsync(ChannelClosure closure, CancellationToken cancellationToken)
     {

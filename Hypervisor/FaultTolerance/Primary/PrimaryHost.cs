@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using VmFt.Channel;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Relay;
+using VmFt.ReplayLog.Events;
 
 namespace VmFt.Hypervisor.FaultTolerance.Primary;
 
@@ -42,11 +43,34 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
     /// <summary>About 0.2 s of guest at full speed: a healthy backup's acknowledgements trail by far less; a starved one holds the primary here.</summary>
     public const ulong DefaultMaxLeadInstructions = 20_000_000;
 
+    /// <summary>
+    /// How long log that nothing waits for (no held output, no disk request) may wait to leave with
+    /// later log: an idle guest's timer ticks then cost the pair a message and an acknowledgement per
+    /// batch, not per tick, and a busy guest's per-step beacons leave a batch at a time. Log that
+    /// covers held output always leaves at once, so the output rule waits no longer. The backup
+    /// trails by up to this much more, which a failover does not pay for: log that never arrived is
+    /// not replayed, the new primary just starts from an earlier position. Zero: every step ships.
+    /// </summary>
+    public TimeSpan LogBatchDelay { get; init; } = DefaultLogBatchDelay;
+
+    public static readonly TimeSpan DefaultLogBatchDelay = TimeSpan.FromMilliseconds(50);
+
+    private bool MustShip(bool running) =>
+        !running || node.AwaitsAcknowledgement || _unshipped.Count >= MaxUnshippedEvents || UntilShipped <= TimeSpan.Zero;
+
+    /// <summary>Most log events kept back for a batch: a busy guest's log leaves at least this often.</summary>
+    public const int MaxUnshippedEvents = 4096;
+
+    private TimeSpan UntilShipped => LogBatchDelay - Stopwatch.GetElapsedTime(_unshippedSince);
+
     // The logging channel to the backup this node counts for the output rule (the first, or one that joined).
     private LogChannel? _channel = channel;
     private readonly LogChannel? _first = channel;
     private PrimaryJoin? _join;
     private long? _exitDeadline; // after the guest exited: how long the relay gets to take the last output
+    // Log taken from the node and not yet shipped (nothing waits for it yet), and since when.
+    private readonly List<LogEvent> _unshipped = [];
+    private long _unshippedSince;
 
     /// <summary>How long a node whose guest exited waits for the relay to take its last output.</summary>
     public static readonly TimeSpan RelayTakesLastOutput = TimeSpan.FromSeconds(30);
@@ -56,7 +80,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         bool haveBackup = _channel is not null;
         ulong lastAck = 0;
         var sampleClock = Stopwatch.StartNew();
-        if (_channel is not null) _ = WakeOnAcksAsync(_channel, cancellationToken);
+        if (_channel is not null) _channel.Arrived = wake.Set; // acknowledgements and the channel's end wake the loop
         if (Joins is not null) Joins.Wake = wake;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -103,12 +127,13 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
             {
                 haveBackup = true;
                 lastAck = 0;
-                _ = WakeOnAcksAsync(_channel!, cancellationToken);
+                _channel!.Arrived = wake.Set;
             }
 
-            if (haveBackup && MaxLeadInstructions > 0 && Statistics.CurrentLagInstructions(node.Machine.Cpu.Position) >= MaxLeadInstructions
+            if (haveBackup && MaxLeadInstructions > 0 && Lead(node.Machine.Cpu.Position) >= MaxLeadInstructions
                 && !_channel!.Completion.IsCompleted)
             {
+                if (_unshipped.Count > 0) await ShipAsync(cancellationToken).ConfigureAwait(false); // the backup cannot acknowledge what it has not got
                 // Too far ahead of the backup: wait for an acknowledgement (each one wakes this loop).
                 long stalled = Stopwatch.GetTimestamp();
                 await wake.WaitAsync(TimeSpan.FromMilliseconds(2), cancellationToken).ConfigureAwait(false);
@@ -118,18 +143,13 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
 
             bool running = node.Step();
             var log = node.TakeLog();
-            if (haveBackup && log.Count > 0)
+            if (!haveBackup) _unshipped.Clear(); // alone: nobody will replay it
+            else if (log.Count > 0)
             {
-                try
-                {
-                    long bytes = await LogBlocks.SendAsync(_channel!, log, cancellationToken).ConfigureAwait(false);
-                    Statistics.Shipped(log, bytes);
-                }
-                catch (ChannelClosedException)
-                {
-                    // The completion says why; the next round handles it.
-                }
+                if (_unshipped.Count == 0) _unshippedSince = Stopwatch.GetTimestamp();
+                _unshipped.AddRange(log);
             }
+            if (haveBackup && _unshipped.Count > 0 && MustShip(running)) await ShipAsync(cancellationToken).ConfigureAwait(false);
             foreach (var m in node.TakeRelayMessages()) relay.Send(m);
 
             if (!running)
@@ -163,6 +183,7 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
                 // Idle: wait for the timer, input or an ack (each one wakes this loop).
                 var wait = TimeSpan.FromMilliseconds(20);
                 if (node.UntilTimer < wait) wait = node.UntilTimer;
+                if (haveBackup && _unshipped.Count > 0 && UntilShipped < wait) wait = UntilShipped;
                 if (wait > TimeSpan.Zero) await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -226,29 +247,29 @@ public sealed class PrimaryHost(PrimaryNode node, LogChannel? channel, RelayEndp
         _ = join.Channel.DisposeAsync().AsTask();
     }
 
+    /// <summary>Sends the log not yet shipped to the backup.</summary>
+    private async Task ShipAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            long bytes = await LogBlocks.SendAsync(_channel!, _unshipped, cancellationToken).ConfigureAwait(false);
+            Statistics.Shipped(_unshipped, bytes);
+        }
+        catch (ChannelClosedException)
+        {
+            // The completion says why; the next round handles it.
+        }
+        _unshipped.Clear();
+    }
+
+    /// <summary>How far the guest is past the oldest log event the backup has not acknowledged, shipped or not.</summary>
+    private ulong Lead(ulong position) =>
+        Math.Max(Statistics.CurrentLagInstructions(position), _unshipped.Count > 0 ? position - _unshipped[0].Position : 0);
+
     /// <summary>Tells a joining backup why not, then drops its channel.</summary>
     private static async Task RefuseAsync(LogChannel joining, string reason)
     {
         await joining.CloseAsync(ChannelCloseCode.BackupAttached, reason).ConfigureAwait(false);
         await joining.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>Wakes the loop on every new acknowledgement (held output can go) and when the channel ends.</summary>
-    private async Task WakeOnAcksAsync(LogChannel channel, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ulong seen = 0;
-            while (true)
-            {
-                await channel.WaitForAckAsync(seen + 1, cancellationToken).ConfigureAwait(false);
-                seen = channel.AcknowledgedSequence ?? seen;
-                wake.Set();
-            }
-        }
-        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
-        {
-            wake.Set();
-        }
     }
 }

@@ -123,6 +123,13 @@ public sealed class PrimaryNode : IEventSink
     /// <summary>A disk request can be performed now (the host should step again rather than wait).</summary>
     public bool DiskReady => Disk is { HasWork: true } disk && NextDiskRequestMayGo(disk);
 
+    /// <summary>
+    /// Something waits for the backup's next acknowledgement: output or frames held by the output rule,
+    /// or a disk request (a write may not go before its issue is acknowledged). The host ships the log
+    /// at once then; log nothing waits for may wait a little and leave with the next.
+    /// </summary>
+    public bool AwaitsAcknowledgement => !Alone && (_heldOutput.Count > 0 || _heldFrames.Count > 0 || Disk is { HasWork: true });
+
     /// <summary>Highest log sequence the backup acknowledged.</summary>
     public ulong Acked => _acked;
 

@@ -29,54 +29,22 @@ public class PrimaryLeadTests
     [Fact]
     public async Task Without_acknowledgements_the_primary_stops_within_its_lead_and_goes_on_after_one()
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var token = cts.Token;
-        LogChannelOptions Options(ChannelRole role) => new()
-        {
-            VmId = NodeProcess.VmGuid("vm"),
-            LocalRole = role,
-            SharedSecret = Encoding.UTF8.GetBytes("s"),
-            HeartbeatInterval = TimeSpan.FromMilliseconds(100),
-            PeerTimeout = TimeSpan.FromSeconds(30),
-        };
-        var (a, b) = InMemoryDuplexPipe.CreatePair();
-        var connect = LogChannel.ConnectAsync(a, Options(ChannelRole.Primary), cancellationToken: token);
-        await using var backupSide = await LogChannel.AcceptAsync(b, Options(ChannelRole.Backup), cancellationToken: token);
-        await using var primaryChannel = await connect;
-
-        var machine = new PcMachine(new MachineConfiguration { RamSize = 4u << 20 });
-        machine.LoadMultiboot(BundledImages.Get("cpubench"), "cpubench");
-        var wake = new WakeSignal();
-        var host = new PrimaryHost(new PrimaryNode("A", 0, machine, new OutputStream(), 1, 0), primaryChannel,
-            new RelayEndpoint("A", wake), wake, new InMemoryArbiter(), "vm", new LinesLoggerFactory(_ => { }))
-        { MaxLeadInstructions = Lead };
-        var run = Task.Run(() => host.RunAsync(token), token);
-
-        var received = new List<LogEvent>();
-        async Task ReceiveUntil(Func<bool> done)
-        {
-            while (true)
-            {
-                Assert.False(run.IsCompleted, $"the primary ended: {run.Exception?.InnerException?.Message ?? run.Status.ToString()}");
-                while (backupSide.ReceivedLog.TryRead(out var segment)) received.AddRange(LogBlocks.Decode(segment));
-                if (done()) return;
-                await Task.Delay(5, token);
-            }
-        }
+        await using var pair = await PrimaryOnAPipe.StartAsync("cpubench", (node, channel, relay, wake) =>
+            new PrimaryHost(node, channel, relay, wake, new InMemoryArbiter(), "vm", new LinesLoggerFactory(_ => { })) { MaxLeadInstructions = Lead });
+        var host = pair.Host;
+        var received = pair.Received;
 
         // No acknowledgement: the primary waits once it is the lead beyond the first event.
-        await ReceiveUntil(() => host.Statistics.LeadStalls > 0);
-        await Task.Delay(200, token); // it stays stopped: nothing it waits for can come
-        await ReceiveUntil(() => true);
+        await pair.ReceiveUntil(() => host.Statistics.LeadStalls > 0);
+        await Task.Delay(200, pair.Token); // it stays stopped: nothing it waits for can come
+        await pair.ReceiveUntil(() => true);
         ulong first = received[0].Position, last = received[^1].Position;
         Assert.True(last - first <= Lead + Slice,
             $"the log reaches {last - first:N0} instructions past the first unacknowledged event, beyond the lead of {Lead:N0}");
         Assert.True(last - first >= Lead - Slice, $"stopped at {last - first:N0}, well short of the lead");
 
         // One acknowledgement of everything: it runs on, again as far as the lead.
-        await backupSide.SendAckAsync(received[^1].Sequence, token);
-        await ReceiveUntil(() => received.Count > 0 && received[^1].Position >= last + Lead / 2);
-        cts.Cancel();
-        await Task.WhenAny(run, Task.Delay(5000));
+        await pair.BackupSide.SendAckAsync(received[^1].Sequence, pair.Token);
+        await pair.ReceiveUntil(() => received.Count > 0 && received[^1].Position >= last + Lead / 2);
     }
 }

@@ -28,7 +28,7 @@ public static class BenchFaultsCommand
         };
         var seed = new Option<int?>("--seed") { Description = "seed of run 0 (run i uses seed + i; default: random)" };
         var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
-        var rate = new Option<string>("--rate") { Description = "kvstore requests per second, open loop, over all clients; a comma list (50,200,1000) runs the whole matrix at each rate, side by side in the report", DefaultValueFactory = _ => "200" };
+        var rate = new Option<string>("--rate") { Description = "kvstore requests (net: frames) per second, open loop, over all clients; a comma list (50,200,1000) runs the whole matrix at each rate, side by side in the report", DefaultValueFactory = _ => "200" };
         var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
         var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
         var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup, relay reset; verdict and figures per run, a report with plots")

@@ -18,7 +18,7 @@ public static class BenchFaultsCommand
     {
         var runs = new Option<int>("--runs") { Description = "runs of each scenario/workload pair", DefaultValueFactory = _ => 1 };
         var scenario = new Option<string?>("--scenario") { Description = $"comma-separated scenarios, or all (default: all but {string.Join(", ", ProcessFaults.Injectors.Where(i => i.OutOfDefault).Select(i => i.Scenario.Name))}): {string.Join(", ", ProcessFaults.Scenarios.Select(s => s.Name))}" };
-        var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
+        var workload = new Option<string?>("--workload") { Description = "comma-separated workloads: kvstore, cpubench, idle, net (net: frames through a TAP in a namespace of each run's own, with solo, baseline and kill-primary; needs root) (default: kvstore for every scenario, plus kill-primary with cpubench and idle)" };
         var duration = new Option<double>("--duration") { Description = "seconds of client load (or idle time) per run", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "seconds of kvstore load before the measured load, left out of the latency figures (0: none)", DefaultValueFactory = _ => 1 };
         var iterations = new Option<int>("--cpubench-iterations")
@@ -28,7 +28,7 @@ public static class BenchFaultsCommand
         };
         var seed = new Option<int?>("--seed") { Description = "seed of run 0 (run i uses seed + i; default: random)" };
         var output = new Option<string>("--out") { Description = "directory for report.md, runs.json, runs.csv and the plots", DefaultValueFactory = _ => "faults-report" };
-        var rate = new Option<string>("--rate") { Description = "kvstore requests per second, open loop, over all clients; a comma list (50,200,1000) runs the whole matrix at each rate, side by side in the report", DefaultValueFactory = _ => "200" };
+        var rate = new Option<string>("--rate") { Description = "kvstore requests (net: frames) per second, open loop, over all clients; a comma list (50,200,1000) runs the whole matrix at each rate, side by side in the report", DefaultValueFactory = _ => "200" };
         var clients = new Option<int>("--clients") { Description = "logical kvstore clients (1-64)", DefaultValueFactory = _ => 32 };
         var verbose = new Option<bool>("--verbose") { Description = "show every line the processes print, with times" };
         var command = new Command("faults", "Fault injection with real processes: kill, partition, delay, throttle, pause, slow backup, relay reset; verdict and figures per run, a report with plots")
@@ -53,6 +53,12 @@ public static class BenchFaultsCommand
             int c = parse.GetValue(clients);
             if (c is < 1 or > 64) throw new UsageException($"--clients {c}: between 1 and 64 (kvstore remembers 64 clients)");
             var matrix = Matrix(parse.GetValue(scenario), parse.GetValue(workload));
+            if (matrix.Any(m => m.Item2 == FaultWorkload.Net) && Network.NetworkNamespace.Unavailable is { } noNamespace)
+            {
+                Console.Out.WriteLine($"bench faults: workload net skipped: {noNamespace}");
+                matrix.RemoveAll(m => m.Item2 == FaultWorkload.Net);
+                if (matrix.Count == 0) return 0;
+            }
             if (LocalEtcdCluster.Problem is { } noEtcd)
             {
                 var asked = matrix.Where(m => m.Item1.NeedsEtcd).Select(m => m.Item1.Name).Distinct().ToList();
@@ -109,9 +115,11 @@ public static class BenchFaultsCommand
         var w = new List<FaultWorkload>();
         foreach (var part in (workloads ?? "kvstore").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!FaultWorkloads.TryParse(part, out FaultWorkload x)) throw new UsageException($"--workload {part}: unknown (known: kvstore, cpubench, idle)");
+            if (!FaultWorkloads.TryParse(part, out FaultWorkload x)) throw new UsageException($"--workload {part}: unknown (known: {string.Join(", ", FaultWorkloads.All.Select(FaultWorkloads.Name))})");
             w.Add(x);
         }
+        if (w.Contains(FaultWorkload.Net) && scenarios is not null && scenarios.Trim() != "all" && s.FirstOrDefault(x => !ProcessFaults.Applies(x, FaultWorkload.Net)) is { } other)
+            throw new UsageException($"--workload net: runs with {string.Join(", ", ProcessFaults.NetScenarios.Select(x => x.Name))} only, not {other.Name}");
         var matrix = s.SelectMany(sc => w.Where(wl => ProcessFaults.Applies(sc, wl)).Select(wl => (sc, wl))).ToList();
         if (matrix.Count == 0) throw new UsageException($"--scenario {scenarios} --workload {workloads}: no combination applies (kill-burst needs kvstore)");
         return matrix;

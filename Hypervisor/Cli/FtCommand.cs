@@ -58,7 +58,7 @@ public static class FtCommand
                 if (parse.GetValue(respawn))
                     throw new UsageException("--respawn: a backup cannot join a guest with a network card yet (the live copy carries no frame streams); drop --respawn or --net");
                 // Bad input fails here, not in three children: the TAP is opened once and let go (the relay opens it for good).
-                Network.TapDevice.Open(MachineOptions.ParseNet(netSpec).InterfaceName, $"--net {netSpec}").Dispose();
+                MachineOptions.OpenTap(netSpec).Dispose();
                 if (parse.GetValue(fromRecording) is null) machineArgs.AddRange(["--net", netSpec]);
                 relayArgs.AddRange(["--net", netSpec]);
             }

@@ -14,6 +14,9 @@ namespace VmFt.Hypervisor.Cli;
 /// <summary>A parsed <c>--disk</c>: the file, read-only, and (FT nodes) whether each node has its own copy.</summary>
 public sealed record DiskSpec(string Path, bool ReadOnly, bool NonShared);
 
+/// <summary>What <c>--net tap,ifname=NAME[,mac=MAC][,netns=NS]</c> said: the TAP, the card, and the namespace the TAP is in (null: vmft's own).</summary>
+public sealed record NetSpec(string InterfaceName, NetworkConfiguration Card, string? Namespace);
+
 /// <summary>The options every command that builds a machine shares, and building the machine from them.</summary>
 public sealed class MachineOptions
 {
@@ -30,7 +33,7 @@ public sealed class MachineOptions
     public Option<string?> Disk { get; } = new("--disk") { Description = "a raw disk image as the guest's virtio-blk disk (/dev/vda); FILE,readonly for a read-only disk; on FT nodes FILE,nonshared when each node has its own copy" };
     public Option<string?> Net { get; } = new("--net")
     {
-        Description = "a virtio-net card (eth0) on a TAP interface: tap,ifname=NAME[,mac=52:54:00:12:34:56] (needs CAP_NET_ADMIN, or a persistent TAP owned by the user)",
+        Description = "a virtio-net card (eth0) on a TAP interface: tap,ifname=NAME[,mac=52:54:00:12:34:56][,netns=NS] (needs CAP_NET_ADMIN, or a persistent TAP owned by the user; netns=NS: the TAP in that network namespace, which needs CAP_SYS_ADMIN too)",
     };
     public Option<string?> FromRecording { get; } = new("--from-recording")
     {
@@ -57,11 +60,11 @@ public sealed class MachineOptions
     }
 
     /// <summary>Parses <c>tap,ifname=NAME[,mac=XX:XX:XX:XX:XX:XX]</c>.</summary>
-    public static (string InterfaceName, NetworkConfiguration Card) ParseNet(string text)
+    public static NetSpec ParseNet(string text)
     {
         var parts = text.Split(',');
-        if (parts[0] != "tap") throw new UsageException($"--net: '{parts[0]}' in '{text}' is not a network backend (tap,ifname=NAME[,mac=ADDRESS])");
-        string? name = null;
+        if (parts[0] != "tap") throw new UsageException($"--net: '{parts[0]}' in '{text}' is not a network backend (tap,ifname=NAME[,mac=ADDRESS][,netns=NS])");
+        string? name = null, netns = null;
         var card = NetworkConfiguration.Default;
         foreach (string part in parts.Skip(1))
         {
@@ -75,12 +78,22 @@ public sealed class MachineOptions
                 case "mac":
                     card = new NetworkConfiguration(ParseMac(value, text));
                     break;
+                case "netns" when eq > 0:
+                    netns = value.Length > 0 ? value : throw new UsageException($"--net: '{text}' names no network namespace (netns=NAME or netns=/proc/PID/ns/net)");
+                    break;
                 default:
-                    throw new UsageException($"--net: '{part}' in '{text}' is not an option of a TAP network (ifname=NAME, mac=ADDRESS)");
+                    throw new UsageException($"--net: '{part}' in '{text}' is not an option of a TAP network (ifname=NAME, mac=ADDRESS, netns=NS)");
             }
         }
         if (name is null) throw new UsageException($"--net: '{text}' names no interface (tap,ifname=NAME)");
-        return (name, card);
+        return new NetSpec(name, card, netns);
+    }
+
+    /// <summary>Opens the TAP a <c>--net</c> spec names (in its namespace, if it gives one); one-line errors.</summary>
+    public static Network.TapDevice OpenTap(string spec)
+    {
+        var net = ParseNet(spec);
+        return Network.TapDevice.Open(net.InterfaceName, $"--net {spec}", net.Namespace);
     }
 
     private static ulong ParseMac(string value, string text)
@@ -101,9 +114,9 @@ public sealed class MachineOptions
     public Network.NetworkService? OpenNetwork(ParseResult parse, PcMachine machine)
     {
         if (parse.GetResult(Net) is null || parse.GetValue(Net) is not { } spec) return null;
-        var (name, _) = ParseNet(spec);
+        ParseNet(spec);
         if (machine.Network is null) throw new UsageException("--net: the recording's machine has no network card to plug in");
-        return new Network.NetworkService(machine, Network.TapDevice.Open(name, $"--net {spec}"));
+        return new Network.NetworkService(machine, OpenTap(spec));
     }
 
     /// <summary>

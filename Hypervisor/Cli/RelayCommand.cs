@@ -14,7 +14,7 @@ public static class RelayCommand
         var nodes = new Option<string>("--nodes") { Description = "HOST:PORT,HOST:PORT: the relay ports of the two nodes", Required = true };
         var net = new Option<string?>("--net")
         {
-            Description = "the network the guest's card is on: tap,ifname=NAME (the relay opens the TAP and forwards its frames to and from the live node, each output frame once; give the nodes the same --net)",
+            Description = "the network the guest's card is on: tap,ifname=NAME[,netns=NS] (the relay opens the TAP and forwards its frames to and from the live node, each output frame once; give the nodes the same --net)",
         };
         var command = new Command("relay", "Run the exactly-once relay between a client and the FT nodes") { listen, nodes, net };
         command.SetAction(parse => CliErrors.Guard("relay", () =>
@@ -25,7 +25,7 @@ public static class RelayCommand
                 nodeEnds.Add(EndPointParser.Parse(part, "--nodes"));
             if (nodeEnds.Count == 0) throw new UsageException("--nodes: give at least one HOST:PORT");
             // The TAP first: a relay that cannot have its network says so before anything listens.
-            using var tap = parse.GetValue(net) is { } spec ? Network.TapDevice.Open(MachineOptions.ParseNet(spec).InterfaceName, $"--net {spec}") : null;
+            using var tap = parse.GetValue(net) is { } spec ? MachineOptions.OpenTap(spec) : null;
             TcpChannelListener listener;
             try
             {

@@ -44,9 +44,17 @@ public sealed unsafe partial class TapDevice : INetworkBackend
     /// <summary>Write errors (an interface that is down refuses frames): the frames are lost, as on a cable pulled out.</summary>
     public ulong SendErrors { get; private set; }
 
-    /// <summary>Opens (or creates) TAP interface <paramref name="name"/>; <paramref name="what"/> begins each message.</summary>
-    /// <exception cref="NetworkBackendException">No /dev/net/tun, no permission, the name is taken or not valid.</exception>
-    public static TapDevice Open(string name, string what)
+    /// <summary>
+    /// Opens (or creates) TAP interface <paramref name="name"/>; <paramref name="what"/> begins each
+    /// message. With <paramref name="netns"/> (<c>netns=NS</c>), the interface is the one in that
+    /// network namespace (a name under /run/netns or a path): only the opening happens there, so the
+    /// process's own sockets stay where they are (needs CAP_SYS_ADMIN as well).
+    /// </summary>
+    /// <exception cref="NetworkBackendException">No /dev/net/tun, no permission, the name is taken or not valid, no such namespace.</exception>
+    public static TapDevice Open(string name, string what, string? netns = null) =>
+        netns is null ? OpenHere(name, what) : NetworkNamespace.Inside(netns, what, () => OpenHere(name, what));
+
+    private static TapDevice OpenHere(string name, string what)
     {
         if (name.Length is 0 or >= IfNameSize || name.Contains('/') || name.Any(char.IsWhiteSpace) || name is "." or ".." || name.Any(c => c > 0x7E))
             throw new NetworkBackendException($"{what}: '{name}' is not an interface name (1 to {IfNameSize - 1} printable ASCII characters, no '/' or spaces)");

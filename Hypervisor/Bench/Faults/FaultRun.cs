@@ -5,6 +5,7 @@ using VmFt.Hypervisor.Faults;
 using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Processes;
+using VmFt.Hypervisor.Network;
 
 namespace VmFt.Hypervisor.Bench.Faults;
 
@@ -29,6 +30,12 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     /// <summary>The proxy on the relay's way to the primary, when the injector asks for one.</summary>
     internal ChannelProxy? RelayProxy { get; private set; }
     internal LoadGenerator Generator { get; private set; } = null!;
+    /// <summary>The net workload's namespace (its TAP, vt0, is the relay's, or the solo guest's), made for the run.</summary>
+    private NetworkNamespace? _namespace;
+    /// <summary>The net workload's client and capture of the TAP.</summary>
+    internal NetLoad? Net { get; private set; }
+    private const string TapName = "vt0";
+    private string NetSpec => $"tap,ifname={TapName},netns={_namespace!.Name}";
     internal FaultRunResult Result { get; private set; } = null!;
     /// <summary>The etcd cluster the nodes' arbiter is, when the scenario needs one.</summary>
     internal LocalEtcdCluster? Etcd { get; private set; }
@@ -81,15 +88,32 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
     public async Task<FaultRunResult> ExecuteAsync(double soloCpubenchSeconds, string cpubenchReference)
     {
         var random = new Random(seed);
-        var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed, Rate = workload == FaultWorkload.Kvstore ? options.RequestRate : 0 };
+        var result = Result = new FaultRunResult { Index = index, Scenario = scenario, Workload = workload, Seed = seed, Rate = workload is FaultWorkload.Kvstore or FaultWorkload.Net ? options.RequestRate : 0 };
         result.Reproduce = FaultReport.ReproduceCommand(result, options);
         var trace = new ClientTrace();
         double loadStart = 0, loadEnd = 0;
-        string[] machineArgs = workload == FaultWorkload.Cpubench ? ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"] : ["kvstore"];
+        if (workload == FaultWorkload.Net)
+        {
+            // A namespace of the run's own with a persistent TAP, no address and IPv6 off: the only
+            // frames on it are the client's and the guest's. The relay (or the guest alone) opens it there.
+            _namespace = new NetworkNamespace("vmft-b-");
+            _namespace.AddTap(TapName);
+        }
+        string[] machineArgs = workload switch
+        {
+            FaultWorkload.Cpubench => ["cpubench", "--cmdline", $"iterations={options.CpubenchIterations}"],
+            FaultWorkload.Net => ["netecho", "--mem", "16M", "--net", NetSpec],
+            _ => ["kvstore"],
+        };
         string[] nodeArgs = ["--heartbeat-ms", options.HeartbeatMs.ToString(), "--timeout-ms", options.TimeoutMs.ToString()];
         // Ctrl-C or a termination signal must not leave the children running.
-        void Cleanup(object? sender, EventArgs e) => Cluster?.Dispose();
-        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => Cluster?.Dispose();
+        // Nor the namespace behind.
+        void Cleanup(object? sender, EventArgs e)
+        {
+            Cluster?.Dispose();
+            _namespace?.Dispose();
+        }
+        void CancelCleanup(object? sender, ConsoleCancelEventArgs e) => Cleanup(sender, e);
         AppDomain.CurrentDomain.ProcessExit += Cleanup;
         Console.CancelKeyPress += CancelCleanup;
         IReadOnlyList<(string File, string Content)> arbiter = [];
@@ -152,6 +176,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             using var cts = new CancellationTokenSource();
             var fault = InjectAsync(faultAt);
             var load = workload == FaultWorkload.Cpubench ? WaitForCpubenchAsync(generator, trace, cts.Token)
+                : workload == FaultWorkload.Net ? Net!.RunLoadAsync(options.Duration, cts.Token)
                 : scenario.RepairCycles > 0 ? LoadAcrossRepairsAsync(generator, fault)
                 : generator.RunLoadAsync(options.Duration, cts.Token);
             await Task.WhenAll(load, fault).ConfigureAwait(false);
@@ -169,6 +194,13 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                     ? await generator.DrainAsync(DrainQuiet, CancellationToken.None, DrainCeiling).ConfigureAwait(false)
                     : await generator.DrainAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
                 if (!all && !continues) result.Notes.Add("service stopped: requests left unanswered, as expected");
+            }
+            else if (workload == FaultWorkload.Net)
+            {
+                // Every frame sent gets its answer on the TAP (no retries: the relay keeps what no node took).
+                bool all = continues ? await Net!.DrainAsync(DrainQuiet, DrainCeiling).ConfigureAwait(false)
+                    : await Net!.DrainAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                if (!all && !continues) result.Notes.Add("service stopped: frames left unanswered, as expected");
             }
             // Late status lines (summaries, halts) and late output; meanwhile nothing is asked of the
             // nodes, which is the idle CPU figure.
@@ -189,6 +221,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         {
             StopCluster();
             if (Etcd is not null) arbiter = [.. arbiter, ("etcd.log", Etcd.Logs())];
+            _capture = Net?.Snapshot();
+            Net?.Dispose();
+            _namespace?.Dispose();
             Etcd?.Dispose();
             AppDomain.CurrentDomain.ProcessExit -= Cleanup;
             Console.CancelKeyPress -= CancelCleanup;
@@ -200,6 +235,9 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 trace.Transcript.ToString(), expected, trace.SentLines));
         return result;
     }
+
+    /// <summary>The net workload's capture as the run ended.</summary>
+    private NetCapture? _capture;
 
     /// <summary>
     /// One start-up attempt: the cluster (or the guest alone), the client on it and, for kvstore, the
@@ -229,6 +267,28 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         else if (FailedOverEarly() is { } early)
         {
             throw new ClusterStartException($"the pair failed over before any fault: {early}");
+        }
+        if (workload == FaultWorkload.Net)
+        {
+            // The banner says the guest's receive buffers are posted; frames sent before would wait anyway, but the load starts on a ready guest.
+            var until = Now() + StartTimeout.TotalMilliseconds;
+            while (!generator.Snapshot().Contains("netecho ready\n", StringComparison.Ordinal))
+            {
+                if (Now() > until) throw new ClusterStartException($"the guest did not print its banner within {StartTimeout.TotalSeconds:F0} s");
+                await Task.Delay(5).ConfigureAwait(false);
+            }
+            Net?.Dispose();
+            Net = NetLoad.Open(_namespace!.Name, TapName, Now, options.RequestRate, generatorSeed);
+            if (options.Warmup > TimeSpan.Zero)
+            {
+                // As kvstore's: the first frames run the nodes' receive and transmit paths cold; that is start-up, not FT, and stays out of the latency figures.
+                Mark("warm-up");
+                await Net.RunLoadAsync(options.Warmup, CancellationToken.None).ConfigureAwait(false);
+                bool answered = await Net.DrainAsync(DrainQuiet, DrainCeiling).ConfigureAwait(false);
+                if (FailedOverEarly() is { } early) throw new ClusterStartException($"the pair failed over before any fault: {early}");
+                if (!answered) throw new WarmUpException($"the warm-up frames went {DrainQuiet.TotalSeconds:F0} s without an answer (or were not all answered within {DrainCeiling.TotalSeconds:F0} s)");
+                Net.WarmupFrames = Net.Sent;
+            }
         }
         return (client, generator);
     }
@@ -272,6 +332,7 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             LogRoute = backup => (Proxy = ChannelProxy.Start(backup, Now)).LocalEndPoint,
             PrimaryRelayRoute = _injector.ProxiesRelayLink ? node => (RelayProxy = ChannelProxy.Start(node, Now)).LocalEndPoint : null,
             PrimaryArgs = ["--stats-ms", "100", .. _injector.PrimaryArgs],
+            RelayArgs = workload == FaultWorkload.Net ? ["--net", NetSpec] : [],
             // The repair scenarios' new backups: what vmft ft --respawn starts after every failover.
             Respawn = scenario.RepairCycles > 0,
             Arbiter = Etcd?.ArbiterAddress,
@@ -382,6 +443,49 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
                 $"stop-and-copy pause {result.Joins.Min(j => j.PauseMs):F1}-{result.Joins.Max(j => j.PauseMs):F1} ms");
     }
 
+    /// <summary>The net workload's verdict on its capture, and its figures: latency from the tick that sent a frame to its answer on the TAP, served/offered, the client's gap at a kill.</summary>
+    private void NetFigures(FaultRunResult result, NetCapture capture, bool continues, double loadStart, double loadEnd, NodeTimeline timeline)
+    {
+        result.Violations.AddRange(NetVerdict.Check(capture, continues));
+        int strays = capture.ToGuest.Count(s => s < 0);
+        if (strays > 0) result.Notes.Add($"{strays} frames the namespace's kernel sent went to the guest too (counted in the verdict)");
+        var first = new Dictionary<int, double>();
+        foreach (var a in capture.Answers) first.TryAdd(a.Seq, a.Ms);
+        int sent = capture.SentMs.Count;
+        for (int s = Net?.WarmupFrames ?? 0; s < sent; s++)
+            if (first.TryGetValue(s, out double at)) result.Latencies.Add(at - capture.SentMs[s]);
+        result.Requests = sent - (Net?.WarmupFrames ?? 0);
+        result.OutputBytes = capture.Answers.Count * (long)NetechoFrames.Length;
+        // Open loop: the frames sent early enough to be answered within the load window, and how many were.
+        double last = loadEnd - options.RetryTimeout.TotalMilliseconds;
+        var window = Enumerable.Range(0, sent).Where(s => capture.SentMs[s] >= loadStart && capture.SentMs[s] <= last).ToList();
+        if (window.Count > 0) result.ThroughputRatio = window.Count(s => first.TryGetValue(s, out double t) && t <= loadEnd) / (double)window.Count;
+        if (timeline.PrimaryKilledMs is { } kill)
+        {
+            double? before = null, after = null;
+            foreach (var a in capture.Answers)
+            {
+                if (a.Ms <= kill) before = a.Ms;
+                else
+                {
+                    after = a.Ms;
+                    break;
+                }
+            }
+            if (before is { } b && after is { } f) result.FailoverMs = f - b;
+        }
+        if (timeline.Samples.Count > 0)
+        {
+            var from = timeline.Samples.LastOrDefault(x => x.Ms <= loadStart);
+            var to = timeline.Samples.LastOrDefault(x => x.Ms <= loadEnd);
+            if (from is not null && to is not null && to.Ms > from.Ms)
+            {
+                int arrived = capture.SentMs.Count(ms => ms > from.Ms && ms <= to.Ms);
+                if (arrived > 0) result.LogBytesPerRequest = (to.LogBytes - from.LogBytes) / (double)arrived;
+            }
+        }
+    }
+
     /// <summary>The verdict and figures; returns the transcript the client should have had.</summary>
     private string Judge(FaultRunResult result, ClientTrace trace, double loadStart, double loadEnd, double soloCpubenchSeconds, string cpubenchReference)
     {
@@ -400,6 +504,11 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             reference = cpubenchReference;
             got = VerdictChecker.Normalize(got);
         }
+        else if (workload == FaultWorkload.Net)
+        {
+            // The serial line carries the banner alone, once; the frames are judged on the capture below.
+            reference = "netecho ready\n";
+        }
         else
         {
             // The failure-free run of exactly the input the client sent: a banner, then one reply per line sent.
@@ -407,6 +516,11 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
         }
         bool continues = scenario.ServiceContinues;
         result.Violations.AddRange(VerdictChecker.Check(reference, got, continues, trace.SentLines, timeline.Live, timeline.ArbiterWinners));
+        if (workload == FaultWorkload.Net)
+        {
+            if (_capture is null) result.Violations.Add("the net workload's capture of the TAP never started");
+            else NetFigures(result, _capture, continues, loadStart, loadEnd, timeline);
+        }
 
         // Who carried on: the partition must leave exactly one node serving.
         if (timeline.BackupLiveMs is not null) result.Notes.Add("the backup went live");
@@ -502,9 +616,13 @@ public sealed class FaultRun(FaultBenchOptions options, FaultScenario scenario, 
             if (r.LatencyMs is { } l && !r.Warmup) result.Latencies.Add(l);
             result.Retries += r.Sends - 1;
         }
-        result.Requests = trace.Requests.Count;
         result.SentLines = trace.SentLines.Count;
-        result.OutputBytes = trace.Transcript.Length;
+        if (workload != FaultWorkload.Net)
+        {
+            // The net workload's requests are frames, counted with its capture.
+            result.Requests = trace.Requests.Count;
+            result.OutputBytes = trace.Transcript.Length;
+        }
         result.LatencyP50Ms = Percentiles.Of(result.Latencies, 0.5);
         result.LatencyP99Ms = Percentiles.Of(result.Latencies, 0.99);
         result.LatencyP999Ms = Percentiles.Of(result.Latencies, 0.999);

@@ -9,4 +9,9 @@ public enum FaultWorkload
     Cpubench,
     /// <summary>The kvstore guest with a connected client that sends nothing: timer interrupts only.</summary>
     Idle,
+    /// <summary>
+    /// The netecho guest on a network card, its TAP in a namespace the run makes and deletes: raw
+    /// Ethernet frames at the offered rate, each answered by one frame; judged on a capture of the TAP.
+    /// </summary>
+    Net,
 }

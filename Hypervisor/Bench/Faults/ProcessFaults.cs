@@ -65,8 +65,16 @@ public static class ProcessFaults
     public static ProcessInjector For(FaultScenario scenario) =>
         Injectors.FirstOrDefault(i => i.Scenario == scenario) ?? throw new ArgumentException($"bench faults cannot produce {scenario.Name}", nameof(scenario));
 
-    /// <summary>A scenario that needs requests (a burst) runs only with kvstore's client.</summary>
-    public static bool Applies(FaultScenario s, FaultWorkload w) => !s.NeedsRequests || w == FaultWorkload.Kvstore;
+    /// <summary>
+    /// The scenarios the net workload runs with: the guest alone, the pair without a fault, and a
+    /// primary kill. (A backup joining a guest with a card is not there yet, so no repair; the
+    /// others are not yet judged on frames.)
+    /// </summary>
+    public static readonly IReadOnlyList<FaultScenario> NetScenarios = [FaultCatalogue.Solo, FaultCatalogue.Baseline, FaultCatalogue.KillPrimary];
+
+    /// <summary>A scenario that needs requests (a burst) runs only with kvstore's client; the net workload only with <see cref="NetScenarios"/>.</summary>
+    public static bool Applies(FaultScenario s, FaultWorkload w) =>
+        w == FaultWorkload.Net ? NetScenarios.Contains(s) : !s.NeedsRequests || w == FaultWorkload.Kvstore;
 
     private static async Task KillInBurstAsync(FaultRun run)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VmFt.Hypervisor.Tests.Cli;
+using VmFt.Hypervisor.Tests.Network;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.Bench;
@@ -30,6 +31,36 @@ public class BenchFaultsProcessTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>The net workload: frames through a TAP in the run's own namespace, the primary killed; judged on the run's capture of the TAP.</summary>
+    [NamespaceFact]
+    public void NetKillPrimaryRunPassesOnItsCaptureOfTheTap()
+    {
+        string dir = Directory.CreateTempSubdirectory("vmft-faults-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", "kill-primary", "--workload", "net",
+                "--duration", "2", "--warmup", "0.5", "--seed", "7", "--rate", "100", "--out", dir);
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Contains("kill-primary/net seed 7: PASS", stdout);
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "runs.json")));
+            var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.True(run.GetProperty("requests").GetDouble() > 0);
+            Assert.Contains("the backup went live", run.GetProperty("notes").EnumerateArray().Select(n => n.GetString()));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheNetWorkloadRefusesAScenarioItDoesNotRunWithInOneLine()
+    {
+        var (exit, _, stderr) = VmftProcess.Run("", "bench", "faults", "--scenario", "kill-primary,partition", "--workload", "net");
+        Assert.Equal(2, exit);
+        Assert.Equal("vmft bench faults: --workload net: runs with solo, baseline, kill-primary only, not partition", stderr.Trim());
     }
 
     /// <summary>One run of <paramref name="scenario"/> under kvstore load; its notes, once it passed.</summary>

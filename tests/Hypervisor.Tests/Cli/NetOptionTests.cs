@@ -18,6 +18,9 @@ public sealed class NetOptionTests
     [InlineData("tap,ifname=x,mac=01:00:5e:00:00:01", "is a multicast address")]
     [InlineData("tap,ifname=a/b", "'a/b' is not an interface name")]
     [InlineData("tap,ifname=abcdefghijklmnop", "is not an interface name")]
+    [InlineData("tap,ifname=x,netns=", "names no network namespace")]
+    [InlineData("tap,ifname=vt0,netns=vmft-no-such-namespace", "there is no network namespace vmft-no-such-namespace")]
+    [InlineData("tap,ifname=vt0,netns=a/b", "'a/b' is not a network namespace name")]
     public void ABadNetworkIsOneLineAndExitCode2(string spec, string expected)
     {
         foreach (string command in new[] { "run", "record" })

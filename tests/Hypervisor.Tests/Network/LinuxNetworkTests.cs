@@ -6,6 +6,7 @@ using VmFt.Hypervisor.Bench;
 using VmFt.Hypervisor.Recording;
 using VmFt.Hypervisor.Replay;
 using VmFt.ReplayLog.Events;
+using VmFt.Hypervisor.Network;
 using Xunit;
 using Xunit.Abstractions;
 

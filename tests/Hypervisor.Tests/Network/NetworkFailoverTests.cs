@@ -79,7 +79,7 @@ public sealed class NetworkFailoverTests(ITestOutputHelper log)
         public void Dispose() { }
     }
 
-    private static readonly byte[] Client = [0x02, 0, 0, 0, 0, 1];
+    private static readonly byte[] Client = NetechoFrames.ClientMac.ToArray();
 
     private static PcMachine Boot()
     {
@@ -88,18 +88,7 @@ public sealed class NetworkFailoverTests(ITestOutputHelper log)
         return m;
     }
 
-    /// <summary>Frame <paramref name="seq"/> from the client to the guest's card: a local EtherType, the number at bytes 18-21, padded to the minimum.</summary>
-    private static byte[] Request(int seq)
-    {
-        var f = new byte[60];
-        BinaryPrimitives.WriteUInt64BigEndian(f.AsSpan(0, 8), NetworkConfiguration.DefaultMac << 16);
-        Client.CopyTo(f, 6);
-        f[12] = 0x88;
-        f[13] = 0xB5;
-        BinaryPrimitives.WriteInt32LittleEndian(f.AsSpan(18), seq);
-        for (int i = 22; i < f.Length; i++) f[i] = (byte)(seq + i);
-        return f;
-    }
+    private static byte[] Request(int seq) => NetechoFrames.Request(seq);
 
     /// <param name="killAt">Frames sent before the kill; with <paramref name="gapMs"/> 0, answers on the network before it.</param>
     /// <param name="gapMs">Between two frames sent; 0: all at once, so that many are in flight (held, unlogged) at the kill.</param>

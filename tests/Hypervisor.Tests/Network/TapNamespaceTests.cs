@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VmFt.Hypervisor.Network;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.Network;

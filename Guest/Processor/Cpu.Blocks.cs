@@ -52,7 +52,7 @@ public sealed unsafe partial class Cpu
         public int Count => Instructions.Length;
     }
 
-    internal delegate void BlockCode(Cpu cpu, DecodedInstruction[] instructions);
+    internal delegate void BlockCode(Cpu cpu);
 
     /// <summary>
     /// Runs the block that starts at CS:EIP, if one is compiled (or now hot enough to compile) and
@@ -87,7 +87,7 @@ public sealed unsafe partial class Cpu
         _recent[(int)_position & (RecentCount - 1)] = linear;
         ulong before = _position;
         _blockRuns++;
-        block.Code(this, block.Instructions);
+        block.Code(this);
         _retiredInBlocks += _position - before;
         return true;
     }
@@ -154,18 +154,18 @@ public sealed unsafe partial class Cpu
         {
             // The same instructions compiled by this or another machine in the process: the code
             // depends on nothing else (the CPU and the instruction copies are its arguments).
-            block.Code = shared.Code;
             _blocksShared++;
         }
         else
         {
             TranslationProfiler?.CompileStarted();
-            block.Code = CompileBlock(block, out int ilBytes, out int inlined);
+            var method = CompileBlock(block, out int ilBytes, out int inlined);
             TranslationProfiler?.CompileFinished(count);
-            SharedCode.Add(key, new SharedBlock(block.Code, inlined));
+            shared = new SharedBlock(method, inlined);
+            SharedCode.Add(key, shared);
             _ilBytes += (ulong)ilBytes;
-            shared = new SharedBlock(block.Code, inlined);
         }
+        block.Code = shared.Method.CreateDelegate<BlockCode>(instructions);
         _instructionsInlined += (ulong)shared.Inlined;
         _blocksTranslated++;
         _instructionsTranslated += (ulong)count;

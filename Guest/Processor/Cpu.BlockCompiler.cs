@@ -52,6 +52,7 @@ public sealed unsafe partial class Cpu
     private static readonly FieldInfo FieldStopRequested = Field(nameof(_stopRequested));
     private static readonly FieldInfo FieldInterruptLine = Field(nameof(_interruptLine));
     private static readonly FieldInfo FieldSlowAccess = Field(nameof(_slowAccess));
+    private static readonly FieldInfo FieldBlockUntil = Field(nameof(_blockUntil));
     private static readonly MethodInfo ConditionMethod = typeof(Cpu).GetMethod(nameof(Condition), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly MethodInfo JumpNearMethod = typeof(Cpu).GetMethod(nameof(JumpNear), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly MethodInfo AddWithFlags32 = Method(nameof(AddWithFlags));
@@ -92,15 +93,87 @@ public sealed unsafe partial class Cpu
         il.Emit(OpCodes.Ldfld, FieldRegisters);
         il.Emit(OpCodes.Stloc, regs);
 
-        uint offset = 0;
         int pending = 0; // inline instructions retired but not yet added to _position
         inlined = 0;
         var stubs = new List<Action>(); // cold paths, emitted after the block's straight line
+
+        // Loop heads: instructions that a jump of the block goes to (back, or forward past a
+        // followed JMP). Pending retirements are flushed before each, so whichever way the code
+        // arrives there the count is the same.
+        var heads = new System.Reflection.Emit.Label?[block.Count];
         for (int i = 0; i < block.Count; i++)
         {
             ref DecodedInstruction d = ref block.Instructions[i];
+            if (!block.Code32 || !d.OpSize32 || !(IsJumpRel((Code)d.Code) || ((Code)d.Code).IsJccShortOrNear())) continue;
+            int target = block.Offsets[i] + d.Length + (int)d.Imm;
+            if (IsJumpRel((Code)d.Code) && i + 1 < block.Count && block.Offsets[i + 1] == target) continue; // followed
+            int t = Array.IndexOf(block.Offsets, target);
+            if (t >= 0) heads[t] ??= il.DefineLabel();
+        }
+
+        // A jump that lands on a loop head goes round inside the block while the block's remaining
+        // length still fits before _blockUntil and nothing asks the loop to stop (as at an exit).
+        bool TryEmitBackEdge(int target)
+        {
+            int t = Array.IndexOf(block.Offsets, target);
+            if (t < 0 || heads[t] is not { } head) return false;
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, FieldPosition);
+            il.Emit(OpCodes.Ldc_I4, block.Count - t);
+            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, FieldBlockUntil);
+            il.Emit(OpCodes.Bgt_Un, exit);
+            EmitExitCheck(il, page, exit, head);
+            return true;
+        }
+
+        for (int i = 0; i < block.Count; i++)
+        {
+            ref DecodedInstruction d = ref block.Instructions[i];
+            if (heads[i] is { } here)
+            {
+                EmitRetire(il, pending);
+                pending = 0;
+                il.MarkLabel(here);
+            }
+            uint offset = (uint)block.Offsets[i];
             uint next = offset + d.Length;
             bool last = i == block.Count - 1;
+            var code = (Code)d.Code;
+
+            if (!last && IsJumpRel(code) && block.Offsets[i + 1] == (int)(next + d.Imm))
+            {
+                // A followed JMP: its target is the next instruction, inside the range checked at entry.
+                pending++;
+                inlined++;
+                continue;
+            }
+            if (!last && code.IsJccShortOrNear())
+            {
+                // A Jcc inside the block: the taken side leaves (or loops), the fall-through goes on.
+                int cc = (int)code.ConditionCode() - 1;
+                var fall = il.DefineLabel();
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldc_I4, cc);
+                il.Emit(OpCodes.Call, ConditionMethod);
+                il.Emit(OpCodes.Brfalse, fall);
+                EmitRetire(il, pending);
+                EmitRestartState(il, regs, entryEip, offset);
+                il.Emit(OpCodes.Ldarg_1);
+                EmitEntryPlus(il, entryEip, next);
+                il.Emit(OpCodes.Ldc_I4, (int)d.Imm);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Ldc_I4_1);
+                il.Emit(OpCodes.Call, JumpNearMethod);
+                EmitRetire(il, 1);
+                if (!TryEmitBackEdge((int)(next + d.Imm))) il.Emit(OpCodes.Br, exit);
+                il.MarkLabel(fall);
+                pending++;
+                inlined++;
+                continue;
+            }
 
             var form = BlockFormTable.Forms[d.Code];
             bool quiet = form.Form != BlockForm.None && !FormMayFault(form.Form, ref d);
@@ -116,13 +189,12 @@ public sealed unsafe partial class Cpu
                     EmitEntryPlus(il, entryEip, next);
                     il.Emit(OpCodes.Stfld, FieldEip);
                 }
-                offset = next;
                 continue;
             }
             EmitRetire(il, pending);
             pending = 0;
 
-            if (last && TryEmitJump(il, regs, entryEip, offset, next, ref d))
+            if (last && TryEmitJump(il, regs, entryEip, offset, next, ref d, TryEmitBackEdge))
             {
                 inlined++;
                 break;
@@ -144,7 +216,6 @@ public sealed unsafe partial class Cpu
                     EmitEntryPlus(il, entryEip, next);
                     il.Emit(OpCodes.Stfld, FieldEip);
                 }
-                offset = next;
                 continue;
             }
 
@@ -168,7 +239,6 @@ public sealed unsafe partial class Cpu
 
             // Leave where the loop would not go straight on to the next instruction.
             if (!last) EmitExitCheck(il, page, exit, null);
-            offset = next;
         }
         il.MarkLabel(exit);
         il.Emit(OpCodes.Ret);
@@ -250,7 +320,7 @@ public sealed unsafe partial class Cpu
     /// Jcc ending the block, as its handler does it: EIP moves on; if the condition holds, JumpNear
     /// (which may raise #GP past the CS limit, so only that path records the restart state); then it retires.
     /// </summary>
-    private static bool TryEmitJcc(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d)
+    private static bool TryEmitJcc(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d, Func<int, bool> backEdge)
     {
         var code = (Code)d.Code;
         if (!code.IsJccShortOrNear() || Handlers[(int)code] == null) return false; // unregistered forms raise #UD
@@ -270,13 +340,27 @@ public sealed unsafe partial class Cpu
         il.Emit(OpCodes.Add);
         il.Emit(d.OpSize32 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
         il.Emit(OpCodes.Call, JumpNearMethod);
+        if (d.OpSize32)
+        {
+            var taken = il.DefineLabel();
+            il.Emit(OpCodes.Br, taken);
+            il.MarkLabel(notTaken);
+            EmitRetire(il, 1);
+            var done = il.DefineLabel();
+            il.Emit(OpCodes.Br, done);
+            il.MarkLabel(taken);
+            EmitRetire(il, 1);
+            backEdge((int)(next + d.Imm));
+            il.MarkLabel(done);
+            return true;
+        }
         il.MarkLabel(notTaken);
         EmitRetire(il, 1);
         return true;
     }
 
     /// <summary>The jump that ends a block: Jcc, JMP rel (JmpRel: JumpNear to the next instruction plus the displacement) or JMP r/m32.</summary>
-    private static bool TryEmitJump(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d)
+    private static bool TryEmitJump(ILGenerator il, LocalBuilder regs, LocalBuilder entryEip, uint offset, uint next, ref DecodedInstruction d, Func<int, bool> backEdge)
     {
         var code = (Code)d.Code;
         if (Handlers[(int)code] == null) return false; // unregistered forms raise #UD
@@ -290,6 +374,7 @@ public sealed unsafe partial class Cpu
             il.Emit(d.OpSize32 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
             il.Emit(OpCodes.Call, JumpNearMethod);
             EmitRetire(il, 1);
+            if (d.OpSize32) backEdge((int)(next + d.Imm));
             return true;
         }
         if (code == Code.Jmp_rm32 && (d.Flags & DecodedFlags.Lock) == 0)
@@ -303,7 +388,7 @@ public sealed unsafe partial class Cpu
             EmitRetire(il, 1);
             return true;
         }
-        return TryEmitJcc(il, regs, entryEip, offset, next, ref d);
+        return TryEmitJcc(il, regs, entryEip, offset, next, ref d, backEdge);
     }
 
     /// <summary>Families run inline through the methods of Cpu.BlockOperations.cs, register or memory operand alike.</summary>

@@ -1,3 +1,4 @@
+using Iced.Intel;
 using System.Runtime.CompilerServices;
 
 namespace VmFt.Guest.Processor;
@@ -35,24 +36,29 @@ public sealed unsafe partial class Cpu
 
     private const int MaxBlockInstructions = 64;
 
+    /// <summary>The position the running block must not pass: a loop inside it goes round again only while its whole length still fits.</summary>
+    internal ulong _blockUntil;
+
     private int _liveBlocks, _liveBlockInstructions;
     private ulong _blocksTranslated, _blocksShared, _instructionsTranslated, _instructionsInlined, _ilBytes, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks;
 
     public TranslationStatistics Translation => new(_blocksTranslated, _blocksShared, _instructionsTranslated, _instructionsInlined, _ilBytes, _liveBlocks,
         _liveBlockInstructions, _blocksInvalidated, _cacheFlushes, _blockRuns, _retiredInBlocks);
 
-    /// <summary>A compiled block: the copies of its decoded instructions and the method that runs them.</summary>
-    internal sealed class TranslatedBlock(DecodedInstruction[] instructions, uint length, bool code32)
+    /// <summary>A compiled block: the copies of its decoded instructions, where each starts, and the method that runs them.</summary>
+    internal sealed class TranslatedBlock(DecodedInstruction[] instructions, int[] offsets, int low, int high, bool code32)
     {
         public readonly DecodedInstruction[] Instructions = instructions;
-        /// <summary>Bytes from the first instruction's start to the last one's end.</summary>
-        public readonly uint Length = length;
+        /// <summary>Each instruction's start, in bytes from the first one's (a followed jump may go backwards).</summary>
+        public readonly int[] Offsets = offsets;
+        /// <summary>The bytes the block covers, from the entry: [Low, High), Low &lt;= 0.</summary>
+        public readonly int Low = low, High = high;
         public readonly bool Code32 = code32;
         public BlockCode Code = null!;
         public int Count => Instructions.Length;
     }
 
-    internal delegate void BlockCode(Cpu cpu, DecodedInstruction[] instructions);
+    internal delegate void BlockCode(Cpu cpu);
 
     /// <summary>
     /// Runs the block that starts at CS:EIP, if one is compiled (or now hot enough to compile) and
@@ -81,13 +87,14 @@ public sealed unsafe partial class Cpu
         }
         if (_position + (ulong)block.Count > untilPosition) return false;
         // The limit check the interpreter's fetch makes for each instruction, made once for all.
-        uint last = _eip + block.Length - 1;
-        if (last > cs.ValidHigh || last < _eip || (!cs.Big && last >= 0xFFFF)) return false;
+        uint last = _eip + (uint)block.High - 1;
+        if (last > cs.ValidHigh || last < _eip || (!cs.Big && last >= 0xFFFF) || _eip < (uint)-block.Low) return false;
         // Post-mortem diagnostics note the block's first instruction only (the rest keep older entries).
         _recent[(int)_position & (RecentCount - 1)] = linear;
         ulong before = _position;
+        _blockUntil = untilPosition;
         _blockRuns++;
-        block.Code(this, block.Instructions);
+        block.Code(this);
         _retiredInBlocks += _position - before;
         return true;
     }
@@ -124,53 +131,76 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Collects the straight-line run from <paramref name="linear"/> out of the page's decoded
-    /// entries (only instructions the interpreter has already decoded, so the bytes covered for
-    /// self-modifying-code detection are the interpreter's own) and compiles it.
+    /// Collects the run from <paramref name="linear"/> out of the page's decoded entries (only
+    /// instructions the interpreter has already decoded, so the bytes covered for self-modifying-code
+    /// detection are the interpreter's own) and compiles it. In 32-bit code the run goes on past a
+    /// Jcc (its taken side leaves the block, or loops back inside it) and follows a JMP rel to a
+    /// decoded instruction of the same page not yet in the block; it ends at any other control
+    /// transfer, a mode-changing instruction, a REP string instruction or the page's end.
     /// </summary>
     private TranslatedBlock? BuildBlock(DecodedPage page, uint linear)
     {
         bool code32 = S[(int)SegmentRegister.CS].Big;
         Span<int> slots = stackalloc int[MaxBlockInstructions];
+        Span<int> starts = stackalloc int[MaxBlockInstructions];
         int count = 0;
-        int offset = (int)(linear & 0xFFF);
-        int start = offset;
+        int start = (int)(linear & 0xFFF);
+        int offset = start;
+        int low = 0, high = 0;
         while (count < MaxBlockInstructions && offset < 4096)
         {
             int slot = page.Slots[offset];
-            if (slot == 0) break;
+            if (slot == 0 || starts[..count].Contains(offset - start)) break;
             ref DecodedInstruction d = ref page.Entries[slot - 1];
             if (d.Decoded32 != code32 || d.Length == 0) break;
-            slots[count++] = slot;
-            offset += d.Length;
-            if (EndsBlock[d.Code] || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0) break;
+            slots[count] = slot;
+            starts[count++] = offset - start;
+            low = Math.Min(low, offset - start);
+            high = Math.Max(high, offset + d.Length - start);
+            int next = offset + d.Length;
+            if ((d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0) break;
+            if (code32 && d.OpSize32 && IsJumpRel((Code)d.Code))
+            {
+                offset = next + (int)d.Imm; // followed if decoded and new; otherwise the block ends here
+                if (offset < 0 || offset >= 4096) break;
+                continue;
+            }
+            if (code32 && d.OpSize32 && ((Code)d.Code).IsJccShortOrNear() && Handlers[d.Code] != null)
+            {
+                offset = next;
+                continue;
+            }
+            if (EndsBlock[d.Code]) break;
+            offset = next;
         }
         if (count == 0) return null;
         var instructions = new DecodedInstruction[count];
         for (int i = 0; i < count; i++) instructions[i] = page.Entries[slots[i] - 1];
-        var block = new TranslatedBlock(instructions, (uint)(offset - start), code32);
+        var block = new TranslatedBlock(instructions, starts[..count].ToArray(), low, high, code32);
         var key = new SharedBlockKey(instructions);
         if (SharedCode.TryGet(key, out var shared))
         {
             // The same instructions compiled by this or another machine in the process: the code
             // depends on nothing else (the CPU and the instruction copies are its arguments).
-            block.Code = shared.Code;
             _blocksShared++;
         }
         else
         {
             TranslationProfiler?.CompileStarted();
-            block.Code = CompileBlock(block, out int ilBytes, out int inlined);
+            var method = CompileBlock(block, out int ilBytes, out int inlined);
             TranslationProfiler?.CompileFinished(count);
-            SharedCode.Add(key, new SharedBlock(block.Code, inlined));
+            shared = new SharedBlock(method, inlined);
+            SharedCode.Add(key, shared);
             _ilBytes += (ulong)ilBytes;
-            shared = new SharedBlock(block.Code, inlined);
         }
+        block.Code = shared.Method.CreateDelegate<BlockCode>(instructions);
         _instructionsInlined += (ulong)shared.Inlined;
         _blocksTranslated++;
         _instructionsTranslated += (ulong)count;
         return block;
     }
+
+    private static bool IsJumpRel(Code code) => code is Code.Jmp_rel8_32 or Code.Jmp_rel32_32 or Code.Jmp_rel8_16 or Code.Jmp_rel16;
 
     /// <summary>The cache is full: every block goes (QEMU's tb_flush); hot code compiles again.</summary>
     private void FlushTranslations()

@@ -258,6 +258,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     internal uint ReadLinearSlow(uint linear, int size, bool user)
     {
+        _slowAccess = true;
         _traps?.OnAccess(linear, size, write: false, _position);
         return ReadLinearUnwatched(linear, size, user);
     }
@@ -281,6 +282,7 @@ public sealed unsafe partial class Cpu
 
     internal void WriteLinearSlow(uint linear, int size, uint value, bool user)
     {
+        _slowAccess = true;
         _traps?.OnAccess(linear, size, write: true, _position);
         uint last = linear + (uint)size - 1;
         uint p0 = Translate(linear, write: true, user);

@@ -7,7 +7,7 @@ namespace VmFt.Guest.Processor;
 // bytes compile once. Bounded like each CPU's own cache: full means emptied.
 public sealed unsafe partial class Cpu
 {
-    internal readonly record struct SharedBlock(BlockCode Code, int Inlined);
+    internal readonly record struct SharedBlock(System.Reflection.Emit.DynamicMethod Method, int Inlined);
 
     /// <summary>A block's decoded instructions, compared byte for byte.</summary>
     internal readonly struct SharedBlockKey : IEquatable<SharedBlockKey>

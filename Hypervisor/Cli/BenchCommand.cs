@@ -11,7 +11,8 @@ public static class BenchCommand
         var iterations = new Option<int>("--iterations") { Description = "cpubench iterations (default: the guest's own, about 0.5 billion instructions)", DefaultValueFactory = _ => 0 };
         var runs = new Option<int>("--runs") { Description = "repeat the run and report each", DefaultValueFactory = _ => 1 };
         var coreOption = CoreOption.Create("both", "which core to measure: interp, jit or both (side by side)");
-        var cpu = new Command("cpu", "Run the bundled cpubench guest in virtual time and print MIPS") { iterations, runs, coreOption };
+        var vsQemu = new Option<bool>("--vs-qemu") { Description = "instead: cpubench recorded as vmft record does, under each core, and by QEMU's -icount rr=record on the same image: wall times and ratios" };
+        var cpu = new Command("cpu", "Run the bundled cpubench guest in virtual time and print MIPS") { iterations, runs, coreOption, vsQemu };
         cpu.SetAction(parse => CliErrors.Guard("bench cpu", () =>
         {
             int n = parse.GetValue(iterations);
@@ -22,6 +23,7 @@ public static class BenchCommand
             Guest.Processor.CpuCore[] cores = which == "both"
                 ? [Guest.Processor.CpuCore.Interpreter, Guest.Processor.CpuCore.Translator]
                 : [CoreOption.Parse(which)];
+            if (parse.GetValue(vsQemu)) return VsQemu(n, count, cores);
             int exit = 0;
             for (int i = 0; i < count; i++)
             {
@@ -63,6 +65,40 @@ public static class BenchCommand
             return f.Output.Contains("cpubench OK") ? 0 : 1;
         }));
         return new Command("bench", "Benchmarks that print figures") { cpu, loop, ft, CreateDebug(), BenchFaultsCommand.Create(), BenchLinuxCommand.Create(), BenchDiskCommand.Create() };
+    }
+
+    /// <summary><c>vmft bench cpu --vs-qemu</c>: one recording per core and one by QEMU, per run, in this order.</summary>
+    private static int VsQemu(int iterations, int runs, Guest.Processor.CpuCore[] cores)
+    {
+        int exit = 0;
+        for (int i = 0; i < runs; i++)
+        {
+            var vmft = new List<Bench.QemuRecordComparison.VmftRun>();
+            foreach (var core in cores)
+            {
+                var run = Bench.QemuRecordComparison.RecordVmft(iterations, core);
+                string name = core == Guest.Processor.CpuCore.Translator ? "jit" : "interp";
+                bool ok = run.Output.Contains("cpubench OK", StringComparison.Ordinal) || run.Output.Contains("cpubench UNCHECKED", StringComparison.Ordinal);
+                if (!ok) exit = 1;
+                Console.WriteLine($"bench cpu --vs-qemu: vmft record [{name,-6}] {run.Seconds,7:F2} s  {run.Instructions / run.Seconds / 1e6,6:F1} MIPS  {run.RecordingBytes} bytes{(ok ? "" : "  (cpubench did not pass)")}");
+                if (core == Guest.Processor.CpuCore.Translator)
+                    Console.WriteLine($"bench cpu --vs-qemu: [jit] {CoreOption.Describe(run.Translation, run.Instructions)}");
+                vmft.Add(run);
+            }
+            var (qemu, qemuBytes, problem) = Bench.QemuRecordComparison.RecordQemu(iterations, TimeSpan.FromSeconds(120));
+            if (qemu is not { } q)
+            {
+                Console.WriteLine($"bench cpu --vs-qemu: QEMU: {problem}");
+                continue;
+            }
+            Console.WriteLine($"bench cpu --vs-qemu: qemu -icount shift=auto,rr=record {q,7:F2} s  {qemuBytes} bytes");
+            foreach (var run in vmft)
+            {
+                string name = run.Core == Guest.Processor.CpuCore.Translator ? "jit" : "interp";
+                Console.WriteLine($"bench cpu --vs-qemu: [{name}] VmFt/QEMU recording time {run.Seconds / q:F2}");
+            }
+        }
+        return exit;
     }
 
     /// <summary><c>vmft bench debug</c>: recording overhead, replay speed, reverse-stepi latency and snapshot memory, side by side.</summary>

@@ -6,14 +6,17 @@ namespace VmFt.Guest.Tests.Processor;
 
 /// <summary>
 /// The translating core against the interpreter: random loops built with Iced's assembler (ALU,
-/// memory read-modify-writes, stack pairs, forward branches, RDTSC, port writes, divisions that
-/// fault #DE, stores into the loop's own code), run by both cores in the same random slices with
+/// memory read-modify-writes in 8, 16 and 32 bits, stack pairs, forward branches, RDTSC, port
+/// writes, divisions that fault #DE, page faults on a page the loop unmaps, accesses that cross
+/// into it, stores into the loop's own code), under paging, run by both cores in the same random slices with
 /// interrupts raised at random slice ends, compared register for register after every slice and
 /// byte for byte at the end.
 /// </summary>
 public sealed class TranslatorDifferentialTests
 {
     private const uint Program = 0x40000, Data = 0x60000, Counters = 0x61000;
+    /// <summary>A data page that the loop unmaps now and then (its #PF handler maps it again), so that inline accesses fault.</summary>
+    private const uint FaultPage = 0x62000, FaultPte = SystemTestKit.PageTable0 + (FaultPage >> 12) * 4;
 
     /// <summary>The CI budget: a fixed set of seeds. <c>VMFT_DIFF_SEEDS</c> is not read: longer runs use <see cref="Run"/> from a command.</summary>
     public static IEnumerable<object[]> Seeds() => Enumerable.Range(1, 60).Select(s => new object[] { s });
@@ -30,7 +33,7 @@ public sealed class TranslatorDifferentialTests
     public void TheTranslatorActuallyRunsMostOfThePrograms()
     {
         // Loops that rewrite their own code every iteration never get hot; over ten seeds most run translated.
-        ulong translated = 0, total = 0, blocks = 0;
+        ulong translated = 0, total = 0, blocks = 0, pageFaults = 0;
         for (int seed = 1; seed <= 10; seed++)
         {
             var (kit, _) = Build(seed, CpuCore.Translator, threshold: 1);
@@ -38,8 +41,10 @@ public sealed class TranslatorDifferentialTests
             translated += kit.Cpu.Translation.InstructionsRunTranslated;
             blocks += kit.Cpu.Translation.BlocksTranslated;
             total += kit.Cpu.Position;
+            pageFaults += kit.ReadU32(Counters + 4);
         }
         Assert.True(blocks > 0);
+        Assert.True(pageFaults > 0, "no seed took a page fault");
         Assert.True(translated > total / 2, $"{translated} of {total} instructions run translated");
     }
 
@@ -165,7 +170,20 @@ public sealed class TranslatorDifferentialTests
         uint timer = SystemTestKit.Handlers + 0x100;
         kit.Assemble(timer, a => { a.inc(__dword_ptr[Counters]); a.iretd(); });
         kit.SetGate(0x20, timer);
-        kit.Start(a => a.jmp(Program));
+        // #PF: map the page again and restart the access.
+        uint pageFault = SystemTestKit.Handlers + 0x200;
+        kit.Assemble(pageFault, a => { a.mov(__dword_ptr[FaultPte], FaultPage | 7); a.inc(__dword_ptr[Counters + 4]); a.add(esp, 4); a.iretd(); });
+        kit.SetGate(14, pageFault);
+        kit.BuildIdentityPaging();
+        kit.Start(a =>
+        {
+            a.mov(eax, SystemTestKit.PageDirectory);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x8000_0000));
+            a.mov(cr0, eax);
+            a.jmp(Program);
+        });
 
         // Two passes: the self-modifying stores name the addresses of immediates found by the first.
         var rng = new Random(seed);
@@ -174,8 +192,8 @@ public sealed class TranslatorDifferentialTests
         for (int i = 0; i < bodyLength; i++)
         {
             // Self-modifying stores and their targets are drawn more often than the rest.
-            int op = rng.Next(30);
-            op = op < 24 ? op : op < 27 ? 20 : 23;
+            int op = rng.Next(36);
+            op = op < 29 ? op : op < 32 ? 20 : 23;
             if (op == 20 && seed % 2 == 0) op = 0; // half the seeds never modify their code
             ops.Add(op);
         }
@@ -264,6 +282,33 @@ public sealed class TranslatorDifferentialTests
                             a.popfd();
                             break;
                         case 22: a.xor(__dword_ptr[esi + disp + 2], (int)imm); a.not(r1); break;
+                        case 24: a.mov(__dword_ptr[FaultPte], 0); a.invlpg(__byte_ptr[FaultPage]); break; // the next access to it faults
+                        case 25:
+                            switch (c & 3)
+                            {
+                                case 0: a.add(__dword_ptr[FaultPage + disp], r1); break;
+                                case 1: a.mov(r1, __dword_ptr[FaultPage + disp]); break;
+                                case 2: a.movzx(r1, __word_ptr[FaultPage + disp + 1]); break;
+                                default: a.cmp(__byte_ptr[FaultPage + disp + 3], b1); a.setb(b1); break;
+                            }
+                            break;
+                        case 26:
+                            // Across the page boundary into the page that may be unmapped: a read, then a store.
+                            a.mov(r1, __dword_ptr[FaultPage - 2]);
+                            a.mov(__dword_ptr[FaultPage - 1 - (c & 1)], r2);
+                            break;
+                        case 27:
+                            a.mov(__byte_ptr[esi + disp], b1);
+                            a.add(b1, __byte_ptr[esi + disp + 1]);
+                            a.sub(__word_ptr[ebp + disp], (short)(imm & 0x7FFF));
+                            a.mov(dx, __word_ptr[esi + disp + 2]);
+                            break;
+                        case 28:
+                            a.movsx(r1, __word_ptr[ebp + disp]);
+                            a.or(__byte_ptr[ebp + disp + 1], (byte)imm);
+                            a.inc(__word_ptr[esi + disp]);
+                            a.test(__dword_ptr[esi + disp], r2);
+                            break;
                         default: a.nop(); a.Label(ref labels[i]); a.mov(edi, imm); break; // the nop keeps labels apart
                     }
                 }

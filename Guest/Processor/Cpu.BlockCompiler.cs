@@ -185,9 +185,7 @@ public sealed unsafe partial class Cpu
                 if (last)
                 {
                     EmitRetire(il, pending);
-                    il.Emit(OpCodes.Ldarg_1);
-                    EmitEntryPlus(il, entryEip, next);
-                    il.Emit(OpCodes.Stfld, FieldEip);
+                    EmitSetEip(il, entryEip, next);
                 }
                 continue;
             }
@@ -212,9 +210,7 @@ public sealed unsafe partial class Cpu
                 if (last)
                 {
                     EmitRetire(il, pending);
-                    il.Emit(OpCodes.Ldarg_1);
-                    EmitEntryPlus(il, entryEip, next);
-                    il.Emit(OpCodes.Stfld, FieldEip);
+                    EmitSetEip(il, entryEip, next);
                 }
                 continue;
             }
@@ -223,9 +219,7 @@ public sealed unsafe partial class Cpu
             EmitRestartState(il, regs, entryEip, offset);
 
             // _eip = the next instruction (no wrap: the caller checked the block fits the segment)
-            il.Emit(OpCodes.Ldarg_1);
-            EmitEntryPlus(il, entryEip, next);
-            il.Emit(OpCodes.Stfld, FieldEip);
+            EmitSetEip(il, entryEip, next);
 
             // handler(cpu, ref instructions[i])
             il.Emit(OpCodes.Ldarg_1);
@@ -293,9 +287,7 @@ public sealed unsafe partial class Cpu
             EmitExitCheck(il, page, leave, join);
             il.MarkLabel(leave);
             EmitRetire(il, 1);
-            il.Emit(OpCodes.Ldarg_1);
-            EmitEntryPlus(il, entryEip, next);
-            il.Emit(OpCodes.Stfld, FieldEip);
+            EmitSetEip(il, entryEip, next);
             il.Emit(OpCodes.Ret);
         });
     }
@@ -326,9 +318,7 @@ public sealed unsafe partial class Cpu
         if (!code.IsJccShortOrNear() || Handlers[(int)code] == null) return false; // unregistered forms raise #UD
         int cc = (int)code.ConditionCode() - 1; // Iced counts from None = 0; x86 from O = 0
         var notTaken = il.DefineLabel();
-        il.Emit(OpCodes.Ldarg_1);
-        EmitEntryPlus(il, entryEip, next);
-        il.Emit(OpCodes.Stfld, FieldEip);
+        EmitSetEip(il, entryEip, next);
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldc_I4, cc);
         il.Emit(OpCodes.Call, ConditionMethod);
@@ -741,6 +731,14 @@ public sealed unsafe partial class Cpu
         il.Emit(OpCodes.Ldloc, regs);
         il.Emit(OpCodes.Ldc_I4, (int)index);
         il.Emit(OpCodes.Ldelem_U4);
+    }
+
+    /// <summary>_eip = the block's entry + <paramref name="offset"/> (the instruction after the one just emitted).</summary>
+    private static void EmitSetEip(ILGenerator il, LocalBuilder entry, uint offset)
+    {
+        il.Emit(OpCodes.Ldarg_1);
+        EmitEntryPlus(il, entry, offset);
+        il.Emit(OpCodes.Stfld, FieldEip);
     }
 
     private static void EmitEntryPlus(ILGenerator il, LocalBuilder entry, uint offset)

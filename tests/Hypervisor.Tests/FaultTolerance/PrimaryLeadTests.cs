@@ -1,15 +1,5 @@
-using System.Text;
-using VmFt.Channel;
-using VmFt.Channel.Transport;
-using VmFt.Guest.Images;
-using VmFt.Guest.Machine;
-using VmFt.Hypervisor.FaultTolerance;
 using VmFt.Hypervisor.FaultTolerance.Arbitration;
 using VmFt.Hypervisor.FaultTolerance.Primary;
-using VmFt.Hypervisor.FaultTolerance.Processes;
-using VmFt.Hypervisor.FaultTolerance.Relay;
-using VmFt.ReplayLog;
-using VmFt.ReplayLog.Events;
 using Xunit;
 
 namespace VmFt.Hypervisor.Tests.FaultTolerance;

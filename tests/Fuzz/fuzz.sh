@@ -5,6 +5,7 @@
 #
 #   tests/Fuzz/fuzz.sh                  every target, 60 s each, one after the other
 #   tests/Fuzz/fuzz.sh gdb 300          one target, 5 minutes
+#   tests/Fuzz/fuzz.sh relay,frames 300 some targets, one build, one after the other
 #   FUZZ_OUT=/tmp/f tests/Fuzz/fuzz.sh  where the build and the findings go (default /tmp/vmft-fuzz)
 #   FUZZ_EXECS=10000000 tests/Fuzz/fuzz.sh all 7200
 #                                       each target until about that many executions, or the time
@@ -43,8 +44,11 @@ for asm in VmFt.ReplayLog VmFt.Channel VmFt.Guest vmft; do
   sharpfuzz "$out/bin/$asm.dll" >/dev/null
 done
 if [ "$target" != all ]; then
-  echo "$targets" | grep -qx "$target" || { echo "fuzz.sh: unknown target '$target' (targets: $(echo $targets))"; exit 2; }
-  targets=$target
+  wanted=${target//,/ }
+  for t in $wanted; do
+    echo "$targets" | grep -qx "$t" || { echo "fuzz.sh: unknown target '$t' (targets: $(echo $targets))"; exit 2; }
+  done
+  targets=$wanted
 fi
 
 # afl-fuzz refuses to start on machines tuned for something else; none of that matters for a short pass.

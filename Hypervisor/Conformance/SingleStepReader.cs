@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Text;
 using System.Text.Json;
 
 namespace VmFt.Hypervisor.Conformance;
@@ -11,6 +12,12 @@ public static class SingleStepReader
 {
     private static readonly string[] RegisterKeys =
         ["ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags"];
+
+    /// <summary>
+    /// The longest line taken as one vector. Real vectors are a few KiB; without a bound, a small
+    /// gzip file that inflates to one endless line would be read into memory whole.
+    /// </summary>
+    public const int MaxLineChars = 1 << 20;
 
     /// <summary>Reads every vector of <paramref name="path"/>; throws <see cref="ConformanceInputException"/> naming the file and line.</summary>
     public static IEnumerable<SingleStepTest> Read(string path)
@@ -31,22 +38,53 @@ public static class SingleStepReader
     public static IEnumerable<SingleStepTest> Read(Stream gzip, string path)
     {
         using var reader = new StreamReader(new GZipStream(gzip, CompressionMode.Decompress));
+        var line = new StringBuilder();
         int lineNumber = 0;
         while (true)
         {
-            string? line;
+            bool more;
             try
             {
-                line = reader.ReadLine();
+                more = ReadBoundedLine(reader, line);
             }
             catch (InvalidDataException e)
             {
                 throw new ConformanceInputException($"{path}: line {lineNumber + 1}: not valid gzip data: {e.Message}", e);
             }
-            if (line is null) yield break;
+            catch (LineTooLongException)
+            {
+                throw new ConformanceInputException(
+                    $"{path}: line {lineNumber + 1}: longer than {MaxLineChars:N0} characters, which no vector is");
+            }
+            if (!more) yield break;
             lineNumber++;
             if (line.Length == 0) continue;
-            yield return Parse(path, lineNumber, line);
+            yield return Parse(path, lineNumber, line.ToString());
+        }
+    }
+
+    private sealed class LineTooLongException : Exception;
+
+    /// <summary>
+    /// Reads up to the next line feed (dropped, with a carriage return before it) into
+    /// <paramref name="line"/>; false at the end of the stream with nothing read.
+    /// </summary>
+    private static bool ReadBoundedLine(StreamReader reader, StringBuilder line)
+    {
+        line.Clear();
+        bool any = false;
+        while (true)
+        {
+            int c = reader.Read();
+            if (c < 0) return any;
+            any = true;
+            if (c == '\n')
+            {
+                if (line.Length > 0 && line[^1] == '\r') line.Length--;
+                return true;
+            }
+            if (line.Length == MaxLineChars) throw new LineTooLongException();
+            line.Append((char)c);
         }
     }
 

@@ -81,6 +81,19 @@ public sealed class SingleStepInputTests : IDisposable
     }
 
     [Fact]
+    public void ALineLongerThanAnyVectorIsBadInputNotReadWhole()
+    {
+        // A few KiB of gzip inflate to one line of many MiB: the reader refuses it at the bound
+        // instead of holding it all, and says which line.
+        string path = WriteGz("06.jsonl.gz", GoodLine + "\r\n" + new string(' ', 3 * SingleStepReader.MaxLineChars) + "\n");
+        Assert.True(new FileInfo(path).Length < 64 * 1024);
+        var read = new List<SingleStepTest>();
+        var e = Assert.Throws<ConformanceInputException>(() => { foreach (var t in SingleStepReader.Read(path)) read.Add(t); });
+        Assert.Single(read);  // the CRLF-ended first line is still a vector
+        Assert.Contains("06.jsonl.gz: line 2: longer than 1,048,576 characters", e.Message);
+    }
+
+    [Fact]
     public void BadGzipIsBadInput()
     {
         string path = Path.Combine(_dir, "03.jsonl.gz");

@@ -45,6 +45,7 @@ for asm in VmFt.ReplayLog VmFt.Channel VmFt.Guest vmft; do
 done
 if [ "$target" != all ]; then
   wanted=${target//,/ }
+  [ -n "${wanted// /}" ] || { echo "fuzz.sh: '$target' names no target (targets: $(echo $targets))"; exit 2; }
   for t in $wanted; do
     echo "$targets" | grep -qx "$t" || { echo "fuzz.sh: unknown target '$t' (targets: $(echo $targets))"; exit 2; }
   done

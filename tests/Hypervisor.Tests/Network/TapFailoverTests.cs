@@ -34,7 +34,12 @@ public sealed class TapFailoverTests(ITestOutputHelper log)
         {
             lock (output) output.AppendLine(line);
         }
-        using var tcpdump = Process.Start(ns.StartInfo(new ProcessStartInfo("tcpdump") { ArgumentList = { "-i", "vt0", "--immediate-mode", "-U", "-n", "-Z", "root", "-w", capture } }))!;
+        // In immediate mode libpcap uses a TPACKET_V2 ring whose slots are sized for the snapshot
+        // length; on a TAP (which can carry 64 KiB GSO frames) the defaults give 32 slots of 64 KiB,
+        // so the burst of answers at go-live, on a loaded machine, overran it and the kernel dropped
+        // frames before tcpdump saw them. A 2 KiB snapshot (every frame in this test is 60 bytes, and
+        // a longer one would show as truncated, not pass) and an 8 MiB buffer give ~3,900 slots.
+        using var tcpdump = Process.Start(ns.StartInfo(new ProcessStartInfo("tcpdump") { ArgumentList = { "-i", "vt0", "--immediate-mode", "-U", "-n", "-s", "2048", "-B", "8192", "-Z", "root", "-w", capture } }))!;
         try
         {
             var tcpdumpErrors = new StringBuilder();

@@ -108,8 +108,11 @@ public sealed class EtcdArbiter : IArbiter, IDisposable
             }
             // No answer: an RPC error (unavailable, deadline, no leader), or the client giving up on
             // the deadline its own way (a cancelled task), or the connection failing under it.
-            catch (Exception e) when (!_stop.IsCancellationRequested && e is RpcException or OperationCanceledException or HttpRequestException or IOException)
+            catch (Exception e) when (e is RpcException or OperationCanceledException or HttpRequestException or IOException)
             {
+                // A node stopping while an attempt was out ends the wait as cancelled, whatever the
+                // attempt ended with: its deadline can expire in the same moment as the stop.
+                if (_stop.IsCancellationRequested) throw new OperationCanceledException("the node stopped while waiting for etcd's answer", e, _stop);
                 Unanswered++;
                 if (lastComplaint == TimeSpan.MinValue || waiting.Elapsed - lastComplaint >= ComplaintInterval)
                 {

@@ -120,6 +120,49 @@ public sealed class EtcdArbiterTests(EtcdClusterFixture etcd, ITestOutputHelper 
         }
     }
 
+    [Fact]
+    public async Task AStopThatComesAsAnAttemptsDeadlineExpiresStillEndsTheWaitAsCancelled()
+    {
+        // Without a quorum every attempt ends at its deadline; stops spread over several attempts'
+        // worth of time land, some of them, in the moment an attempt's deadline expires. Each wait
+        // must end cancelled, never with the attempt's RPC error (CI once saw DeadlineExceeded).
+        const int Contenders = 40;
+        var stops = Enumerable.Range(0, Contenders).Select(_ => new CancellationTokenSource()).ToArray();
+        var arbiters = stops.Select(s => new EtcdArbiter(etcd.Cluster.Endpoints, new LinesLoggerFactory(_ => { }).CreateLogger("arbiter"), s.Token)
+        {
+            AttemptTimeout = TimeSpan.FromMilliseconds(100),
+            RetryDelay = TimeSpan.FromMilliseconds(1),
+            ComplaintInterval = TimeSpan.FromSeconds(10),
+        }).ToArray();
+        try
+        {
+            etcd.Cluster.Kill(0);
+            etcd.Cluster.Kill(1);
+            string vm = NewVm();
+            // A thread each: forty blocking calls on the pool would starve it (and the stops with it).
+            var waits = arbiters.Select((a, i) => Task.Factory.StartNew(() => a.TryAcquire(vm, 1, "c" + i), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            await Task.Delay(300);
+            for (int i = 0; i < Contenders; i++)
+            {
+                stops[i].Cancel();
+                await Task.Delay(7);
+            }
+            for (int i = 0; i < Contenders; i++)
+            {
+                var ended = await Record.ExceptionAsync(() => waits[i].WaitAsync(TimeSpan.FromSeconds(10)));
+                Assert.True(ended is OperationCanceledException, $"contender {i}'s wait ended with {ended?.GetType().Name ?? "an answer"}: {ended?.Message}");
+            }
+        }
+        finally
+        {
+            foreach (var a in arbiters) a.Dispose();
+            foreach (var s in stops) s.Dispose();
+            etcd.Cluster.Restart(0);
+            etcd.Cluster.Restart(1);
+            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+        }
+    }
+
     [Theory]
     [InlineData("etcd://127.0.0.1:2379", "127.0.0.1:2379")]
     [InlineData("etcd://a:1,b:2,c:3", "a:1|b:2|c:3")]

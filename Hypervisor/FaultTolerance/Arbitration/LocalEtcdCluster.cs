@@ -80,6 +80,13 @@ public sealed class LocalEtcdCluster : IDisposable
         StartMember(index, fresh: false);
     }
 
+    /// <summary>Starts every killed member again and waits for a quorum: the whole cluster back, as a test leaves it.</summary>
+    public void RestoreAll(TimeSpan timeout)
+    {
+        for (int i = 0; i < _members.Length; i++) Restart(i);
+        WaitForQuorum(timeout);
+    }
+
     /// <summary>Waits until a write through the cluster commits (a quorum of members is up and has a leader).</summary>
     public void WaitForQuorum(TimeSpan timeout)
     {

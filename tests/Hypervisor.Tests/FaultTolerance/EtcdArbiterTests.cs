@@ -90,9 +90,7 @@ public sealed class EtcdArbiterTests(EtcdClusterFixture etcd, ITestOutputHelper 
         }
         finally
         {
-            etcd.Cluster.Restart(0);
-            etcd.Cluster.Restart(1);
-            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+            etcd.Cluster.RestoreAll(TimeSpan.FromSeconds(60));
         }
     }
 
@@ -114,9 +112,7 @@ public sealed class EtcdArbiterTests(EtcdClusterFixture etcd, ITestOutputHelper 
         }
         finally
         {
-            etcd.Cluster.Restart(0);
-            etcd.Cluster.Restart(1);
-            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+            etcd.Cluster.RestoreAll(TimeSpan.FromSeconds(60));
         }
     }
 
@@ -157,9 +153,7 @@ public sealed class EtcdArbiterTests(EtcdClusterFixture etcd, ITestOutputHelper 
         {
             foreach (var a in arbiters) a.Dispose();
             foreach (var s in stops) s.Dispose();
-            etcd.Cluster.Restart(0);
-            etcd.Cluster.Restart(1);
-            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+            etcd.Cluster.RestoreAll(TimeSpan.FromSeconds(60));
         }
     }
 
@@ -198,8 +192,7 @@ public sealed class EtcdFailoverTests(EtcdClusterFixture etcd, ITestOutputHelper
         }
         finally
         {
-            etcd.Cluster.Restart(2);
-            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+            etcd.Cluster.RestoreAll(TimeSpan.FromSeconds(60));
         }
     }
 
@@ -225,9 +218,7 @@ public sealed class EtcdFailoverTests(EtcdClusterFixture etcd, ITestOutputHelper
         }
         finally
         {
-            etcd.Cluster.Restart(0);
-            etcd.Cluster.Restart(1);
-            etcd.Cluster.WaitForQuorum(TimeSpan.FromSeconds(60));
+            etcd.Cluster.RestoreAll(TimeSpan.FromSeconds(60));
         }
     }
 }
